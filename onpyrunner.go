@@ -1,0 +1,112 @@
+// Package onpyrunner is the shared vocabulary of OnPyRunner, an online Python
+// runner: the limits a run is held to, the result it produces and the
+// verdicts that describe how it went. It uses the standard library only.
+package onpyrunner
+
+import "time"
+
+// Verdict says how a completed run went. It is a value, not an error: a
+// user's infinite loop is TimeLimit; only a failure of our own machinery is
+// an error.
+type Verdict string
+
+// The verdicts of ../shared/DESIGN.md.
+const (
+	// OK means the program exited with status 0.
+	OK Verdict = "ok"
+	// RuntimeError means a non-zero exit, or death by a signal that the
+	// sandbox did not send to enforce a limit.
+	RuntimeError Verdict = "runtime_error"
+	// TimeLimit means the CPU time of all the run's processes reached the limit.
+	TimeLimit Verdict = "time_limit"
+	// WallTimeLimit means the wall clock reached the limit.
+	WallTimeLimit Verdict = "wall_time_limit"
+	// MemoryLimit means the run's memory reached the limit (kernel accounting).
+	MemoryLimit Verdict = "memory_limit"
+	// OutputLimit means stdout or stderr passed its cap.
+	OutputLimit Verdict = "output_limit"
+)
+
+// Limits bounds one run. A zero field means "use the default"; the comment
+// of each field gives that default (see DefaultLimits).
+type Limits struct {
+	// TimeMs is the CPU time of all processes of the run, in ms. Default 2000.
+	TimeMs int64 `json:"timeMs,omitempty"`
+	// WallTimeMs is the wall-clock time of the run, in ms. Default 5000.
+	WallTimeMs int64 `json:"wallTimeMs,omitempty"`
+	// MemoryMB is the memory of all processes of the run (the peak of its
+	// cgroup, files in its tmpfs included), in MiB. Default 128.
+	MemoryMB int64 `json:"memoryMB,omitempty"`
+	// OutputKB caps stdout, in KiB. Default 64.
+	OutputKB int64 `json:"outputKB,omitempty"`
+	// StderrKB caps stderr, in KiB. Default: OutputKB.
+	StderrKB int64 `json:"stderrKB,omitempty"`
+	// Processes caps the processes and threads alive at once. Default 32.
+	Processes int64 `json:"processes,omitempty"`
+	// FileSizeKB caps the size of any file the program writes, in KiB. Default 16384.
+	FileSizeKB int64 `json:"fileSizeKB,omitempty"`
+	// OpenFiles caps the open file descriptors of each process. Default 256.
+	OpenFiles int64 `json:"openFiles,omitempty"`
+}
+
+// DefaultLimits are the limits of a run that asks for none: sensible for an
+// online interpreter.
+var DefaultLimits = Limits{
+	TimeMs:     2000,
+	WallTimeMs: 5000,
+	MemoryMB:   128,
+	OutputKB:   64,
+	StderrKB:   64,
+	Processes:  32,
+	FileSizeKB: 16 << 10,
+	OpenFiles:  256,
+}
+
+// WithDefaults returns l with every zero field taken from DefaultLimits
+// (StderrKB from OutputKB when only that was given).
+func (l Limits) WithDefaults() Limits {
+	d := DefaultLimits
+	if l.StderrKB == 0 && l.OutputKB != 0 {
+		l.StderrKB = l.OutputKB
+	}
+	for _, f := range []struct {
+		v *int64
+		d int64
+	}{
+		{&l.TimeMs, d.TimeMs}, {&l.WallTimeMs, d.WallTimeMs}, {&l.MemoryMB, d.MemoryMB},
+		{&l.OutputKB, d.OutputKB}, {&l.StderrKB, d.StderrKB}, {&l.Processes, d.Processes},
+		{&l.FileSizeKB, d.FileSizeKB}, {&l.OpenFiles, d.OpenFiles},
+	} {
+		if *f.v == 0 {
+			*f.v = f.d
+		}
+	}
+	return l
+}
+
+// CPUTime is TimeMs as a duration.
+func (l Limits) CPUTime() time.Duration { return time.Duration(l.TimeMs) * time.Millisecond }
+
+// WallTime is WallTimeMs as a duration.
+func (l Limits) WallTime() time.Duration { return time.Duration(l.WallTimeMs) * time.Millisecond }
+
+// Result is what a completed run produced. Its JSON is the "result" object of
+// the HTTP API.
+type Result struct {
+	Verdict  Verdict `json:"verdict"`
+	ExitCode int     `json:"exitCode"`
+	// Signal names the signal that killed the program ("SIGSEGV"), or is empty.
+	Signal string `json:"signal"`
+	// Stdout and Stderr are the program's output, cut at the caps. JSON turns
+	// bytes that are not UTF-8 into U+FFFD and keeps NUL bytes as \u0000.
+	Stdout          string `json:"stdout"`
+	Stderr          string `json:"stderr"`
+	StdoutTruncated bool   `json:"stdoutTruncated"`
+	StderrTruncated bool   `json:"stderrTruncated"`
+	// TimeMs is the CPU time of every process of the run.
+	TimeMs int64 `json:"timeMs"`
+	// WallTimeMs is the wall-clock time from the program's start to its end.
+	WallTimeMs int64 `json:"wallTimeMs"`
+	// MemoryKB is the peak memory of the run's cgroup.
+	MemoryKB int64 `json:"memoryKB"`
+}

@@ -1,0 +1,280 @@
+package cgroup
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Limits are what a run's program cgroup is held to.
+type Limits struct {
+	MemoryBytes int64   // memory, swap excluded (swap is forbidden)
+	Pids        int64   // tasks (processes and threads) alive at once
+	CPUs        float64 // CPU bandwidth in cores; 0 means unthrottled
+}
+
+// Stats are the kernel's accounting of a run's program cgroup.
+type Stats struct {
+	CPU        time.Duration // CPU time of all its processes
+	MemoryPeak int64         // peak memory in bytes
+	OOMKills   int64         // processes killed by the OOM killer
+}
+
+// Manager makes run cgroups. It is safe for concurrent use.
+type Manager interface {
+	// Version is 1 or 2.
+	Version() int
+	// NewRun creates the cgroups of one run, its program leaf limited by l.
+	NewRun(id string, l Limits) (*Run, error)
+}
+
+var (
+	_ Manager = (*v1)(nil)
+	_ Manager = (*v2)(nil)
+)
+
+// Run is the cgroup pair of one run. On v2 every controller lives in one
+// directory; on v1 each controller's hierarchy has its own.
+type Run struct {
+	v2    bool
+	dirs  map[string]string // controller -> R in its hierarchy
+	rmdir func(string) error
+}
+
+// Controllers a run needs.
+var controllers = []string{"memory", "pids", "cpu", "cpuacct"}
+
+// roots are R's distinct directories.
+func (r *Run) roots() []string {
+	var out []string
+	for _, c := range controllers {
+		if d, ok := r.dirs[c]; ok && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Leaves of a run.
+const (
+	Prog = "prog"
+	Init = "init"
+)
+
+// ProcsFiles are the cgroup.procs files of leaf in every hierarchy.
+func (r *Run) ProcsFiles(leaf string) []string {
+	var out []string
+	for _, root := range r.roots() {
+		out = append(out, filepath.Join(root, leaf, "cgroup.procs"))
+	}
+	return out
+}
+
+// file is the path of a prog leaf file of controller c.
+func (r *Run) file(c, name string) string { return filepath.Join(r.dirs[c], Prog, name) }
+
+// PidsMaxFile is the pids.max file of the program leaf.
+func (r *Run) PidsMaxFile() string { return r.file("pids", "pids.max") }
+
+// CPU reads the program leaf's CPU time; it is cheap enough to poll.
+func (r *Run) CPU() (time.Duration, error) {
+	if r.v2 {
+		b, err := os.ReadFile(r.file("cpu", "cpu.stat"))
+		if err != nil {
+			return 0, err
+		}
+		usec, err := statField(b, "usage_usec")
+		return time.Duration(usec) * time.Microsecond, err
+	}
+	ns, err := readInt(r.file("cpuacct", "cpuacct.usage"))
+	return time.Duration(ns), err
+}
+
+// Stats reads the program leaf's accounting.
+func (r *Run) Stats() (Stats, error) {
+	var s Stats
+	var err, e2, e3 error
+	s.CPU, err = r.CPU()
+	peak, events, key := "memory.max_usage_in_bytes", "memory.oom_control", "oom_kill"
+	if r.v2 {
+		peak, events = "memory.peak", "memory.events"
+	}
+	s.MemoryPeak, e2 = readInt(r.file("memory", peak))
+	b, e3 := os.ReadFile(r.file("memory", events))
+	if e3 == nil {
+		s.OOMKills, e3 = statField(b, key)
+	}
+	return s, errors.Join(err, e2, e3)
+}
+
+// Procs lists the processes left in the run (both leaves, every hierarchy).
+func (r *Run) Procs() ([]int, error) {
+	var pids []int
+	for _, leaf := range []string{Prog, Init} {
+		for _, f := range r.ProcsFiles(leaf) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range strings.Fields(string(b)) {
+				if p, err := strconv.Atoi(s); err == nil {
+					pids = append(pids, p)
+				}
+			}
+		}
+	}
+	return pids, nil
+}
+
+// Remove kills whatever is left in the run, waits until it is empty (up to
+// timeout) and removes its directories. It never follows a path the program
+// could have made: cgroupfs holds only what the kernel puts there.
+func (r *Run) Remove(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		pids, err := r.Procs()
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		if len(pids) == 0 {
+			break
+		}
+		for _, p := range pids {
+			_ = unix.Kill(p, unix.SIGKILL)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cgroup: processes %v still alive after %v", pids, timeout)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	var errs []error
+	for _, root := range r.roots() {
+		for _, d := range []string{filepath.Join(root, Prog), filepath.Join(root, Init), root} {
+			if err := r.removeDir(d, deadline); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// removeDir retries rmdir while the kernel still counts exiting tasks.
+func (r *Run) removeDir(d string, deadline time.Time) error {
+	for {
+		err := r.rmdir(d)
+		if err == nil || errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
+			return fmt.Errorf("cgroup: remove %s: %w", d, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func writeFile(file, value string) error {
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(value)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("cgroup: write %q to %s: %w", value, file, err)
+	}
+	return nil
+}
+
+func readInt(file string) (int64, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0, err
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "max" {
+		return -1, nil
+	}
+	return strconv.ParseInt(s, 10, 64)
+}
+
+// statField reads "key value" lines (cpu.stat, memory.events, memory.oom_control).
+func statField(b []byte, key string) (int64, error) {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), " ")
+		if ok && k == key {
+			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("cgroup: no %q field", key)
+}
+
+// mkRun creates R and its leaves under each controller's base, applying
+// set to R once its directory exists, and undoes what it made if a step fails.
+func mkRun(v2 bool, bases map[string]string, id string, rmdir func(string) error, set func(r *Run) error) (*Run, error) {
+	r := &Run{v2: v2, dirs: map[string]string{}, rmdir: rmdir}
+	made := map[string]bool{}
+	fail := func(err error) (*Run, error) {
+		_ = r.Remove(time.Second)
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	for _, c := range controllers {
+		root := filepath.Join(bases[c], id)
+		r.dirs[c] = root
+		if made[root] {
+			continue
+		}
+		made[root] = true
+		if err := os.Mkdir(root, 0o755); err != nil {
+			return fail(err)
+		}
+	}
+	if err := set(r); err != nil {
+		return fail(err)
+	}
+	return r, nil
+}
+
+// mkLeaves creates R/init and R/prog in every hierarchy.
+func (r *Run) mkLeaves() error {
+	for _, root := range r.roots() {
+		for _, leaf := range []string{Init, Prog} {
+			if err := os.Mkdir(filepath.Join(root, leaf), 0o755); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// writeAll writes file=value pairs under dir in order, skipping a file
+// marked optional (name ending in "?") when the kernel lacks it.
+func writeAll(dir string, kv ...string) error {
+	for i := 0; i+1 < len(kv); i += 2 {
+		name, optional := strings.CutSuffix(kv[i], "?")
+		err := writeFile(filepath.Join(dir, name), kv[i+1])
+		if err != nil && !(optional && errors.Is(err, os.ErrNotExist)) {
+			return err
+		}
+	}
+	return nil
+}
+
+// Slack is what R allows beyond the program's limits, for the init.
+const (
+	slackMemory = 64 << 20
+	slackPids   = 64
+)
+
+func quota(cpus float64) int64 { return int64(cpus * 100000) }

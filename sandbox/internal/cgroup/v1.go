@@ -1,0 +1,45 @@
+package cgroup
+
+import (
+	"path/filepath"
+	"strconv"
+)
+
+// v1 manages runs on cgroup v1: one hierarchy per controller (cpu and
+// cpuacct may share one).
+type v1 struct {
+	bases map[string]string // controller -> this process's run directory
+	rmdir func(string) error
+}
+
+func (m *v1) Version() int { return 1 }
+
+func (m *v1) NewRun(id string, l Limits) (*Run, error) {
+	return mkRun(false, m.bases, id, m.rmdir, func(r *Run) error {
+		if err := r.mkLeaves(); err != nil {
+			return err
+		}
+		mem := strconv.FormatInt(l.MemoryBytes, 10)
+		memR := strconv.FormatInt(l.MemoryBytes+slackMemory, 10)
+		pidsR := strconv.FormatInt(l.Pids+slackPids, 10)
+		// memsw (memory+swap) exists only with swap accounting; setting it
+		// to the memory limit forbids swap. It must not go below the
+		// memory limit, so memory comes first.
+		steps := [][]string{
+			{r.dirs["memory"], "memory.limit_in_bytes", memR, "memory.memsw.limit_in_bytes?", memR},
+			{filepath.Join(r.dirs["memory"], Prog), "memory.limit_in_bytes", mem, "memory.memsw.limit_in_bytes?", mem, "memory.swappiness?", "0"},
+			{r.dirs["pids"], "pids.max", pidsR},
+			{filepath.Join(r.dirs["pids"], Prog), "pids.max", pidsR},
+		}
+		if l.CPUs > 0 {
+			steps = append(steps, []string{filepath.Join(r.dirs["cpu"], Prog),
+				"cpu.cfs_period_us", "100000", "cpu.cfs_quota_us", strconv.FormatInt(quota(l.CPUs), 10)})
+		}
+		for _, s := range steps {
+			if err := writeAll(s[0], s[1:]...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

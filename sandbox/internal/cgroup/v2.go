@@ -1,0 +1,48 @@
+package cgroup
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+)
+
+// v2 manages runs on the unified hierarchy.
+type v2 struct {
+	base  string // this process's run directory, controllers enabled
+	rmdir func(string) error
+}
+
+func (m *v2) Version() int { return 2 }
+
+// enable is what each level of our subtree turns on for its children.
+const enable = "+memory +pids +cpu"
+
+func (m *v2) NewRun(id string, l Limits) (*Run, error) {
+	bases := map[string]string{}
+	for _, c := range controllers {
+		bases[c] = m.base
+	}
+	return mkRun(true, bases, id, m.rmdir, func(r *Run) error {
+		root := r.dirs["memory"]
+		if err := writeAll(root, "cgroup.subtree_control", enable); err != nil {
+			return err
+		}
+		if err := r.mkLeaves(); err != nil {
+			return err
+		}
+		mem := strconv.FormatInt(l.MemoryBytes, 10)
+		pidsR := strconv.FormatInt(l.Pids+slackPids, 10)
+		cpu := "max 100000"
+		if l.CPUs > 0 {
+			cpu = fmt.Sprintf("%d 100000", quota(l.CPUs))
+		}
+		if err := writeAll(root, "memory.max", strconv.FormatInt(l.MemoryBytes+slackMemory, 10),
+			"memory.swap.max?", "0", "pids.max", pidsR); err != nil {
+			return err
+		}
+		// memory.oom.group: an OOM kill takes the whole program, so a
+		// memory_limit run never limps on with a child missing.
+		return writeAll(filepath.Join(root, Prog), "memory.max", mem, "memory.swap.max?", "0",
+			"memory.oom.group?", "1", "pids.max", pidsR, "cpu.max", cpu)
+	})
+}
