@@ -1,0 +1,60 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+)
+
+// newFlagSet makes a subcommand's flag set that prints its errors and usage
+// to stderr.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: onpyrunner %s %s\n\nflags:\n", name, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args, then sets every flag not given on the command line
+// from ONPYRUNNER_<FLAG> when that is set.
+func parse(fs *flag.FlagSet, args []string, env func(string) string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		key := "ONPYRUNNER_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := env(key); v != "" && !given[f.Name] && err == nil {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s: %w", key, e)
+			}
+		}
+	})
+	return err
+}
+
+// bytesFlag is a size such as 128MiB, 64KiB or 1000000 (bytes).
+type bytesFlag int64
+
+func (b *bytesFlag) String() string { return humanize.IBytes(uint64(*b)) }
+
+func (b *bytesFlag) Set(s string) error {
+	v, err := humanize.ParseBytes(s)
+	if err != nil {
+		return err
+	}
+	*b = bytesFlag(v)
+	return nil
+}
+
+// ms is a duration flag in whole milliseconds.
+func ms(d time.Duration) int64 { return d.Milliseconds() }

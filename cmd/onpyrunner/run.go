@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/onpyrunner/onpyrunner"
+	"github.com/onpyrunner/onpyrunner/sandbox"
+)
+
+func runCmd(ctx context.Context, args []string, env func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("run", "[flags] FILE|-", stderr)
+	d := onpyrunner.DefaultLimits
+	language := fs.String("language", "python", "runtime: python or pypy")
+	input := fs.String("input", "", "file to feed as stdin (default: none)")
+	cpu := fs.Duration("time", d.CPUTime(), "CPU time of all processes")
+	wall := fs.Duration("wall-time", d.WallTime(), "wall-clock time")
+	memory := bytesFlag(d.MemoryMB << 20)
+	fs.Var(&memory, "memory", "memory of all processes")
+	output := bytesFlag(d.OutputKB << 10)
+	fs.Var(&output, "output", "cap on stdout, and on stderr")
+	fileSize := bytesFlag(d.FileSizeKB << 10)
+	fs.Var(&fileSize, "file-size", "largest file the program may write")
+	processes := fs.Int64("processes", d.Processes, "processes and threads at once")
+	openFiles := fs.Int64("open-files", d.OpenFiles, "open files per process")
+	asJSON := fs.Bool("json", false, "print the result object as JSON (exit 0 whenever the run happened)")
+	if err := parse(fs, args, env); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "onpyrunner run:", err)
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	code, err := readArg(fs.Arg(0), stdin)
+	if err != nil {
+		fmt.Fprintln(stderr, "onpyrunner run:", err)
+		return 2
+	}
+	spec := sandbox.Spec{
+		Runtime: *language,
+		Code:    code,
+		Limits: onpyrunner.Limits{
+			TimeMs: ms(*cpu), WallTimeMs: ms(*wall), MemoryMB: int64(memory) >> 20,
+			OutputKB: int64(output) >> 10, Processes: *processes,
+			FileSizeKB: int64(fileSize) >> 10, OpenFiles: *openFiles,
+		},
+	}
+	if *input != "" {
+		f, err := os.Open(*input)
+		if err != nil {
+			fmt.Fprintln(stderr, "onpyrunner run:", err)
+			return 2
+		}
+		defer f.Close()
+		spec.Stdin = f
+	}
+	if !*asJSON { // pass the output through as it comes
+		spec.Stdout, spec.Stderr = stdout, stderr
+	}
+	sb, err := sandbox.New(sandbox.Config{})
+	if err != nil {
+		fmt.Fprintln(stderr, "onpyrunner run:", err)
+		return 1
+	}
+	res, err := sb.Run(ctx, spec)
+	if err != nil {
+		fmt.Fprintln(stderr, "onpyrunner run:", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return 1
+		}
+		return 0
+	}
+	if res.Verdict != onpyrunner.OK && res.Verdict != onpyrunner.RuntimeError {
+		fmt.Fprintf(stderr, "onpyrunner: %s\n", describe(res, spec.Limits.WithDefaults()))
+	}
+	return res.ExitCode
+}
+
+// readArg reads the program from a file, or from stdin for "-".
+func readArg(name string, stdin io.Reader) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(io.LimitReader(stdin, 64<<20))
+	}
+	return os.ReadFile(name)
+}
+
+// describe says in words why a run was stopped.
+func describe(r *onpyrunner.Result, l onpyrunner.Limits) string {
+	switch r.Verdict {
+	case onpyrunner.TimeLimit:
+		return fmt.Sprintf("stopped: used more than %d ms of CPU time", l.TimeMs)
+	case onpyrunner.WallTimeLimit:
+		return fmt.Sprintf("stopped: ran longer than %d ms", l.WallTimeMs)
+	case onpyrunner.MemoryLimit:
+		return fmt.Sprintf("stopped: used more than %d MiB of memory", l.MemoryMB)
+	case onpyrunner.OutputLimit:
+		return fmt.Sprintf("stopped: wrote more than %d KiB of output", l.OutputKB)
+	}
+	return string(r.Verdict)
+}

@@ -1,0 +1,160 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strconv"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// init turns this binary into the sandbox's init when it was re-executed
+// for that (see initArg0); package init functions run on the main thread,
+// which matters for the per-thread parent-death signal.
+func init() {
+	if len(os.Args) == 0 || os.Args[0] != initArg0 {
+		return
+	}
+	debug.SetGCPercent(-1) // short-lived and small: no collector running beside the program
+	// Pid 1 of a namespace gets only the signals it handles. Handling all of
+	// them (and never reading) makes the program unable to kill its init;
+	// the program itself starts with default dispositions.
+	signal.Notify(make(chan os.Signal, 1))
+	err := sandboxInit()
+	report(initMsg{Error: err.Error()})
+	os.Exit(1)
+}
+
+func report(m initMsg) {
+	b, _ := json.Marshal(m)
+	_, _ = syscall.Write(fdStatus, append(b, '\n'))
+}
+
+// sandboxInit runs as pid 1 of the run's fresh namespaces, in the run's
+// init cgroup, with every capability of its own user namespace. It returns
+// only on failure.
+func sandboxInit() error {
+	for fd := fdConfig; fd < fdCgroup+64; fd++ {
+		syscall.CloseOnExec(fd)
+	}
+	var c initConfig
+	b, err := io.ReadAll(os.NewFile(fdConfig, "config"))
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	_ = syscall.Close(fdConfig)
+	if err := buildRoot(&c); err != nil {
+		return err
+	}
+	if err := unix.Sethostname([]byte("sandbox")); err != nil {
+		return fmt.Errorf("sethostname: %w", err)
+	}
+	if err := loopbackUp(); err != nil {
+		return err
+	}
+	// Into the program's cgroup, so that the program starts there, and a
+	// cgroup namespace rooted at it, so the program sees only its own.
+	if err := writeFDs(fdCgroup, c.ProgProcs, "0"); err != nil {
+		return err
+	}
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return fmt.Errorf("unshare cgroup namespace: %w", err)
+	}
+	for _, r := range c.Rlimits {
+		if err := syscall.Setrlimit(r.Resource, &syscall.Rlimit{Cur: r.Value, Max: r.Value}); err != nil {
+			return fmt.Errorf("setrlimit %d: %w", r.Resource, err)
+		}
+	}
+	if err := dropPrivileges(c.UID); err != nil {
+		return err
+	}
+	if c.Landlock {
+		if err := landlockRoot(); err != nil {
+			return err
+		}
+	}
+	if err := loadFilter(c.Filter); err != nil {
+		return err
+	}
+	pid, err := syscall.ForkExec(c.Argv[0], c.Argv, &syscall.ProcAttr{
+		Dir:   workDir,
+		Env:   c.Env,
+		Files: []uintptr{0, 1, 2},
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	if err != nil {
+		return fmt.Errorf("start %s: %w", c.Argv[0], err)
+	}
+	for fd := 0; fd < 3; fd++ {
+		_ = syscall.Close(fd)
+	}
+	// Back out of the program's cgroup, then its exact task limit: from now
+	// on its counters are the program's alone.
+	if err := writeFDs(fdCgroup+c.ProgProcs, c.InitProcs, "0"); err != nil {
+		return err
+	}
+	if err := writeFDs(c.pidsMaxFD(), 1, strconv.FormatInt(c.Pids, 10)); err != nil {
+		return err
+	}
+	report(initMsg{Started: true})
+	for {
+		// A raw wait4 keeps the Go scheduler out of the way: no thread is
+		// started while the program runs. Orphans are reparented here and
+		// reaped; the program's own end ends the run, and with it the pid
+		// namespace and every process left in it.
+		var ws syscall.WaitStatus
+		got, _, e := syscall.RawSyscall6(syscall.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(&ws)), 0, 0, 0, 0)
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 {
+			return fmt.Errorf("wait4: %w", e)
+		}
+		if int(got) == pid {
+			report(initMsg{Exited: true, Status: int(ws)})
+			os.Exit(0)
+		}
+	}
+}
+
+// writeFDs writes s to n descriptors from first on, and closes them.
+func writeFDs(first, n int, s string) error {
+	for fd := first; fd < first+n; fd++ {
+		if _, err := syscall.Write(fd, []byte(s)); err != nil {
+			return fmt.Errorf("write cgroup file: %w", err)
+		}
+		_ = syscall.Close(fd)
+	}
+	return nil
+}
+
+// loopbackUp brings lo up in the run's empty network namespace, so that a
+// program may talk to itself; nothing else is reachable.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("loopback: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("loopback: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("loopback: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,203 @@
+package sandbox
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// devices are the only device nodes a run sees.
+var devices = []string{"null", "zero", "full", "random", "urandom"}
+
+// buildRoot makes the run's root and pivots into it: a small read-only
+// tmpfs with the runtime's files bound read-only, a minimal /dev, a fresh
+// /proc with /proc/sys read-only, tmpfs scratch at /work, /tmp and /dev/shm
+// (size and inode caps, nosuid, nodev, noexec), and an /etc that holds a
+// passwd, group and hosts written here. The old root is detached.
+func buildRoot(c *initConfig) error {
+	root := c.RootDir
+	steps := []struct {
+		what string
+		err  func() error
+	}{
+		{"make mounts private", func() error { return unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "") }},
+		{"mount root", func() error {
+			return unix.Mount("tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=1m,nr_inodes=4096,mode=0755")
+		}},
+		{"bind runtime", func() error { return bindView(root, c.View) }},
+		{"mount /dev", func() error { return mountDev(root, c) }},
+		{"mount /proc", func() error { return mountProc(root) }},
+		{"mount scratch", func() error {
+			for _, d := range []string{workDir, "/tmp"} {
+				if err := mountScratch(root+d, c, "0700"); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"write files", func() error { return writeFiles(root, c) }},
+		{"pivot root", func() error { return pivot(root) }},
+	}
+	for _, s := range steps {
+		if err := s.err(); err != nil {
+			return fmt.Errorf("%s: %w", s.what, err)
+		}
+	}
+	return nil
+}
+
+func bindView(root string, v view) error {
+	for _, l := range v.Links {
+		if err := os.MkdirAll(filepath.Dir(root+l.Path), 0o755); err != nil {
+			return err
+		}
+		if err := os.Symlink(l.Target, root+l.Path); err != nil {
+			return err
+		}
+	}
+	for _, b := range v.Binds {
+		if err := bindRO(b.Path, root+b.Path, b.Dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bindRO binds src at dst (creating the mount point) and makes it
+// read-only, nosuid and nodev, keeping the flags the kernel locks.
+func bindRO(src, dst string, dir bool) error {
+	if err := mountPoint(dst, dir); err != nil {
+		return err
+	}
+	if err := unix.Mount(src, dst, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind %s: %w", src, err)
+	}
+	return remount(dst, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV)
+}
+
+func mountPoint(p string, dir bool) error {
+	if dir {
+		return os.MkdirAll(p, 0o755)
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// remount changes a bind mount's flags. A user namespace may not clear the
+// flags its mounts came with (nosuid, noexec, atime...), so they are kept.
+func remount(p string, flags uintptr) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(p, &st); err != nil {
+		return err
+	}
+	for _, f := range [][2]uintptr{
+		{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV}, {unix.ST_NOEXEC, unix.MS_NOEXEC},
+		{unix.ST_NOATIME, unix.MS_NOATIME}, {unix.ST_NODIRATIME, unix.MS_NODIRATIME}, {unix.ST_RELATIME, unix.MS_RELATIME},
+	} {
+		if uintptr(st.Flags)&f[0] != 0 {
+			flags |= f[1]
+		}
+	}
+	if err := unix.Mount("", p, "", unix.MS_BIND|unix.MS_REMOUNT|flags, ""); err != nil {
+		return fmt.Errorf("remount %s: %w", p, err)
+	}
+	return nil
+}
+
+func mountDev(root string, c *initConfig) error {
+	dev := root + "/dev"
+	if err := os.Mkdir(dev, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "size=64k,nr_inodes=64,mode=0755"); err != nil {
+		return err
+	}
+	for _, d := range devices {
+		if err := mountPoint(dev+"/"+d, false); err != nil {
+			return err
+		}
+		if err := unix.Mount("/dev/"+d, dev+"/"+d, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind /dev/%s: %w", d, err)
+		}
+	}
+	for name, target := range map[string]string{"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
+		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"} {
+		if err := os.Symlink(target, dev+"/"+name); err != nil {
+			return err
+		}
+	}
+	if err := mountScratch(dev+"/shm", c, "1777"); err != nil {
+		return err
+	}
+	return remount(dev, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NOEXEC)
+}
+
+func mountProc(root string) error {
+	proc := root + "/proc"
+	if err := os.Mkdir(proc, 0o555); err != nil {
+		return err
+	}
+	if err := unix.Mount("proc", proc, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return err
+	}
+	if err := unix.Mount(proc+"/sys", proc+"/sys", "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	return remount(proc+"/sys", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)
+}
+
+// mountScratch mounts a capped tmpfs that the run's uid owns.
+func mountScratch(p string, c *initConfig, mode string) error {
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		return err
+	}
+	opts := fmt.Sprintf("size=%d,nr_inodes=%d,mode=%s,uid=%d,gid=%d", c.ScratchBytes, c.ScratchInodes, mode, c.UID, c.UID)
+	return unix.Mount("tmpfs", p, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts)
+}
+
+func writeFiles(root string, c *initConfig) error {
+	files := map[string]string{
+		"/etc/passwd": fmt.Sprintf("sandbox:x:%d:%d:sandbox:%s:/nonexistent\n", c.UID, c.UID, workDir),
+		"/etc/group":  fmt.Sprintf("sandbox:x:%d:\n", c.UID),
+		"/etc/hosts":  "127.0.0.1\tlocalhost sandbox\n::1\tlocalhost sandbox\n",
+	}
+	for p, s := range files {
+		if err := os.MkdirAll(filepath.Dir(root+p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(root+p, []byte(s), 0o644); err != nil {
+			return err
+		}
+	}
+	main := root + workDir + "/" + mainFile
+	if err := os.WriteFile(main, c.Code, 0o644); err != nil {
+		return err
+	}
+	return os.Chown(main, c.UID, c.UID)
+}
+
+// pivot makes root the root and detaches the old one (pivot_root with the
+// same directory twice stacks the old root on top, then unmounts it).
+func pivot(root string) error {
+	if err := unix.Chdir(root); err != nil {
+		return err
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return err
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return err
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return err
+	}
+	return remount("/", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV)
+}

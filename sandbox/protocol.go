@@ -1,0 +1,62 @@
+package sandbox
+
+import "syscall"
+
+// initArg0 is the argv[0] under which this binary, re-executed inside the
+// new namespaces, becomes the sandbox's init instead of its usual self.
+const initArg0 = "onpyrunner-sandbox-init"
+
+// File descriptors the init receives besides stdin, stdout and stderr.
+const (
+	fdConfig = 3 // reads initConfig (JSON) until EOF
+	fdStatus = 4 // writes initMsg lines
+	fdCgroup = 5 // first of the cgroup files, see initConfig
+)
+
+// programUID is the program's uid inside its user namespace; the host sees
+// the run's own uid.
+const programUID = 1000
+
+// initConfig is everything the init needs to build the run's root, drop its
+// privileges and start the program.
+type initConfig struct {
+	UID           int                  `json:"uid"`
+	RootDir       string               `json:"rootDir"` // empty host directory to build the root on
+	View          view                 `json:"view"`
+	Argv          []string             `json:"argv"`
+	Env           []string             `json:"env"`
+	Code          []byte               `json:"code"`
+	ScratchBytes  int64                `json:"scratchBytes"`  // size of each tmpfs: /work, /tmp, /dev/shm
+	ScratchInodes int64                `json:"scratchInodes"` // inodes of each
+	Rlimits       []rlimit             `json:"rlimits"`
+	Pids          int64                `json:"pids"`
+	Landlock      bool                 `json:"landlock"`
+	ProgProcs     int                  `json:"progProcs"` // count of prog cgroup.procs fds from fdCgroup on
+	InitProcs     int                  `json:"initProcs"` // count of init cgroup.procs fds after those
+	Filter        []syscall.SockFilter `json:"filter"`
+}
+
+// pidsMaxFD is the descriptor of the program's pids.max, after the procs files.
+func (c *initConfig) pidsMaxFD() int { return fdCgroup + c.ProgProcs + c.InitProcs }
+
+type rlimit struct {
+	Resource int    `json:"resource"`
+	Value    uint64 `json:"value"`
+}
+
+// initMsg is one line the init reports on fdStatus.
+type initMsg struct {
+	// Started: the program is running (its wall clock starts now).
+	Started bool `json:"started,omitempty"`
+	// Exited: the program's main process ended with WaitStatus Status.
+	Exited bool `json:"exited,omitempty"`
+	Status int  `json:"status,omitempty"`
+	// Error: the sandbox could not be set up.
+	Error string `json:"error,omitempty"`
+}
+
+// The run's paths inside its root.
+const (
+	workDir  = "/work"
+	mainFile = "main.py"
+)

@@ -1,0 +1,320 @@
+package sandbox
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
+	"github.com/onpyrunner/onpyrunner"
+	"github.com/onpyrunner/onpyrunner/sandbox/internal/cgroup"
+)
+
+// setupTimeout bounds the init's work before the program starts.
+const setupTimeout = 20 * time.Second
+
+// run is one program's run, from the supervisor's side.
+type run struct {
+	s    *Sandbox
+	rt   *Runtime
+	spec Spec
+	lim  onpyrunner.Limits
+	uid  int
+	cg   *cgroup.Run
+
+	stdout, stderr *capped
+	limitHit       chan onpyrunner.Verdict // an output cap was passed
+}
+
+func landlockAvailable() bool {
+	v, err := llsys.LandlockGetABIVersion()
+	return err == nil && v >= 1
+}
+
+// env is the program's whole environment: nothing of the host's.
+func (r *run) env() []string {
+	return []string{
+		"PATH=/usr/local/bin:/usr/bin:/bin",
+		"HOME=" + workDir,
+		"TMPDIR=/tmp",
+		"LANG=C.UTF-8",
+		"PYTHONIOENCODING=utf-8",
+		"PYTHONDONTWRITEBYTECODE=1",
+		"USER=sandbox",
+		"LOGNAME=sandbox",
+	}
+}
+
+func (r *run) config() initConfig {
+	l := r.lim
+	cpuSeconds := uint64((l.TimeMs+999)/1000) + 1
+	return initConfig{
+		UID:           programUID,
+		RootDir:       r.s.rootPath(),
+		View:          r.rt.view,
+		Argv:          []string{r.rt.Binary, mainFile},
+		Env:           r.env(),
+		Code:          r.spec.Code,
+		ScratchBytes:  l.MemoryMB << 20,
+		ScratchInodes: r.s.cfg.ScratchInodes,
+		Rlimits: []rlimit{
+			{syscall.RLIMIT_CPU, cpuSeconds},
+			{syscall.RLIMIT_FSIZE, uint64(l.FileSizeKB) << 10},
+			{syscall.RLIMIT_NOFILE, uint64(l.OpenFiles)},
+			{syscall.RLIMIT_STACK, uint64(l.MemoryMB) << 20},
+			{syscall.RLIMIT_CORE, 0},
+			{rlimitNPROC, uint64(l.Processes) + 64}, // the pids cgroup is the exact fence
+			{rlimitMEMLOCK, 0},
+			{rlimitRTPRIO, 0},
+			{rlimitNICE, 0},
+		},
+		Pids:     l.Processes,
+		Landlock: r.s.landlock,
+		Filter:   r.s.filter,
+	}
+}
+
+// Resources missing from package syscall.
+const (
+	rlimitNPROC   = 6
+	rlimitMEMLOCK = 8
+	rlimitNICE    = 13
+	rlimitRTPRIO  = 14
+)
+
+// pipes are the run's descriptors; the child's ends are closed once it has
+// them.
+type pipes struct {
+	stdinR, stdinW, stdoutR, stdoutW, stderrR, stderrW, cfgR, cfgW, statusR, statusW *os.File
+	cgroupFiles                                                                      []*os.File
+}
+
+func (p *pipes) open(cg *cgroup.Run) (progN, initN int, err error) {
+	pairs := []struct{ r, w **os.File }{{&p.stdinR, &p.stdinW}, {&p.stdoutR, &p.stdoutW},
+		{&p.stderrR, &p.stderrW}, {&p.cfgR, &p.cfgW}, {&p.statusR, &p.statusW}}
+	for _, pr := range pairs {
+		if *pr.r, *pr.w, err = os.Pipe(); err != nil {
+			return 0, 0, err
+		}
+	}
+	prog, init := cg.ProcsFiles(cgroup.Prog), cg.ProcsFiles(cgroup.Init)
+	for _, name := range append(append(prog, init...), cg.PidsMaxFile()) {
+		f, err := os.OpenFile(name, os.O_WRONLY, 0)
+		if err != nil {
+			return 0, 0, err
+		}
+		p.cgroupFiles = append(p.cgroupFiles, f)
+	}
+	return len(prog), len(init), nil
+}
+
+func (p *pipes) closeChildEnds() {
+	for _, f := range append([]*os.File{p.stdinR, p.stdoutW, p.stderrW, p.cfgR, p.statusW}, p.cgroupFiles...) {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+func (p *pipes) closeAll() {
+	p.closeChildEnds()
+	for _, f := range []*os.File{p.stdinW, p.stdoutR, p.stderrR, p.cfgW, p.statusR} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// exit is how the program's main process ended, if the init saw it.
+type exit struct {
+	seen   bool
+	status syscall.WaitStatus
+}
+
+func (r *run) run(ctx context.Context) (*onpyrunner.Result, error) {
+	var p pipes
+	defer p.closeAll()
+	cfg := r.config()
+	var err error
+	if cfg.ProgProcs, cfg.InitProcs, err = p.open(r.cg); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{initArg0},
+		Env:        []string{"GOMAXPROCS=1"},
+		Stdin:      p.stdinR,
+		Stdout:     p.stdoutW,
+		Stderr:     p.stderrW,
+		ExtraFiles: append([]*os.File{p.cfgR, p.statusW}, p.cgroupFiles...),
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
+				syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
+			// Inside, uid 0 (the init while it sets up, with the
+			// namespace's capabilities) is the host's unprivileged
+			// UIDBase; programUID is the run's own host uid.
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: r.s.cfg.UIDBase, Size: 1},
+				{ContainerID: programUID, HostID: r.uid, Size: 1}},
+			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: r.s.cfg.UIDBase, Size: 1},
+				{ContainerID: programUID, HostID: r.uid, Size: 1}},
+			GidMappingsEnableSetgroups: true,
+			Credential:                 &syscall.Credential{Uid: 0, Gid: 0, Groups: []uint32{}},
+			Pdeathsig:                  syscall.SIGKILL,
+			Setsid:                     true,
+		},
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("sandbox: start init: %w", err)
+	}
+	p.closeChildEnds()
+	done := false
+	defer func() {
+		if !done {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}()
+	for _, f := range r.cg.ProcsFiles(cgroup.Init) {
+		if err := os.WriteFile(f, []byte(strconv.Itoa(cmd.Process.Pid)), 0); err != nil {
+			return nil, fmt.Errorf("sandbox: join cgroup: %w", err)
+		}
+	}
+	msgs := make(chan initMsg, 4)
+	go readStatus(p.statusR, msgs)
+	go func() { // the init reads its config as it starts; EPIPE means it died
+		b, _ := json.Marshal(cfg)
+		_, _ = p.cfgW.Write(b)
+		p.cfgW.Close()
+	}()
+
+	// Output readers and the stdin writer run from the start: the init
+	// closes its copies once the program has them.
+	r.limitHit = make(chan onpyrunner.Verdict, 2)
+	r.stdout = newCapped(r.lim.OutputKB<<10, r.spec.Stdout, r.limitHit)
+	r.stderr = newCapped(r.lim.StderrKB<<10, r.spec.Stderr, r.limitHit)
+	var io sync.WaitGroup
+	io.Add(3)
+	go func() { defer io.Done(); r.stdout.drain(p.stdoutR) }()
+	go func() { defer io.Done(); r.stderr.drain(p.stderrR) }()
+	go func() { defer io.Done(); feed(p.stdinW, r.spec.Stdin) }()
+
+	start, err := r.awaitStart(ctx, msgs)
+	if err != nil {
+		return nil, err
+	}
+	reason, ex, wall := r.supervise(ctx, msgs, start, cmd.Process)
+	_ = cmd.Process.Kill() // pid 1 gone: the kernel kills the rest of its pid namespace
+	_ = cmd.Wait()
+	done = true
+	p.stdinW.Close() // unblocks the feeder if the program left stdin unread
+	if !waitTimeout(&io, 5*time.Second) {
+		p.stdoutR.Close() // nothing should hold the pipes now; never hang on them
+		p.stderrR.Close()
+		io.Wait()
+	}
+	if reason == "canceled" {
+		return nil, ctx.Err()
+	}
+	stats, err := r.cg.Stats()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: read cgroup: %w", err)
+	}
+	res := r.result(onpyrunner.Verdict(reason), ex, stats, wall)
+	return res, nil
+}
+
+// awaitStart waits for the init to start the program.
+func (r *run) awaitStart(ctx context.Context, msgs <-chan initMsg) (time.Time, error) {
+	timer := time.NewTimer(setupTimeout)
+	defer timer.Stop()
+	select {
+	case m, ok := <-msgs:
+		switch {
+		case !ok:
+			return time.Time{}, errors.New("sandbox: init died while setting up")
+		case m.Error != "":
+			return time.Time{}, fmt.Errorf("sandbox: %s", m.Error)
+		case m.Started:
+			return time.Now(), nil
+		}
+		return time.Time{}, fmt.Errorf("sandbox: unexpected message from init: %+v", m)
+	case <-timer.C:
+		return time.Time{}, errors.New("sandbox: init did not start the program in time")
+	case <-ctx.Done():
+		return time.Time{}, ctx.Err()
+	}
+}
+
+// supervise waits for the program's end or a limit, whichever comes first.
+// It returns the limit's verdict ("" for none, "canceled" for ctx), the
+// program's exit as the init saw it and the wall time.
+func (r *run) supervise(ctx context.Context, msgs <-chan initMsg, start time.Time, init *os.Process) (string, exit, time.Duration) {
+	wall := time.NewTimer(r.lim.WallTime())
+	defer wall.Stop()
+	cpu := time.NewTimer(0)
+	defer cpu.Stop()
+	for {
+		select {
+		case m, ok := <-msgs:
+			if !ok { // the init died: only the program can have made it
+				return "", exit{}, time.Since(start)
+			}
+			if m.Exited {
+				return "", exit{seen: true, status: syscall.WaitStatus(m.Status)}, time.Since(start)
+			}
+		case v := <-r.limitHit:
+			return string(v), exit{}, time.Since(start)
+		case <-wall.C:
+			return string(onpyrunner.WallTimeLimit), exit{}, time.Since(start)
+		case <-ctx.Done():
+			return "canceled", exit{}, time.Since(start)
+		case <-cpu.C:
+			used, err := r.cg.CPU()
+			left := r.lim.CPUTime() - used
+			if err == nil && left <= 0 {
+				return string(onpyrunner.TimeLimit), exit{}, time.Since(start)
+			}
+			// Usage grows at most CPUs times as fast as the clock.
+			next := time.Duration(float64(left) / r.s.cfg.CPUs)
+			cpu.Reset(min(max(next, 2*time.Millisecond), 100*time.Millisecond))
+		}
+	}
+}
+
+func readStatus(f *os.File, out chan<- initMsg) {
+	defer close(out)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var m initMsg
+		if json.Unmarshal(sc.Bytes(), &m) == nil {
+			out <- m
+		}
+	}
+}
+
+func feed(w *os.File, in io.Reader) {
+	defer w.Close()
+	if in != nil {
+		_, _ = io.Copy(w, in)
+	}
+}
+
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	c := make(chan struct{})
+	go func() { wg.Wait(); close(c) }()
+	select {
+	case <-c:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}

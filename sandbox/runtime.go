@@ -1,0 +1,240 @@
+package sandbox
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Runtime is an installed Python interpreter that runs can use.
+type Runtime struct {
+	// Name is what a run asks for: "python" or "pypy".
+	Name string `json:"name"`
+	// Binary is the interpreter's path on the host and in the sandbox.
+	Binary string `json:"binary"`
+	// Version is the Python language version it implements, e.g. "3.11.2".
+	Version string `json:"version"`
+
+	view view // what its sandbox root shows
+}
+
+// KnownRuntimes maps each runtime name to the interpreter it uses.
+var KnownRuntimes = map[string]string{
+	"python": "/usr/bin/python3",
+	"pypy":   "/usr/bin/pypy3",
+}
+
+// ErrNoRuntime is returned for a runtime that is unknown or not installed.
+var ErrNoRuntime = errors.New("runtime not installed")
+
+// probeScript prints the version, the import path and every file imported
+// at start-up (site, sitecustomize): all that the sandbox root must show.
+const probeScript = `import sys
+print(sys.version.split()[0])
+for p in sys.path: print("P", p)
+for m in list(sys.modules.values()):
+    f = getattr(m, "__file__", None)
+    if f: print("F", f)
+`
+
+// probeRuntime asks the interpreter at binary what it needs. It runs the
+// host's own trusted interpreter, once, outside any sandbox.
+func probeRuntime(name, binary string) (*Runtime, error) {
+	if _, err := os.Stat(binary); err != nil {
+		return nil, fmt.Errorf("%w: %s (%s)", ErrNoRuntime, name, binary)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "-c", probeScript)
+	cmd.Env, cmd.Dir = []string{"LANG=C.UTF-8"}, "/"
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("probe %s: %w", binary, err)
+	}
+	rt := &Runtime{Name: name, Binary: binary}
+	var v viewBuilder
+	if err := v.addELF(binary); err != nil {
+		return nil, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case rt.Version == "":
+			rt.Version = line
+		case strings.HasPrefix(line, "P /"):
+			if st, err := os.Stat(line[2:]); err == nil && st.IsDir() {
+				v.add(line[2:])
+			}
+		case strings.HasPrefix(line, "F /"):
+			v.add(line[2:])
+		}
+	}
+	for _, p := range []string{"/etc/ld.so.cache", "/usr/share/zoneinfo"} {
+		if _, err := os.Stat(p); err == nil {
+			v.add(p)
+		}
+	}
+	rt.view = v.build()
+	return rt, nil
+}
+
+// view is what a sandbox root shows of the host: read-only bind mounts and
+// the symbolic links that lead to them.
+type view struct {
+	Binds []bind `json:"binds"`
+	Links []link `json:"links"`
+}
+
+type bind struct {
+	Path string `json:"path"`
+	Dir  bool   `json:"dir"`
+}
+
+type link struct {
+	Path   string `json:"path"`
+	Target string `json:"target"`
+}
+
+type viewBuilder struct {
+	binds map[string]bool // real path -> is a directory
+	links map[string]string
+}
+
+// add makes path reachable: every symlink on the way is recorded and the
+// real file or directory at the end is bound.
+func (v *viewBuilder) add(path string) {
+	if v.binds == nil {
+		v.binds, v.links = map[string]bool{}, map[string]string{}
+	}
+	for hops := 0; hops < 40; hops++ {
+		path = filepath.Clean(path)
+		parts := strings.Split(path, "/")
+		real := "/"
+		resolved := true
+		for i, part := range parts[1:] {
+			next := filepath.Join(real, part)
+			st, err := os.Lstat(next)
+			if err != nil {
+				return
+			}
+			if st.Mode()&os.ModeSymlink == 0 {
+				real = next
+				continue
+			}
+			target, err := os.Readlink(next)
+			if err != nil {
+				return
+			}
+			v.links[next] = target
+			if !filepath.IsAbs(target) {
+				target = filepath.Join(real, target)
+			}
+			path = filepath.Join(append([]string{target}, parts[i+2:]...)...)
+			resolved = false
+			break
+		}
+		if resolved {
+			st, err := os.Stat(real)
+			if err == nil {
+				v.binds[real] = st.IsDir()
+			}
+			return
+		}
+	}
+}
+
+// addELF adds an executable, its program interpreter and the directories of
+// the libraries it needs (they also hold what extension modules need).
+func (v *viewBuilder) addELF(binary string) error {
+	real, err := filepath.EvalSymlinks(binary)
+	if err != nil {
+		return err
+	}
+	v.add(binary)
+	f, err := elf.Open(real)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", real, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			b := make([]byte, p.Filesz)
+			if _, err := p.ReadAt(b, 0); err == nil {
+				v.add(string(bytes.TrimRight(b, "\x00")))
+			}
+		}
+	}
+	dirs := libDirs()
+	for _, tag := range []elf.DynTag{elf.DT_RUNPATH, elf.DT_RPATH} {
+		paths, _ := f.DynString(tag)
+		for _, p := range paths {
+			for _, d := range strings.Split(p, ":") {
+				dirs = append([]string{strings.ReplaceAll(d, "$ORIGIN", filepath.Dir(real))}, dirs...)
+			}
+		}
+	}
+	libs, _ := f.ImportedLibraries()
+	for _, lib := range libs {
+		for _, d := range dirs {
+			if _, err := os.Stat(filepath.Join(d, lib)); err == nil {
+				v.add(d)
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// libDirs are where the dynamic linker looks by default.
+func libDirs() []string {
+	var out []string
+	for _, d := range []string{"/lib", "/usr/lib", "/lib64", "/usr/lib64"} {
+		if ma, _ := filepath.Glob(d + "/*-linux-gnu*"); len(ma) > 0 {
+			out = append(out, ma...)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// build drops binds nested in other binds and links inside binds (the
+// bound directory shows them already) and orders both parents first.
+func (v *viewBuilder) build() view {
+	var out view
+	paths := make([]string, 0, len(v.binds))
+	for p := range v.binds {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	for _, p := range paths {
+		if !v.inBind(out.Binds, p) {
+			out.Binds = append(out.Binds, bind{Path: p, Dir: v.binds[p]})
+		}
+	}
+	for p, t := range v.links {
+		if !v.inBind(out.Binds, p) {
+			out.Links = append(out.Links, link{Path: p, Target: t})
+		}
+	}
+	slices.SortFunc(out.Links, func(a, b link) int { return strings.Compare(a.Path, b.Path) })
+	return out
+}
+
+func (v *viewBuilder) inBind(binds []bind, p string) bool {
+	for _, b := range binds {
+		if b.Dir && strings.HasPrefix(p, b.Path+"/") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,250 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/onpyrunner/onpyrunner"
+	"github.com/onpyrunner/onpyrunner/sandbox/internal/cgroup"
+)
+
+// Config sets up a Sandbox. Its zero value works.
+type Config struct {
+	// Runtimes maps runtime names to interpreter paths. Default:
+	// KnownRuntimes; those not installed are left out.
+	Runtimes map[string]string
+	// UIDBase starts the range of host uids (and gids) the sandbox uses,
+	// which no one else on the host may use: UIDBase is every init's while
+	// it sets a run up; each run in flight has its own from UIDBase+1 to
+	// UIDBase+MaxRuns. Default 2000000000.
+	UIDBase int
+	// MaxRuns is how many runs may be in flight at once. Default 256.
+	MaxRuns int
+	// CPUs is the CPU bandwidth of one run, in cores (cgroup cpu.max).
+	// Default 1.
+	CPUs float64
+	// ScratchInodes caps the files of each scratch tmpfs. Default 8192.
+	ScratchInodes int64
+	// RootDir is an empty directory the runs' roots are built on, each in
+	// its own mount namespace. Default /run/onpyrunner/root.
+	RootDir string
+	// Logger receives what the sandbox notices but cannot return.
+	// Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Sandbox runs programs isolated and under limits. It is safe for
+// concurrent use.
+type Sandbox struct {
+	cfg      Config
+	cgroups  cgroup.Manager
+	runtimes map[string]*Runtime
+	filter   []syscall.SockFilter
+	uids     *uidPool
+	landlock bool
+}
+
+// New checks that this host can run sandboxes (root, cgroups, namespaces),
+// probes the installed runtimes and prepares this process's cgroup subtree.
+func New(cfg Config) (*Sandbox, error) {
+	if cfg.Runtimes == nil {
+		cfg.Runtimes = KnownRuntimes
+	}
+	if cfg.UIDBase == 0 {
+		cfg.UIDBase = 2_000_000_000
+	}
+	if cfg.MaxRuns == 0 {
+		cfg.MaxRuns = 256
+	}
+	if cfg.CPUs == 0 {
+		cfg.CPUs = 1
+	}
+	if cfg.ScratchInodes == 0 {
+		cfg.ScratchInodes = 8192
+	}
+	if cfg.RootDir == "" {
+		cfg.RootDir = "/run/onpyrunner/root"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if os.Geteuid() != 0 {
+		return nil, errors.New("sandbox: must run as root (it creates namespaces and cgroups)")
+	}
+	if _, _, e := syscall.AllThreadsSyscall(syscall.SYS_PRCTL, syscall.PR_GET_DUMPABLE, 0, 0); e == syscall.ENOTSUP {
+		return nil, errors.New("sandbox: this binary was built with cgo; build it with CGO_ENABLED=0")
+	}
+	if err := emptyRootDir(cfg.RootDir); err != nil {
+		return nil, err
+	}
+	cg, err := cgroup.New()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	raw, err := filterProgram()
+	if err != nil {
+		return nil, err
+	}
+	s := &Sandbox{cfg: cfg, cgroups: cg, runtimes: map[string]*Runtime{},
+		uids: newUIDPool(cfg.UIDBase+1, cfg.MaxRuns), landlock: landlockAvailable()}
+	for _, ins := range raw {
+		s.filter = append(s.filter, syscall.SockFilter{Code: ins.Op, Jt: ins.Jt, Jf: ins.Jf, K: ins.K})
+	}
+	for name, bin := range cfg.Runtimes {
+		rt, err := probeRuntime(name, bin)
+		if errors.Is(err, ErrNoRuntime) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: runtime %s: %w", name, err)
+		}
+		s.runtimes[name] = rt
+	}
+	return s, nil
+}
+
+// emptyRootDir makes dir, a real directory owned by root that the inits
+// (unprivileged on the host) can reach.
+func emptyRootDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	st, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	if !st.IsDir() || st.Sys().(*syscall.Stat_t).Uid != 0 {
+		return fmt.Errorf("sandbox: %s must be a directory owned by root", dir)
+	}
+	return os.Chmod(dir, 0o755)
+}
+
+// Runtimes lists the installed runtimes, by name.
+func (s *Sandbox) Runtimes() []Runtime {
+	var out []Runtime
+	for _, rt := range s.runtimes {
+		out = append(out, *rt)
+	}
+	slices.SortFunc(out, func(a, b Runtime) int {
+		return map[bool]int{true: -1, false: 1}[a.Name < b.Name]
+	})
+	return out
+}
+
+// CgroupVersion is 1 or 2: the cgroup version the sandbox found.
+func (s *Sandbox) CgroupVersion() int { return s.cgroups.Version() }
+
+// Landlock says whether runs are also confined by Landlock.
+func (s *Sandbox) Landlock() bool { return s.landlock }
+
+// Spec is one program to run.
+type Spec struct {
+	// Runtime names the interpreter; default "python".
+	Runtime string
+	// Code is the program's source.
+	Code []byte
+	// Stdin is fed to the program; nil means empty.
+	Stdin io.Reader
+	// Limits bound the run; zero fields take onpyrunner.DefaultLimits.
+	Limits onpyrunner.Limits
+	// Stdout and Stderr, if set, receive the program's output as it is
+	// written, cut at the caps like the result's.
+	Stdout, Stderr io.Writer
+}
+
+// Run runs spec to the end and says how it went. An error means the
+// sandbox itself could not run the program (or ctx ended the run); every
+// outcome of the program, however it misbehaves, is a Result.
+func (s *Sandbox) Run(ctx context.Context, spec Spec) (*onpyrunner.Result, error) {
+	name := spec.Runtime
+	if name == "" {
+		name = "python"
+	}
+	rt, ok := s.runtimes[name]
+	if !ok {
+		return nil, fmt.Errorf("sandbox: %w: %q", ErrNoRuntime, name)
+	}
+	lim := spec.Limits.WithDefaults()
+	if err := validLimits(lim); err != nil {
+		return nil, err
+	}
+	uid, ok := s.uids.acquire()
+	if !ok {
+		return nil, fmt.Errorf("sandbox: more than %d runs at once", s.cfg.MaxRuns)
+	}
+	defer s.uids.release(uid)
+	cg, err := s.cgroups.NewRun(newID(), cgroup.Limits{
+		MemoryBytes: lim.MemoryMB << 20, Pids: lim.Processes, CPUs: s.cfg.CPUs})
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	defer func() {
+		if err := cg.Remove(10 * time.Second); err != nil {
+			s.cfg.Logger.Error("sandbox: cgroup left behind", "err", err)
+		}
+	}()
+	r := &run{s: s, rt: rt, spec: spec, lim: lim, uid: uid, cg: cg}
+	return r.run(ctx)
+}
+
+func validLimits(l onpyrunner.Limits) error {
+	for name, v := range map[string]int64{"timeMs": l.TimeMs, "wallTimeMs": l.WallTimeMs,
+		"memoryMB": l.MemoryMB, "outputKB": l.OutputKB, "stderrKB": l.StderrKB,
+		"processes": l.Processes, "fileSizeKB": l.FileSizeKB, "openFiles": l.OpenFiles} {
+		if v < 0 {
+			return fmt.Errorf("sandbox: limit %s must be positive", name)
+		}
+	}
+	if l.OpenFiles < 8 {
+		return errors.New("sandbox: limit openFiles must be at least 8")
+	}
+	return nil
+}
+
+func newID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// uidPool hands each run in flight a uid of its own, so runs cannot signal,
+// trace or share per-user kernel limits with one another.
+type uidPool struct {
+	mu   sync.Mutex
+	base int
+	used []bool
+}
+
+func newUIDPool(base, n int) *uidPool { return &uidPool{base: base, used: make([]bool, n)} }
+
+func (p *uidPool) acquire() (int, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, u := range p.used {
+		if !u {
+			p.used[i] = true
+			return p.base + i, true
+		}
+	}
+	return 0, false
+}
+
+func (p *uidPool) release(uid int) {
+	p.mu.Lock()
+	p.used[uid-p.base] = false
+	p.mu.Unlock()
+}
+
+// rootPath is where the runs' roots are built.
+func (s *Sandbox) rootPath() string { return filepath.Clean(s.cfg.RootDir) }
