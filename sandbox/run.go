@@ -98,11 +98,18 @@ type pipes struct {
 	cgroupFiles                                                                      []*os.File
 }
 
-func (p *pipes) open(cg *cgroup.Run) (progN, initN int, err error) {
+func (p *pipes) open(cg *cgroup.Run, uid int) (progN, initN int, err error) {
 	pairs := []struct{ r, w **os.File }{{&p.stdinR, &p.stdinW}, {&p.stdoutR, &p.stdoutW},
 		{&p.stderrR, &p.stderrW}, {&p.cfgR, &p.cfgW}, {&p.statusR, &p.statusW}}
 	for _, pr := range pairs {
 		if *pr.r, *pr.w, err = os.Pipe(); err != nil {
+			return 0, 0, err
+		}
+	}
+	// The program owns its stdio pipes, so that it may reopen them
+	// through /dev/stdout and the like, as it could outside.
+	for _, f := range []*os.File{p.stdinR, p.stdoutW, p.stderrW} {
+		if err := f.Chown(uid, uid); err != nil {
 			return 0, 0, err
 		}
 	}
@@ -145,7 +152,7 @@ func (r *run) run(ctx context.Context) (*onpyrunner.Result, error) {
 	defer p.closeAll()
 	cfg := r.config()
 	var err error
-	if cfg.ProgProcs, cfg.InitProcs, err = p.open(r.cg); err != nil {
+	if cfg.ProgProcs, cfg.InitProcs, err = p.open(r.cg, r.uid); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	cmd := &exec.Cmd{

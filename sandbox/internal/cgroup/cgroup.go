@@ -35,6 +35,8 @@ type Manager interface {
 	Version() int
 	// NewRun creates the cgroups of one run, its program leaf limited by l.
 	NewRun(id string, l Limits) (*Run, error)
+	// Runs lists the run directories that exist now.
+	Runs() []string
 }
 
 var (
@@ -278,3 +280,17 @@ const (
 )
 
 func quota(cpus float64) int64 { return int64(cpus * 100000) }
+
+// listRuns lists the run directories under bases.
+func listRuns(bases map[string]string) []string {
+	var out []string
+	for _, c := range controllers {
+		entries, _ := os.ReadDir(bases[c])
+		for _, e := range entries {
+			if d := filepath.Join(bases[c], e.Name()); e.IsDir() && !slices.Contains(out, d) {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}

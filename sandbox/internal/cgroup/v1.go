@@ -14,6 +14,8 @@ type v1 struct {
 
 func (m *v1) Version() int { return 1 }
 
+func (m *v1) Runs() []string { return listRuns(m.bases) }
+
 func (m *v1) NewRun(id string, l Limits) (*Run, error) {
 	return mkRun(false, m.bases, id, m.rmdir, func(r *Run) error {
 		if err := r.mkLeaves(); err != nil {

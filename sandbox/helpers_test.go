@@ -1,0 +1,129 @@
+package sandbox_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onpyrunner/onpyrunner"
+	"github.com/onpyrunner/onpyrunner/internal/testenv"
+	"github.com/onpyrunner/onpyrunner/sandbox"
+)
+
+// corpusLimits are the concrete values of the corpus's symbolic limits.
+var corpusLimits = onpyrunner.Limits{TimeMs: 1000, WallTimeMs: 3000, MemoryMB: 128,
+	OutputKB: 64, Processes: 32, FileSizeKB: 16 << 10, OpenFiles: 256}
+
+// sandboxFor returns the shared sandbox, or skips (fails in CI) if this is
+// not root.
+func sandboxFor(t testing.TB) *sandbox.Sandbox {
+	t.Helper()
+	testenv.Root(t)
+	return sb
+}
+
+// run runs code with limits and stdin and fails t if the sandbox errs.
+func run(t testing.TB, code string, l onpyrunner.Limits, stdin []byte) *onpyrunner.Result {
+	t.Helper()
+	s := sandboxFor(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	spec := sandbox.Spec{Code: []byte(code), Limits: l}
+	if stdin != nil {
+		spec.Stdin = bytes.NewReader(stdin)
+	}
+	res, err := s.Run(ctx, spec)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return res
+}
+
+// hostState is what a run must not change outside its scratch space.
+type hostState struct {
+	shm, root []string
+	hostname  string
+}
+
+// corpusFiles are the files corpus programs make in their scratch space;
+// none may show up on the host.
+var corpusFiles = []string{"big.bin", "d", "jail", "out.fifo", "null2", "py2", "hl", "main.py"}
+
+func snapshot() hostState {
+	names := func(d string) []string {
+		es, _ := os.ReadDir(d)
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Name())
+		}
+		return out
+	}
+	h, _ := os.Hostname()
+	return hostState{names("/dev/shm"), names("/"), h}
+}
+
+// checkAfterRun checks what the hostile corpus README asks after every
+// case: no process of the run left, its cgroup and scratch space gone,
+// nothing changed outside the run, and a normal program still right.
+func checkAfterRun(t *testing.T, before hostState) {
+	t.Helper()
+	s := sandboxFor(t)
+	lo, hi := sandbox.UIDRange(s)
+	if left := sandboxProcs(lo, hi); len(left) > 0 {
+		t.Errorf("processes of the run left on the host: %v", left)
+	}
+	if left := sandbox.LeftoverCgroups(s); len(left) > 0 {
+		t.Errorf("run cgroups left: %v", left)
+	}
+	if es, _ := os.ReadDir(sandbox.RootDir(s)); len(es) > 0 {
+		t.Errorf("the host sees files in the runs' root dir: %v", es)
+	}
+	after := snapshot()
+	if strings.Join(after.shm, ",") != strings.Join(before.shm, ",") {
+		t.Errorf("/dev/shm changed: %v -> %v", before.shm, after.shm)
+	}
+	if after.hostname != before.hostname {
+		t.Errorf("hostname changed: %q -> %q", before.hostname, after.hostname)
+	}
+	if strings.Join(after.root, ",") != strings.Join(before.root, ",") {
+		t.Errorf("/ changed: %v -> %v", before.root, after.root)
+	}
+	for _, d := range []string{"/tmp", "/", "/dev/shm"} {
+		for _, f := range corpusFiles {
+			if _, err := os.Lstat(filepath.Join(d, f)); err == nil {
+				t.Errorf("%s appeared on the host", filepath.Join(d, f))
+			}
+		}
+	}
+	if res := run(t, "print(6 * 7)", onpyrunner.Limits{}, nil); res.Stdout != "42\n" || res.Verdict != onpyrunner.OK {
+		t.Errorf("normal program after the case: %+v", res)
+	}
+}
+
+// sandboxProcs lists host processes whose real uid is in [lo, hi].
+func sandboxProcs(lo, hi int) []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && f[0] == "Uid:" {
+				if uid, _ := strconv.Atoi(f[1]); uid >= lo && uid <= hi {
+					out = append(out, e.Name())
+				}
+			}
+		}
+	}
+	return out
+}
