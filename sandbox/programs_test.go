@@ -1,0 +1,92 @@
+package sandbox_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/onpyrunner/onpyrunner"
+	"github.com/onpyrunner/onpyrunner/internal/testenv"
+	"github.com/onpyrunner/onpyrunner/sandbox"
+)
+
+// TestOrdinaryPrograms: a sandbox that breaks normal Python is wrong too,
+// and bad input gets a verdict, never a hang.
+func TestOrdinaryPrograms(t *testing.T) {
+	sandboxFor(t)
+	lines := strings.Repeat("3\n", 100000)
+	big := strings.Repeat("x", 30<<20)
+	cases := []struct {
+		name, code, stdin string
+		verdict           onpyrunner.Verdict
+		stdout            string // exact, unless contains is set
+		contains          string // in stdout+stderr
+	}{
+		{name: "hello", code: "print('hello')", verdict: onpyrunner.OK, stdout: "hello\n"},
+		{name: "threads", code: "import threading\nout = []\nts = [threading.Thread(target=lambda i=i: out.append(i * i)) for i in range(8)]\n[t.start() for t in ts]\n[t.join() for t in ts]\nprint(sum(out))", verdict: onpyrunner.OK, stdout: "140\n"},
+		{name: "subprocess", code: "import subprocess, sys\nprint(subprocess.run([sys.executable, '-c', 'print(6 * 7)'], capture_output=True, text=True).stdout, end='')", verdict: onpyrunner.OK, stdout: "42\n"},
+		{name: "multiprocessing", code: "import multiprocessing as mp\ndef sq(x):\n return x * x\nif __name__ == '__main__':\n with mp.Pool(4) as p:\n  print(sum(p.map(sq, range(100))))", verdict: onpyrunner.OK, stdout: "328350\n"},
+		{name: "multiprocessing queue", code: "import multiprocessing as mp\ndef w(q):\n q.put('from child')\nif __name__ == '__main__':\n q = mp.Queue()\n p = mp.Process(target=w, args=(q,))\n p.start()\n print(q.get())\n p.join()", verdict: onpyrunner.OK, stdout: "from child\n"},
+		{name: "tempfile", code: "import tempfile, os\nwith tempfile.TemporaryDirectory() as d:\n p = os.path.join(d, 'f')\n open(p, 'w').write('kept')\n print(open(p).read())\nopen('here.txt', 'w').write('cwd')\nprint(open('here.txt').read())", verdict: onpyrunner.OK, stdout: "kept\ncwd\n"},
+		{name: "deep recursion", code: "import sys\nsys.setrecursionlimit(10 ** 6)\ndef f(n):\n return 0 if n == 0 else 1 + f(n - 1)\nprint(f(200000))", verdict: onpyrunner.OK, stdout: "200000\n"},
+		{name: "read all stdin", code: "import sys\nprint(sum(int(x) for x in sys.stdin))", stdin: lines, verdict: onpyrunner.OK, stdout: "300000\n"},
+		{name: "30 MB stdin", code: "import sys\nprint(len(sys.stdin.buffer.read()))", stdin: big, verdict: onpyrunner.OK, stdout: "31457280\n"},
+		{name: "input", code: "name = input()\nprint(f'hi {name}')", stdin: "Ada\n", verdict: onpyrunner.OK, stdout: "hi Ada\n"},
+		{name: "unicode", code: "s = input()\nprint(s[::-1], 'héllo ✓ 日本語 🐍', len(s))", stdin: "añb🐍\n", verdict: onpyrunner.OK, stdout: "🐍bña héllo ✓ 日本語 🐍 4\n"},
+		{name: "dev stdout", code: "open('/dev/stdout', 'w').write('via dev\\n')", verdict: onpyrunner.OK, stdout: "via dev\n"},
+		{name: "localhost socket", code: "import socket\ns = socket.socket()\ns.bind(('127.0.0.1', 0))\ns.listen()\nc = socket.create_connection(s.getsockname())\na, _ = s.accept()\nc.sendall(b'ping')\nprint(a.recv(4).decode())", verdict: onpyrunner.OK, stdout: "ping\n"},
+		{name: "stderr and exit code", code: "import sys\nprint('to err', file=sys.stderr)\nsys.exit(4)", verdict: onpyrunner.RuntimeError, contains: "to err"},
+		{name: "empty code", code: "", verdict: onpyrunner.OK, stdout: ""},
+		{name: "syntax error", code: "print(1", verdict: onpyrunner.RuntimeError, contains: "SyntaxError"},
+		// Python 3.11 stops reading at the NUL, 3.12 refuses the file: either way a verdict.
+		{name: "NUL in source", code: "print(1)\x00print(2)", contains: "1"},
+		{name: "source not UTF-8", code: "print('\xff')", verdict: onpyrunner.RuntimeError, contains: "SyntaxError"},
+		{name: "NUL in output", code: "print('a\\0b')", verdict: onpyrunner.OK, stdout: "a\x00b\n"},
+		{name: "output not UTF-8", code: "import sys\nsys.stdout.buffer.write(b'\\xff\\xfeok')", verdict: onpyrunner.OK, stdout: "\xff\xfeok"},
+		{name: "stdin never read", code: "print('done')", stdin: big, verdict: onpyrunner.OK, stdout: "done\n"},
+		{name: "EOF on input", code: "input()", verdict: onpyrunner.RuntimeError, contains: "EOFError"},
+		{name: "uncaught exception", code: "1 / 0", verdict: onpyrunner.RuntimeError, contains: "ZeroDivisionError"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var stdin []byte
+			if c.stdin != "" {
+				stdin = []byte(c.stdin)
+			}
+			res := run(t, c.code, onpyrunner.Limits{}, stdin)
+			if c.verdict == "" && res.Verdict != onpyrunner.OK && res.Verdict != onpyrunner.RuntimeError ||
+				c.verdict != "" && res.Verdict != c.verdict {
+				t.Fatalf("verdict %s, want %s: %s", res.Verdict, c.verdict, show(res))
+			}
+			if c.contains != "" {
+				if !strings.Contains(res.Stdout+res.Stderr, c.contains) {
+					t.Errorf("output lacks %q: %s", c.contains, show(res))
+				}
+			} else if res.Stdout != c.stdout {
+				t.Errorf("stdout %q, want %q (stderr %q)", res.Stdout, c.stdout, res.Stderr)
+			}
+		})
+	}
+}
+
+func TestRuntimes(t *testing.T) {
+	s := sandboxFor(t)
+	_, err := s.Run(context.Background(), sandbox.Spec{Runtime: "cobol", Code: []byte("print(1)")})
+	if !errors.Is(err, sandbox.ErrNoRuntime) {
+		t.Errorf("unknown runtime: err %v", err)
+	}
+	names := map[string]string{}
+	for _, rt := range s.Runtimes() {
+		names[rt.Name] = rt.Version
+	}
+	if !strings.HasPrefix(names["python"], "3.") {
+		t.Fatalf("runtimes %v lack python 3", names)
+	}
+	testenv.Require(t, names["pypy"] != "", "pypy3 is not installed (apt-get install pypy3)")
+	res, err := s.Run(context.Background(), sandbox.Spec{Runtime: "pypy",
+		Code: []byte("import sys\nprint(sys.implementation.name, sum(range(10)))")})
+	if err != nil || res.Verdict != onpyrunner.OK || res.Stdout != "pypy 45\n" {
+		t.Fatalf("pypy run: %v %+v", err, res)
+	}
+}
