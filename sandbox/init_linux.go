@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strconv"
 	"syscall"
 	"unsafe"
@@ -21,11 +20,14 @@ func init() {
 	if len(os.Args) == 0 || os.Args[0] != initArg0 {
 		return
 	}
-	debug.SetGCPercent(-1) // short-lived and small: no collector running beside the program
-	// Pid 1 of a namespace gets only the signals it handles. Handling all of
-	// them (and never reading) makes the program unable to kill its init;
-	// the program itself starts with default dispositions.
-	signal.Notify(make(chan os.Signal, 1))
+	// Pid 1 of a namespace gets only the signals it handles. Handling those
+	// that would end a Go program (and never reading them) keeps the
+	// program from killing its init; the program itself starts with
+	// default dispositions.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGALRM, syscall.SIGVTALRM, syscall.SIGXCPU, syscall.SIGXFSZ,
+		syscall.SIGPWR, syscall.SIGSTKFLT, syscall.SIGABRT, syscall.SIGTRAP, syscall.SIGSEGV, syscall.SIGBUS,
+		syscall.SIGFPE, syscall.SIGILL, syscall.SIGSYS, syscall.SIGPIPE)
 	err := sandboxInit()
 	report(initMsg{Error: err.Error()})
 	os.Exit(1)
@@ -80,7 +82,7 @@ func sandboxInit() error {
 		return err
 	}
 	if c.Landlock {
-		if err := landlockRoot(); err != nil {
+		if err := landlockSelf(); err != nil {
 			return err
 		}
 	}

@@ -9,13 +9,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// dropPrivileges makes every thread of the init the program's uid with no
-// capabilities at all (bounding set included), not dumpable (so the program
-// cannot read its memory or environment through /proc/1) and with
-// no_new_privs.
+// dropPrivileges makes the init the program's uid with no capabilities at
+// all (bounding set included), not dumpable (so the program cannot read its
+// memory or environment through /proc/1) and with no_new_privs.
+//
+// Per-thread state is set on the calling thread only: it is the init's main
+// thread (package init runs there, locked), which alone starts the program,
+// and the program inherits it. Doing it on every thread costs a signal to
+// each, milliseconds a run.
 func dropPrivileges(uid int) error {
 	for c := 0; c <= unix.CAP_LAST_CAP+32; c++ {
-		if err := allThreads(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0); err != nil {
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
 			if err == unix.EINVAL { // past the kernel's last capability
 				break
 			}
@@ -30,39 +34,30 @@ func dropPrivileges(uid int) error {
 	if err := syscall.Setresuid(uid, uid, uid); err != nil {
 		return fmt.Errorf("setresuid: %w", err)
 	}
-	if err := allThreads(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0); err != nil {
-		return fmt.Errorf("clear ambient capabilities: %w", err)
-	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
-	if err := allThreads(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); err != nil {
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("capset: %w", err)
 	}
 	for _, p := range [][2]uintptr{
+		{unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL},
 		{unix.PR_SET_DUMPABLE, 0},
 		{unix.PR_SET_NO_NEW_PRIVS, 1},
 		// A credential change clears the parent-death signal; set it again.
 		{unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL)},
 	} {
-		if err := allThreads(unix.SYS_PRCTL, p[0], p[1], 0); err != nil {
+		if err := unix.Prctl(int(p[0]), p[1], 0, 0, 0); err != nil {
 			return fmt.Errorf("prctl %d: %w", p[0], err)
 		}
 	}
 	return nil
 }
 
-func allThreads(trap, a1, a2, a3 uintptr) error {
-	if _, _, e := syscall.AllThreadsSyscall(trap, a1, a2, a3); e != 0 {
-		return e
-	}
-	return nil
-}
-
-// landlockRoot forbids writing anywhere but the run's scratch space and the
+// landlockSelf forbids writing anywhere but the run's scratch space and the
 // harmless devices, where the kernel has Landlock (best effort on older
-// kernels, a no-op where it is off).
-func landlockRoot() error {
-	err := landlock.V5.BestEffort().RestrictPaths(
+// ABIs). The library builds the ruleset; the calling thread enforces it.
+func landlockSelf() error {
+	fd, flags, err := landlock.V5.BestEffort().NewRulesetFD(
 		landlock.RODirs("/"),
 		landlock.RWDirs(workDir, "/tmp", "/dev/shm"),
 		landlock.RWFiles("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"),
@@ -70,15 +65,18 @@ func landlockRoot() error {
 	if err != nil {
 		return fmt.Errorf("landlock: %w", err)
 	}
+	defer unix.Close(fd)
+	if _, _, e := unix.RawSyscall(unix.SYS_LANDLOCK_RESTRICT_SELF, uintptr(fd), uintptr(flags), 0); e != 0 {
+		return fmt.Errorf("landlock: %w", e)
+	}
 	return nil
 }
 
-// loadFilter installs the seccomp filter on every thread (TSYNC); the
+// loadFilter installs the seccomp filter on the calling thread; the
 // program inherits it.
 func loadFilter(filter []syscall.SockFilter) error {
 	prog := syscall.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
-	_, _, e := syscall.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
-		unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&prog)))
+	_, _, e := syscall.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&prog)))
 	if e != 0 {
 		return fmt.Errorf("seccomp: %w", e)
 	}

@@ -9,7 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strconv"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -113,7 +113,7 @@ func (p *pipes) open(cg *cgroup.Run, uid int) (progN, initN int, err error) {
 			return 0, 0, err
 		}
 	}
-	prog, init := cg.ProcsFiles(cgroup.Prog), cg.ProcsFiles(cgroup.Init)
+	prog, init := cg.MoveFiles(cgroup.Prog), cg.MoveFiles(cgroup.Init)
 	for _, name := range append(append(prog, init...), cg.PidsMaxFile()) {
 		f, err := os.OpenFile(name, os.O_WRONLY, 0)
 		if err != nil {
@@ -158,7 +158,7 @@ func (r *run) run(ctx context.Context) (*onpyrunner.Result, error) {
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
 		Args:       []string{initArg0},
-		Env:        []string{"GOMAXPROCS=1"},
+		Env:        []string{"GOMAXPROCS=1", "GOGC=off"}, // short-lived and small: no collector beside the program
 		Stdin:      p.stdinR,
 		Stdout:     p.stdoutW,
 		Stderr:     p.stderrW,
@@ -179,7 +179,7 @@ func (r *run) run(ctx context.Context) (*onpyrunner.Result, error) {
 			Setsid:                     true,
 		},
 	}
-	if err := cmd.Start(); err != nil {
+	if err := r.start(cmd); err != nil {
 		return nil, fmt.Errorf("sandbox: start init: %w", err)
 	}
 	p.closeChildEnds()
@@ -190,11 +190,6 @@ func (r *run) run(ctx context.Context) (*onpyrunner.Result, error) {
 			_ = cmd.Wait()
 		}
 	}()
-	for _, f := range r.cg.ProcsFiles(cgroup.Init) {
-		if err := os.WriteFile(f, []byte(strconv.Itoa(cmd.Process.Pid)), 0); err != nil {
-			return nil, fmt.Errorf("sandbox: join cgroup: %w", err)
-		}
-	}
 	msgs := make(chan initMsg, 4)
 	go readStatus(p.statusR, msgs)
 	go func() { // the init reads its config as it starts; EPIPE means it died
@@ -237,6 +232,45 @@ func (r *run) run(ctx context.Context) (*onpyrunner.Result, error) {
 	}
 	res := r.result(onpyrunner.Verdict(reason), ex, stats, wall)
 	return res, nil
+}
+
+// start starts the init in the run's init cgroup without moving a whole
+// process (which costs an RCU grace period, milliseconds, per move): on v2
+// it is born there (CLONE_INTO_CGROUP); on v1 this thread moves itself
+// there, forks the init, and moves back.
+func (r *run) start(cmd *exec.Cmd) error {
+	if r.s.cgroups.Version() == 2 {
+		dir, err := os.Open(r.cg.LeafDir(cgroup.Init))
+		if err != nil {
+			return err
+		}
+		defer dir.Close()
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(dir.Fd())
+		return cmd.Start()
+	}
+	runtime.LockOSThread()
+	if err := moveSelf(r.cg.MoveFiles(cgroup.Init)); err != nil {
+		_ = moveSelf(r.s.cgroups.HomeFiles())
+		runtime.UnlockOSThread()
+		return err
+	}
+	err := cmd.Start()
+	if moveSelf(r.s.cgroups.HomeFiles()) != nil {
+		// Stuck in the run's cgroup: returning locked ends this thread.
+		return errors.Join(err, errors.New("could not move back to the service's cgroup"))
+	}
+	runtime.UnlockOSThread()
+	return err
+}
+
+// moveSelf moves the calling thread through each file (v1 tasks).
+func moveSelf(files []string) error {
+	for _, f := range files {
+		if err := os.WriteFile(f, []byte("0"), 0); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // awaitStart waits for the init to start the program.

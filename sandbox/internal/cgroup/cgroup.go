@@ -37,6 +37,9 @@ type Manager interface {
 	NewRun(id string, l Limits) (*Run, error)
 	// Runs lists the run directories that exist now.
 	Runs() []string
+	// HomeFiles are the files through which a thread of this process moves
+	// itself back home after MoveFiles (v1 only; nil on v2).
+	HomeFiles() []string
 }
 
 var (
@@ -51,6 +54,10 @@ type Run struct {
 	dirs  map[string]string // controller -> R in its hierarchy
 	rmdir func(string) error
 }
+
+// mkdir makes a cgroup directory; the kernel fills it with its interface
+// files (tests replace it with a fake that does the same).
+var mkdir = os.Mkdir
 
 // Controllers a run needs.
 var controllers = []string{"memory", "pids", "cpu", "cpuacct"}
@@ -80,6 +87,26 @@ func (r *Run) ProcsFiles(leaf string) []string {
 	}
 	return out
 }
+
+// MoveFiles are the files through which a thread moves itself into leaf
+// by writing "0". On v1 they are the tasks files, which move just the
+// writing thread and skip the global lock (and RCU grace period) that
+// moving a whole process takes; its children are born in leaf. v2 has only
+// cgroup.procs, which moves the whole process.
+func (r *Run) MoveFiles(leaf string) []string {
+	if r.v2 {
+		return r.ProcsFiles(leaf)
+	}
+	var out []string
+	for _, root := range r.roots() {
+		out = append(out, filepath.Join(root, leaf, "tasks"))
+	}
+	return out
+}
+
+// LeafDir is leaf's directory on v2, for starting a process in it
+// (CLONE_INTO_CGROUP).
+func (r *Run) LeafDir(leaf string) string { return filepath.Join(r.dirs["memory"], leaf) }
 
 // file is the path of a prog leaf file of controller c.
 func (r *Run) file(c, name string) string { return filepath.Join(r.dirs[c], Prog, name) }
@@ -238,7 +265,7 @@ func mkRun(v2 bool, bases map[string]string, id string, rmdir func(string) error
 			continue
 		}
 		made[root] = true
-		if err := os.Mkdir(root, 0o755); err != nil {
+		if err := mkdir(root, 0o755); err != nil {
 			return fail(err)
 		}
 	}
@@ -252,7 +279,7 @@ func mkRun(v2 bool, bases map[string]string, id string, rmdir func(string) error
 func (r *Run) mkLeaves() error {
 	for _, root := range r.roots() {
 		for _, leaf := range []string{Init, Prog} {
-			if err := os.Mkdir(filepath.Join(root, leaf), 0o755); err != nil {
+			if err := mkdir(filepath.Join(root, leaf), 0o755); err != nil {
 				return err
 			}
 		}

@@ -119,6 +119,9 @@ func newV1(mounts, selfs map[string]string, pid int) (*v1, error) {
 			return nil, fmt.Errorf("cgroup: %w", err)
 		}
 		m.bases[c] = base
+		if home := filepath.Join(own, "tasks"); !slices.Contains(m.home, home) {
+			m.home = append(m.home, home)
+		}
 	}
 	return m, nil
 }
@@ -139,7 +142,7 @@ func newV2(dir string, pid int) (*v2, error) {
 		}
 	}
 	leaf := filepath.Join(dir, SupervisorLeaf)
-	if err := os.Mkdir(leaf, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+	if err := mkdir(leaf, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("cgroup: %w", err)
 	}
 	if err := writeFile(filepath.Join(leaf, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
@@ -153,7 +156,7 @@ func newV2(dir string, pid int) (*v2, error) {
 	}
 	sweep(dir)
 	base := filepath.Join(dir, "onpyrunner-"+strconv.Itoa(pid))
-	if err := os.Mkdir(base, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+	if err := mkdir(base, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("cgroup: %w", err)
 	}
 	if err := writeFile(filepath.Join(base, "cgroup.subtree_control"), enable); err != nil {

@@ -9,12 +9,15 @@ import (
 // cpuacct may share one).
 type v1 struct {
 	bases map[string]string // controller -> this process's run directory
+	home  []string          // tasks files of this process's own cgroups
 	rmdir func(string) error
 }
 
 func (m *v1) Version() int { return 1 }
 
 func (m *v1) Runs() []string { return listRuns(m.bases) }
+
+func (m *v1) HomeFiles() []string { return m.home }
 
 func (m *v1) NewRun(id string, l Limits) (*Run, error) {
 	return mkRun(false, m.bases, id, m.rmdir, func(r *Run) error {

@@ -14,6 +14,8 @@ type v2 struct {
 
 func (m *v2) Version() int { return 2 }
 
+func (m *v2) HomeFiles() []string { return nil }
+
 func (m *v2) Runs() []string { return listRuns(map[string]string{"memory": m.base}) }
 
 // enable is what each level of our subtree turns on for its children.

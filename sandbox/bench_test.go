@@ -1,0 +1,83 @@
+package sandbox_test
+
+import (
+	"context"
+	"os/exec"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/onpyrunner/onpyrunner/sandbox"
+)
+
+// bare runs print(1) with the host's python3, no sandbox.
+func bare(b *testing.B) {
+	if out, err := exec.Command("/usr/bin/python3", "-c", "print(1)").Output(); err != nil || string(out) != "1\n" {
+		b.Fatalf("bare python3: %q %v", out, err)
+	}
+}
+
+func sandboxed(b *testing.B, s *sandbox.Sandbox) {
+	res, err := s.Run(context.Background(), sandbox.Spec{Code: []byte("print(1)")})
+	if err != nil || res.Stdout != "1\n" {
+		b.Fatalf("sandboxed: %+v %v", res, err)
+	}
+}
+
+func median(d []time.Duration) time.Duration {
+	slices.Sort(d)
+	return d[len(d)/2]
+}
+
+// BenchmarkPrint1 times print(1) through the sandbox and bare python3
+// alternately in the same run and reports the median wall time of each and
+// their ratio (the bar is <= 1.5).
+func BenchmarkPrint1(b *testing.B) {
+	s := sandboxFor(b)
+	var sb, py []time.Duration
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		sandboxed(b, s)
+		t1 := time.Now()
+		bare(b)
+		sb, py = append(sb, t1.Sub(t0)), append(py, time.Since(t1))
+	}
+	ms, mp := median(sb), median(py)
+	b.ReportMetric(float64(ms.Microseconds())/1000, "sandbox-ms")
+	b.ReportMetric(float64(mp.Microseconds())/1000, "bare-ms")
+	b.ReportMetric(float64(ms)/float64(mp), "ratio")
+}
+
+// BenchmarkThroughput runs print(1) with 2 at a time, through the sandbox
+// and bare python3 spawned the same way, and reports runs per second of
+// each. Set the parallelism with -cpu (default GOMAXPROCS); -cpu 2 gives 2.
+func BenchmarkThroughput(b *testing.B) {
+	s := sandboxFor(b)
+	par := 2
+	rate := func(fn func()) float64 {
+		var wg sync.WaitGroup
+		jobs := make(chan struct{}, b.N)
+		for i := 0; i < b.N; i++ {
+			jobs <- struct{}{}
+		}
+		close(jobs)
+		start := time.Now()
+		for w := 0; w < par; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range jobs {
+					fn()
+				}
+			}()
+		}
+		wg.Wait()
+		return float64(b.N) / time.Since(start).Seconds()
+	}
+	sr := rate(func() { sandboxed(b, s) })
+	br := rate(func() { bare(b) })
+	b.ReportMetric(sr, "sandbox-runs/s")
+	b.ReportMetric(br, "bare-runs/s")
+	b.ReportMetric(sr/br, "ratio")
+}
