@@ -57,7 +57,10 @@ func dropPrivileges(uid int) error {
 // harmless devices, where the kernel has Landlock (best effort on older
 // ABIs). The library builds the ruleset; the calling thread enforces it.
 func landlockSelf() error {
-	fd, flags, err := landlock.V5.BestEffort().NewRulesetFD(
+	// File system rights only: the network namespace already confines the
+	// network, and a program may use sockets on its own loopback.
+	cfg := landlock.Config{HandledAccessFS: landlock.V5.HandledAccessFS}
+	fd, flags, err := cfg.BestEffort().NewRulesetFD(
 		landlock.RODirs("/"),
 		landlock.RWDirs(workDir, "/tmp", "/dev/shm"),
 		landlock.RWFiles("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"),

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/onpyrunner/onpyrunner"
+	"github.com/onpyrunner/onpyrunner/internal/testenv"
+)
+
+func cli(t *testing.T, env map[string]string, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, func(k string) string { return env[k] }, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func prog(t *testing.T, code string) string {
+	p := filepath.Join(t.TempDir(), "prog.py")
+	if err := os.WriteFile(p, []byte(code), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestRunJSON(t *testing.T) {
+	testenv.Root(t)
+	in := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(in, []byte("Ada\n"), 0o644)
+	code, out, errs := cli(t, nil, "", "run", "--json", "--input", in, prog(t, "print('hi', input())"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var res map[string]any
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("not JSON: %q", out)
+	}
+	for _, k := range []string{"verdict", "exitCode", "signal", "stdout", "stderr", "stdoutTruncated", "stderrTruncated", "timeMs", "wallTimeMs", "memoryKB"} {
+		if _, ok := res[k]; !ok {
+			t.Errorf("result lacks %q: %s", k, out)
+		}
+	}
+	if res["verdict"] != "ok" || res["stdout"] != "hi Ada\n" {
+		t.Errorf("result %s", out)
+	}
+	// A limit is a verdict, and --json still exits 0.
+	code, out, _ = cli(t, nil, "", "run", "--json", "--time", "300ms", prog(t, "while True: pass"))
+	var r onpyrunner.Result
+	if json.Unmarshal([]byte(out), &r); code != 0 || r.Verdict != onpyrunner.TimeLimit {
+		t.Errorf("spin: exit %d, %s", code, out)
+	}
+}
+
+func TestRunPassThrough(t *testing.T) {
+	testenv.Root(t)
+	code, out, errs := cli(t, nil, "print('x' * 3)", "run", "-")
+	if code != 0 || out != "xxx\n" {
+		t.Errorf("program from stdin: exit %d out %q err %q", code, out, errs)
+	}
+	code, out, errs = cli(t, nil, "", "run", prog(t, "import sys\nprint('out')\nprint('err', file=sys.stderr)\nsys.exit(3)"))
+	if code != 3 || out != "out\n" || errs != "err\n" {
+		t.Errorf("exit %d out %q err %q", code, out, errs)
+	}
+	// Flags fall back to ONPYRUNNER_<FLAG>.
+	code, _, errs = cli(t, map[string]string{"ONPYRUNNER_WALL_TIME": "300ms"}, "", "run", prog(t, "import time\ntime.sleep(5)"))
+	if code != 137 || !strings.Contains(errs, "ran longer than 300 ms") {
+		t.Errorf("wall limit from env: exit %d err %q", code, errs)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	if code, _, errs := cli(t, nil, "", "frobnicate"); code != 2 || !strings.Contains(errs, "unknown command") {
+		t.Errorf("unknown command: %d %q", code, errs)
+	}
+	if code, _, errs := cli(t, nil, "", "run", "--memory", "lots", "x.py"); code != 2 || !strings.Contains(errs, "memory") {
+		t.Errorf("bad size: %d %q", code, errs)
+	}
+	if code, _, _ := cli(t, nil, "", "run", "-h"); code != 0 {
+		t.Errorf("-h exit %d", code)
+	}
+	if code, _, errs := cli(t, nil, "", "run", "/nonexistent.py"); code != 2 || !strings.Contains(errs, "no such file") {
+		t.Errorf("missing file: %d %q", code, errs)
+	}
+}
+
+func TestRunUnknownRuntime(t *testing.T) {
+	testenv.Root(t)
+	code, _, errs := cli(t, nil, "", "run", "--language", "cobol", prog(t, "print(1)"))
+	if code != 1 || !strings.Contains(errs, "runtime not installed") {
+		t.Errorf("exit %d err %q", code, errs)
+	}
+}
