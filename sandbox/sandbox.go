@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -136,9 +137,7 @@ func (s *Sandbox) Runtimes() []Runtime {
 	for _, rt := range s.runtimes {
 		out = append(out, *rt)
 	}
-	slices.SortFunc(out, func(a, b Runtime) int {
-		return map[bool]int{true: -1, false: 1}[a.Name < b.Name]
-	})
+	slices.SortFunc(out, func(a, b Runtime) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
