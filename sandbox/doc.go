@@ -24,6 +24,8 @@
 // Inside its user namespace the init is uid 0 (host uid Config.UIDBase,
 // unprivileged) while it sets up, and the program is uid 1000 (a host uid
 // of its own per run in flight). The init then becomes that uid too, not
-// dumpable: the program may signal it (it ignores what it can) but not
-// trace it or read its memory.
+// dumpable: the program may signal it but not trace it or read its memory.
+// A signal that ends the init ends the run (the program killed its own
+// run: runtime_error, SIGKILL); the init installs no handlers of its own,
+// since asking the Go runtime for them costs milliseconds a run.
 package sandbox

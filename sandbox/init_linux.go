@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strconv"
 	"syscall"
 	"unsafe"
@@ -20,14 +19,6 @@ func init() {
 	if len(os.Args) == 0 || os.Args[0] != initArg0 {
 		return
 	}
-	// Pid 1 of a namespace gets only the signals it handles. Handling those
-	// that would end a Go program (and never reading them) keeps the
-	// program from killing its init; the program itself starts with
-	// default dispositions.
-	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM,
-		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGALRM, syscall.SIGVTALRM, syscall.SIGXCPU, syscall.SIGXFSZ,
-		syscall.SIGPWR, syscall.SIGSTKFLT, syscall.SIGABRT, syscall.SIGTRAP, syscall.SIGSEGV, syscall.SIGBUS,
-		syscall.SIGFPE, syscall.SIGILL, syscall.SIGSYS, syscall.SIGPIPE)
 	err := sandboxInit()
 	report(initMsg{Error: err.Error()})
 	os.Exit(1)

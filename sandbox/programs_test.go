@@ -46,6 +46,8 @@ func TestOrdinaryPrograms(t *testing.T) {
 		{name: "output not UTF-8", code: "import sys\nsys.stdout.buffer.write(b'\\xff\\xfeok')", verdict: onpyrunner.OK, stdout: "\xff\xfeok"},
 		{name: "stdin never read", code: "print('done')", stdin: big, verdict: onpyrunner.OK, stdout: "done\n"},
 		{name: "EOF on input", code: "input()", verdict: onpyrunner.RuntimeError, contains: "EOFError"},
+		// Ending its init ends the program's own run, nothing else.
+		{name: "signals its init", code: "import os, signal, time\nos.kill(1, signal.SIGTERM)\ntime.sleep(2)\nprint('survived')", verdict: onpyrunner.RuntimeError, stdout: ""},
 		{name: "uncaught exception", code: "1 / 0", verdict: onpyrunner.RuntimeError, contains: "ZeroDivisionError"},
 	}
 	for _, c := range cases {
