@@ -30,18 +30,24 @@ func sandboxFor(t testing.TB) *sandbox.Sandbox {
 // run runs code with limits and stdin and fails t if the sandbox errs.
 func run(t testing.TB, code string, l onpyrunner.Limits, stdin []byte) *onpyrunner.Result {
 	t.Helper()
-	s := sandboxFor(t)
+	sandboxFor(t)
+	res, err := tryRun(code, l, stdin)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return res
+}
+
+// tryRun is run for goroutines other than the test's own (they may not
+// call t.Fatal).
+func tryRun(code string, l onpyrunner.Limits, stdin []byte) (*onpyrunner.Result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	spec := sandbox.Spec{Code: []byte(code), Limits: l}
 	if stdin != nil {
 		spec.Stdin = bytes.NewReader(stdin)
 	}
-	res, err := s.Run(ctx, spec)
-	if err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	return res
+	return sb.Run(ctx, spec)
 }
 
 // hostState is what a run must not change outside its scratch space.

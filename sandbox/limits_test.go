@@ -96,8 +96,10 @@ func TestConcurrentRuns(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res := run(t, j.code, l, []byte(j.stdin))
+			res, err := tryRun(j.code, l, []byte(j.stdin))
 			switch {
+			case err != nil:
+				t.Errorf("job %d: %v", i, err)
 			case j.verdict == "" && res.Verdict == onpyrunner.OK: // fork bomb: any limit verdict
 				t.Errorf("job %d: fork bomb ended ok", i)
 			case j.verdict != "" && res.Verdict != j.verdict:

@@ -155,6 +155,11 @@ func (r *run) run(ctx context.Context) (*onpyrunner.Result, error) {
 	if cfg.ProgProcs, cfg.InitProcs, err = p.open(r.cg, r.uid); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
+	// Inside, uid 0 (the init while it sets up, with the namespace's
+	// capabilities) is the host's unprivileged UIDBase; programUID is the
+	// run's own host uid. Gids map the same way.
+	ids := []syscall.SysProcIDMap{{ContainerID: 0, HostID: r.s.cfg.UIDBase, Size: 1},
+		{ContainerID: programUID, HostID: r.uid, Size: 1}}
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
 		Args:       []string{initArg0},
@@ -166,13 +171,8 @@ func (r *run) run(ctx context.Context) (*onpyrunner.Result, error) {
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
 				syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
-			// Inside, uid 0 (the init while it sets up, with the
-			// namespace's capabilities) is the host's unprivileged
-			// UIDBase; programUID is the run's own host uid.
-			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: r.s.cfg.UIDBase, Size: 1},
-				{ContainerID: programUID, HostID: r.uid, Size: 1}},
-			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: r.s.cfg.UIDBase, Size: 1},
-				{ContainerID: programUID, HostID: r.uid, Size: 1}},
+			UidMappings:                ids,
+			GidMappings:                ids,
 			GidMappingsEnableSetgroups: true,
 			Credential:                 &syscall.Credential{Uid: 0, Gid: 0, Groups: []uint32{}},
 			Pdeathsig:                  syscall.SIGKILL,
@@ -203,11 +203,11 @@ func (r *run) run(ctx context.Context) (*onpyrunner.Result, error) {
 	r.limitHit = make(chan onpyrunner.Verdict, 2)
 	r.stdout = newCapped(r.lim.OutputKB<<10, r.spec.Stdout, r.limitHit)
 	r.stderr = newCapped(r.lim.StderrKB<<10, r.spec.Stderr, r.limitHit)
-	var io sync.WaitGroup
-	io.Add(3)
-	go func() { defer io.Done(); r.stdout.drain(p.stdoutR) }()
-	go func() { defer io.Done(); r.stderr.drain(p.stderrR) }()
-	go func() { defer io.Done(); feed(p.stdinW, r.spec.Stdin) }()
+	var streams sync.WaitGroup
+	streams.Add(3)
+	go func() { defer streams.Done(); r.stdout.drain(p.stdoutR) }()
+	go func() { defer streams.Done(); r.stderr.drain(p.stderrR) }()
+	go func() { defer streams.Done(); feed(p.stdinW, r.spec.Stdin) }()
 
 	start, err := r.awaitStart(ctx, msgs)
 	if err != nil {
@@ -218,10 +218,10 @@ func (r *run) run(ctx context.Context) (*onpyrunner.Result, error) {
 	_ = cmd.Wait()
 	done = true
 	p.stdinW.Close() // unblocks the feeder if the program left stdin unread
-	if !waitTimeout(&io, 5*time.Second) {
+	if !waitTimeout(&streams, 5*time.Second) {
 		p.stdoutR.Close() // nothing should hold the pipes now; never hang on them
 		p.stderrR.Close()
-		io.Wait()
+		streams.Wait()
 	}
 	if reason == "canceled" {
 		return nil, ctx.Err()

@@ -79,14 +79,17 @@ const (
 	Init = "init"
 )
 
-// ProcsFiles are the cgroup.procs files of leaf in every hierarchy.
-func (r *Run) ProcsFiles(leaf string) []string {
+// leafFiles are the files called name of leaf in every hierarchy.
+func (r *Run) leafFiles(leaf, name string) []string {
 	var out []string
 	for _, root := range r.roots() {
-		out = append(out, filepath.Join(root, leaf, "cgroup.procs"))
+		out = append(out, filepath.Join(root, leaf, name))
 	}
 	return out
 }
+
+// ProcsFiles are the cgroup.procs files of leaf in every hierarchy.
+func (r *Run) ProcsFiles(leaf string) []string { return r.leafFiles(leaf, "cgroup.procs") }
 
 // MoveFiles are the files through which a thread moves itself into leaf
 // by writing "0". On v1 they are the tasks files, which move just the
@@ -97,11 +100,7 @@ func (r *Run) MoveFiles(leaf string) []string {
 	if r.v2 {
 		return r.ProcsFiles(leaf)
 	}
-	var out []string
-	for _, root := range r.roots() {
-		out = append(out, filepath.Join(root, leaf, "tasks"))
-	}
-	return out
+	return r.leafFiles(leaf, "tasks")
 }
 
 // LeafDir is leaf's directory on v2, for starting a process in it
