@@ -26,8 +26,12 @@ func Require(t testing.TB, ok bool, why string) {
 // Root requires that the test runs as root.
 func Root(t testing.TB) { Require(t, os.Geteuid() == 0, "needs root") }
 
-// Shared is the path of the shared/ folder beside the repository.
+// Shared is the path of the shared/ folder beside the repository, or
+// $ONPYRUNNER_SHARED where a test binary runs away from its source tree.
 func Shared() string {
+	if d := os.Getenv("ONPYRUNNER_SHARED"); d != "" {
+		return d
+	}
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..", "..", "shared")
 }

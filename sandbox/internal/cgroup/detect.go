@@ -25,7 +25,7 @@ var (
 )
 
 // New detects the host's cgroup version (v2 when the unified hierarchy
-// offers the memory controller here, else v1) and prepares this process's
+// offers the memory controller here or no v1 hierarchy has it, else v1) and prepares this process's
 // subtree. It does so once per process.
 func New() (Manager, error) {
 	once.Do(func() { detected, errNew = detect() })
@@ -44,8 +44,10 @@ func detect() (Manager, error) {
 	pid := os.Getpid()
 	if mnt, ok := mounts["2"]; ok {
 		dir := filepath.Join(mnt, selfs["2"])
-		if b, err := os.ReadFile(filepath.Join(dir, "cgroup.controllers")); err == nil &&
-			slices.Contains(strings.Fields(string(b)), "memory") {
+		b, _ := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
+		// With no v1 memory hierarchy this is a v2 host, and newV2 says
+		// what the host must delegate.
+		if _, v1 := mounts["memory"]; !v1 || slices.Contains(strings.Fields(string(b)), "memory") {
 			return newV2(dir, pid)
 		}
 	}
