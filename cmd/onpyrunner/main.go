@@ -29,6 +29,8 @@ type command struct {
 
 var commands = []command{
 	{"run", "run one program in the sandbox on this machine", runCmd},
+	{"serve", "serve the HTTP API and run jobs (embedded store)", serveCmd},
+	{"submit", "submit a program to a server", submitCmd},
 }
 
 // run dispatches to a subcommand and returns the process's exit code.

@@ -77,17 +77,28 @@ func runCmd(ctx context.Context, args []string, env func(string) string, stdin i
 		return 1
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
-			return 1
-		}
-		return 0
+		return printJSON(stdout, res)
 	}
+	return finish(res, spec.Limits.WithDefaults(), stderr)
+}
+
+// finish says on stderr why a run was stopped, when a limit stopped it, and
+// returns the program's exit code.
+func finish(res *onpyrunner.Result, l onpyrunner.Limits, stderr io.Writer) int {
 	if res.Verdict != onpyrunner.OK && res.Verdict != onpyrunner.RuntimeError {
-		fmt.Fprintf(stderr, "onpyrunner: %s\n", describe(res, spec.Limits.WithDefaults()))
+		fmt.Fprintf(stderr, "onpyrunner: %s\n", describe(res, l))
 	}
 	return res.ExitCode
+}
+
+// printJSON prints v as indented JSON and returns the exit code 0.
+func printJSON(w io.Writer, v any) int {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return 1
+	}
+	return 0
 }
 
 // readArg reads the program from a file, or from stdin for "-".

@@ -1,0 +1,144 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/onpyrunner/onpyrunner"
+)
+
+// heartbeat is how often an idle event stream sends a comment, so that
+// proxies and browsers keep it open.
+const heartbeat = 15 * time.Second
+
+// sse writes one Server-Sent Events stream.
+type sse struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (e sse) send(id int, event string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_ = e.rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	if id > 0 {
+		fmt.Fprintf(e.w, "id: %d\n", id)
+	}
+	if _, err := fmt.Fprintf(e.w, "event: %s\ndata: %s\n\n", event, b); err != nil {
+		return err
+	}
+	return e.rc.Flush()
+}
+
+func (e sse) comment(s string) error {
+	_ = e.rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	if _, err := fmt.Fprintf(e.w, ": %s\n\n", s); err != nil {
+		return err
+	}
+	return e.rc.Flush()
+}
+
+// eventData is the data of an event: a status, or a piece of output.
+func eventData(ev onpyrunner.Event) any {
+	if ev.Type == onpyrunner.StatusEvent {
+		return map[string]string{"status": ev.Data}
+	}
+	return map[string]string{"text": ev.Data}
+}
+
+// events streams a job: "status" events, "stdout" and "stderr" events as the
+// program writes, and a last "result" event with the whole job. Each event
+// of the live log has an id; a client that reconnects with Last-Event-ID
+// (or ?after=N) gets only what it missed. A client that comes after the job
+// has ended gets its final status, its whole output and the result.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("jobId")
+	after, _ := strconv.Atoi(r.Header.Get("Last-Event-ID"))
+	if v := r.URL.Query().Get("after"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			s.fail(w, onpyrunner.Errorf(onpyrunner.CodeInvalid, "after: want an event id, a whole number"))
+			return
+		}
+		after = n
+	}
+	j, err := s.store.Get(r.Context(), id)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	out := sse{w, http.NewResponseController(w)}
+	if err := s.stream(r.Context(), out, j, after); err != nil && r.Context().Err() == nil {
+		s.cfg.Logger.Debug("event stream ended", "job", id, "err", err)
+	}
+}
+
+func (s *Server) stream(ctx context.Context, out sse, j *onpyrunner.Job, after int) error {
+	for !j.Status.Final() {
+		wctx, cancel := context.WithTimeout(ctx, heartbeat)
+		evs, done, err := s.store.Events(wctx, j.ID, after)
+		cancel()
+		switch {
+		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+			if err := out.comment("ping"); err != nil {
+				return err
+			}
+			continue
+		case err != nil:
+			return err
+		}
+		for _, ev := range evs {
+			if err := out.send(ev.Seq, string(ev.Type), eventData(ev)); err != nil {
+				return err
+			}
+			after = ev.Seq
+		}
+		if !done {
+			continue
+		}
+		if j, err = s.store.Get(ctx, j.ID); err != nil {
+			return err
+		}
+		if !j.Status.Final() && len(evs) == 0 {
+			// No live log here, yet the job goes on (another process
+			// runs it): look again shortly.
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		if j.Status.Final() && after > 0 {
+			return out.send(0, "result", public(j, false))
+		}
+	}
+	// The live log is gone: replay the end from the stored job.
+	if err := out.send(0, string(onpyrunner.StatusEvent), map[string]onpyrunner.Status{"status": j.Status}); err != nil {
+		return err
+	}
+	if res := j.Result; res != nil {
+		for _, o := range []struct {
+			t    onpyrunner.EventType
+			text string
+		}{{onpyrunner.StdoutEvent, res.Stdout}, {onpyrunner.StderrEvent, res.Stderr}} {
+			if o.text == "" {
+				continue
+			}
+			if err := out.send(0, string(o.t), map[string]string{"text": o.text}); err != nil {
+				return err
+			}
+		}
+	}
+	return out.send(0, "result", public(j, false))
+}

@@ -1,0 +1,110 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"net/http"
+	"time"
+
+	"github.com/onpyrunner/onpyrunner"
+)
+
+// newID returns a job id: 128 random bits, in 26 base32 characters.
+func newID() string { return rand.Text() }
+
+func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
+	wait, err := s.parseWait(r.URL.Query().Get("wait"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	j, err := s.decodeSubmit(http.MaxBytesReader(w, r.Body, s.maxBody()))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	j.ID = newID()
+	if err := s.store.Submit(r.Context(), j); err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.Header().Set("Location", "/api/jobs/"+j.ID)
+	if wait > 0 {
+		s.answer(w, r, j.ID, wait, http.StatusAccepted)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, public(j, false))
+}
+
+func (s *Server) get(w http.ResponseWriter, r *http.Request) {
+	wait, err := s.parseWait(r.URL.Query().Get("wait"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	s.answer(w, r, r.PathValue("jobId"), wait, http.StatusOK)
+}
+
+// answer writes the job after waiting up to wait for its end: 200, or
+// unfinished (still queued or running when the wait ran out).
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, id string, wait time.Duration, unfinished int) {
+	if wait > 0 {
+		if err := s.waitEnd(r.Context(), id, wait); err != nil {
+			s.fail(w, err)
+			return
+		}
+	}
+	j, err := s.store.Get(r.Context(), id)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	code := http.StatusOK
+	if !j.Status.Final() {
+		code = unfinished
+	}
+	writeJSON(w, code, public(j, r.URL.Query().Get("include") == "source"))
+}
+
+// waitEnd returns when the job has ended or wait has passed.
+func (s *Server) waitEnd(ctx context.Context, id string, wait time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	after := 0
+	for {
+		evs, done, err := s.store.Events(ctx, id, after)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // the wait ran out, or the client left
+			}
+			return err
+		}
+		for _, ev := range evs {
+			after = ev.Seq
+			if ev.Type == onpyrunner.StatusEvent && onpyrunner.Status(ev.Data).Final() {
+				return nil
+			}
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
+	j, err := s.store.Cancel(r.Context(), r.PathValue("jobId"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, public(j, false))
+}
+
+// public is a job as the API shows it: code and input only when asked.
+func public(j *onpyrunner.Job, source bool) *onpyrunner.Job {
+	c := *j
+	if !source {
+		c.Code, c.Input = "", ""
+	}
+	return &c
+}

@@ -1,0 +1,165 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+		"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/onpyrunner/onpyrunner"
+)
+
+// SubmitRequest is the body of POST /api/jobs.
+type SubmitRequest struct {
+	Code     *string        `json:"code"`
+	Input    string         `json:"input,omitempty"`
+	Language string         `json:"language,omitempty"`
+	Limits   *RequestLimits `json:"limits,omitempty"`
+}
+
+// RequestLimits are the limits a job may ask for; a field left out takes
+// the server's default.
+type RequestLimits struct {
+	TimeMs     *int64 `json:"timeMs,omitempty"`
+	WallTimeMs *int64 `json:"wallTimeMs,omitempty"`
+	MemoryMB   *int64 `json:"memoryMB,omitempty"`
+	OutputKB   *int64 `json:"outputKB,omitempty"`
+	Processes  *int64 `json:"processes,omitempty"`
+}
+
+// publicLimits shows the limits that a request may set.
+func publicLimits(l onpyrunner.Limits) RequestLimits {
+	return RequestLimits{&l.TimeMs, &l.WallTimeMs, &l.MemoryMB, &l.OutputKB, &l.Processes}
+}
+
+// decodeSubmit reads and checks a submission, and turns it into a job to
+// queue. Its errors are *onpyrunner.Error that name the bad field.
+func (s *Server) decodeSubmit(body io.Reader) (*onpyrunner.Job, error) {
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, onpyrunner.Errorf(onpyrunner.CodeTooLarge, "the request body is over %d bytes", s.maxBody())
+		}
+		return nil, onpyrunner.Errorf(onpyrunner.CodeInvalid, "could not read the request body")
+	}
+	if !utf8.Valid(raw) {
+		return nil, onpyrunner.Errorf(onpyrunner.CodeInvalid, "the request body is not valid UTF-8")
+	}
+	var req SubmitRequest
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return nil, jsonError(err)
+	}
+	if dec.More() {
+		return nil, onpyrunner.Errorf(onpyrunner.CodeInvalid, "the request body holds more than one JSON value")
+	}
+	if req.Code == nil {
+		return nil, onpyrunner.Errorf(onpyrunner.CodeInvalid, "code: required")
+	}
+	if n := int64(len(*req.Code)); n > s.cfg.MaxCodeBytes {
+		return nil, onpyrunner.Errorf(onpyrunner.CodeTooLarge, "code: %d bytes, over the server's cap of %d", n, s.cfg.MaxCodeBytes)
+	}
+	if n := int64(len(req.Input)); n > s.cfg.MaxInputBytes {
+		return nil, onpyrunner.Errorf(onpyrunner.CodeTooLarge, "input: %d bytes, over the server's cap of %d", n, s.cfg.MaxInputBytes)
+	}
+	lang := req.Language
+	if lang == "" {
+		lang = s.cfg.Runtimes[0].Language
+	}
+	if !s.offers(lang) {
+		return nil, onpyrunner.Errorf(onpyrunner.CodeInvalid, "language: %q is not offered here (see GET /api/runtimes)", lang)
+	}
+	lim, err := s.limits(req.Limits)
+	if err != nil {
+		return nil, err
+	}
+	return &onpyrunner.Job{Language: lang, Limits: lim, Code: *req.Code, Input: req.Input}, nil
+}
+
+// maxBody bounds a submission's body: code and input with room for JSON
+// escapes.
+func (s *Server) maxBody() int64 { return 2*(s.cfg.MaxCodeBytes+s.cfg.MaxInputBytes) + 64<<10 }
+
+func (s *Server) offers(lang string) bool {
+	for _, rt := range s.cfg.Runtimes {
+		if rt.Language == lang {
+			return true
+		}
+	}
+	return false
+}
+
+// limits applies the server's defaults and maxima to what a job asked for.
+func (s *Server) limits(req *RequestLimits) (onpyrunner.Limits, error) {
+	l := s.cfg.DefaultLimits
+	if req == nil {
+		return l, nil
+	}
+	max := s.cfg.MaxLimits
+	for _, f := range []struct {
+		name     string
+		asked    *int64
+		dst, max *int64
+	}{
+		{"timeMs", req.TimeMs, &l.TimeMs, &max.TimeMs},
+		{"wallTimeMs", req.WallTimeMs, &l.WallTimeMs, &max.WallTimeMs},
+		{"memoryMB", req.MemoryMB, &l.MemoryMB, &max.MemoryMB},
+		{"outputKB", req.OutputKB, &l.OutputKB, &max.OutputKB},
+		{"processes", req.Processes, &l.Processes, &max.Processes},
+	} {
+		switch {
+		case f.asked == nil:
+		case *f.asked < 1:
+			return l, onpyrunner.Errorf(onpyrunner.CodeInvalid, "limits.%s: must be at least 1", f.name)
+		case *f.max > 0 && *f.asked > *f.max:
+			return l, onpyrunner.Errorf(onpyrunner.CodeInvalid, "limits.%s: %d is over the server's maximum of %d", f.name, *f.asked, *f.max)
+		default:
+			*f.dst = *f.asked
+		}
+	}
+	l.StderrKB = l.OutputKB
+	return l, nil
+}
+
+// jsonError words a decoding error for the client, naming the field.
+func jsonError(err error) error {
+	var typ *json.UnmarshalTypeError
+	var syn *json.SyntaxError
+	switch {
+	case errors.As(err, &typ):
+		return onpyrunner.Errorf(onpyrunner.CodeInvalid, "%s: want %s, got a JSON %s", typ.Field, typ.Type, typ.Value)
+	case errors.As(err, &syn):
+		return onpyrunner.Errorf(onpyrunner.CodeInvalid, "malformed JSON at byte %d: %v", syn.Offset, syn)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return onpyrunner.Errorf(onpyrunner.CodeInvalid, "malformed JSON: the body ends too soon")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return onpyrunner.Errorf(onpyrunner.CodeInvalid, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	}
+	return onpyrunner.Errorf(onpyrunner.CodeInvalid, "malformed JSON: %v", err)
+}
+
+// parseWait reads ?wait=: a Go duration ("10s", "500ms") or whole seconds,
+// capped at the server's MaxWait.
+func (s *Server) parseWait(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		n, nerr := strconv.ParseFloat(v, 64)
+		if nerr != nil || n != n || n > 1e6 {
+			return 0, onpyrunner.Errorf(onpyrunner.CodeInvalid, "wait: %q is not a duration such as 10s", v)
+		}
+		d = time.Duration(n * float64(time.Second))
+	}
+	if d < 0 {
+		return 0, onpyrunner.Errorf(onpyrunner.CodeInvalid, "wait: must not be negative")
+	}
+	return min(d, s.cfg.MaxWait), nil
+}

@@ -1,0 +1,81 @@
+package api
+
+import (
+	_ "embed"
+	"net/http"
+
+	"github.com/onpyrunner/onpyrunner"
+)
+
+//go:embed openapi.yaml
+var openapiYAML []byte
+
+// routes is the API's one list of routes.
+func (s *Server) routes() {
+	s.mux.HandleFunc("POST /api/jobs", s.submit)
+	s.mux.HandleFunc("GET /api/jobs/{jobId}", s.get)
+	s.mux.HandleFunc("DELETE /api/jobs/{jobId}", s.cancel)
+	s.mux.HandleFunc("GET /api/jobs/{jobId}/events", s.events)
+	s.mux.HandleFunc("GET /api/runtimes", s.runtimes)
+	s.mux.HandleFunc("GET /api/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(openapiYAML)
+	})
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("GET /readyz", s.ready)
+	s.mux.HandleFunc("GET /{$}", s.index)
+	if s.cfg.Metrics != nil {
+		s.mux.Handle("GET /metrics", s.cfg.Metrics)
+	}
+	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, onpyrunner.Errorf(onpyrunner.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+}
+
+// RuntimesResponse is the body of GET /api/runtimes.
+type RuntimesResponse struct {
+	Runtimes      []Runtime     `json:"runtimes"`
+	Default       string        `json:"default"`
+	DefaultLimits RequestLimits `json:"defaultLimits"`
+	MaxLimits     RequestLimits `json:"maxLimits"`
+	MaxCodeBytes  int64         `json:"maxCodeBytes"`
+	MaxInputBytes int64         `json:"maxInputBytes"`
+}
+
+func (s *Server) runtimes(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, RuntimesResponse{
+		Runtimes:      s.cfg.Runtimes,
+		Default:       s.cfg.Runtimes[0].Language,
+		DefaultLimits: publicLimits(s.cfg.DefaultLimits),
+		MaxLimits:     publicLimits(s.cfg.MaxLimits),
+		MaxCodeBytes:  s.cfg.MaxCodeBytes,
+		MaxInputBytes: s.cfg.MaxInputBytes,
+	})
+}
+
+// index is the page at / until the playground comes.
+func (s *Server) index(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write([]byte(`<!doctype html><html lang="en"><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>OnPyRunner</title>
+<h1>OnPyRunner</h1><p>Run Python in a sandbox: <code>POST /api/jobs</code> with
+<code>{"code": "print(1)"}</code>. The API is described in <a href="/api/openapi.yaml">openapi.yaml</a>.</p>
+`))
+}
+
+// ready answers 200 while the store answers and the server is not shutting
+// down, else 503.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	if s.draining != nil && s.draining() {
+		s.fail(w, onpyrunner.Errorf(onpyrunner.CodeUnavailable, "shutting down"))
+		return
+	}
+	if _, err := s.store.Stats(r.Context()); err != nil {
+		s.cfg.Logger.Warn("readiness: store", "err", err)
+		s.fail(w, onpyrunner.Errorf(onpyrunner.CodeUnavailable, "the job store does not answer"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -1,0 +1,142 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/onpyrunner/onpyrunner"
+)
+
+// Runtime is a language that the server runs, as GET /api/runtimes lists it.
+type Runtime struct {
+	Language string `json:"language"`
+	Version  string `json:"version"`
+}
+
+// Config configures the API; its zero value works.
+type Config struct {
+	// Runtimes are the languages offered; the first is the default.
+	// Default: python alone, version unknown.
+	Runtimes []Runtime
+	// MaxCodeBytes caps the code of a job. Default 128 KiB.
+	MaxCodeBytes int64
+	// MaxInputBytes caps the stdin of a job. Default 8 MiB.
+	MaxInputBytes int64
+	// DefaultLimits are a job's limits where it names none. Default
+	// onpyrunner.DefaultLimits.
+	DefaultLimits onpyrunner.Limits
+	// MaxLimits are the most a job may ask for. Default: time 10 s, wall
+	// time 30 s, memory 512 MiB, output 1 MiB, processes 64.
+	MaxLimits onpyrunner.Limits
+	// MaxWait is the longest ?wait= honoured. Default 60s.
+	MaxWait time.Duration
+	// Metrics, when set, is served at /metrics.
+	Metrics http.Handler
+	// Logger receives the API's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultMaxLimits are the Config.MaxLimits default.
+var DefaultMaxLimits = onpyrunner.Limits{TimeMs: 10000, WallTimeMs: 30000, MemoryMB: 512, OutputKB: 1024, Processes: 64}
+
+func (c Config) withDefaults() Config {
+	if len(c.Runtimes) == 0 {
+		c.Runtimes = []Runtime{{Language: "python"}}
+	}
+	if c.MaxCodeBytes <= 0 {
+		c.MaxCodeBytes = 128 << 10
+	}
+	if c.MaxInputBytes <= 0 {
+		c.MaxInputBytes = 8 << 20
+	}
+	if c.DefaultLimits == (onpyrunner.Limits{}) {
+		c.DefaultLimits = onpyrunner.DefaultLimits
+	}
+	c.DefaultLimits = c.DefaultLimits.WithDefaults()
+	if c.MaxLimits == (onpyrunner.Limits{}) {
+		c.MaxLimits = DefaultMaxLimits
+	}
+	if c.MaxWait <= 0 {
+		c.MaxWait = time.Minute
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Server is the API's http.Handler.
+type Server struct {
+	store    onpyrunner.Store
+	cfg      Config
+	mux      *http.ServeMux
+	draining func() bool
+}
+
+// New returns the API over store. draining, when not nil, reports that the
+// server is shutting down (readyz then answers 503).
+func New(store onpyrunner.Store, cfg Config, draining func() bool) *Server {
+	s := &Server{store: store, cfg: cfg.withDefaults(), mux: http.NewServeMux(), draining: draining}
+	s.routes()
+	return s
+}
+
+// WriteTimeout is the write timeout an http.Server needs for this API: the
+// longest wait and then some. Event streams extend their own deadline.
+func (s *Server) WriteTimeout() time.Duration { return s.cfg.MaxWait + 15*time.Second }
+
+// ServeHTTP serves the API; a panic in a handler becomes a 500.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.cfg.Logger.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+			s.fail(w, errors.New("panic"))
+		}
+	}()
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	s.mux.ServeHTTP(w, r)
+}
+
+// status is the HTTP status of each error code.
+var status = map[onpyrunner.Code]int{
+	onpyrunner.CodeInvalid:     http.StatusBadRequest,
+	onpyrunner.CodeNotFound:    http.StatusNotFound,
+	onpyrunner.CodeTooLarge:    http.StatusRequestEntityTooLarge,
+	onpyrunner.CodeTooMany:     http.StatusTooManyRequests,
+	onpyrunner.CodeQueueFull:   http.StatusServiceUnavailable,
+	onpyrunner.CodeUnavailable: http.StatusServiceUnavailable,
+	onpyrunner.CodeInternal:    http.StatusInternalServerError,
+}
+
+// fail writes err as the API's JSON error: an *onpyrunner.Error as it is,
+// anything else as a 500 that tells nothing of our internals.
+func (s *Server) fail(w http.ResponseWriter, err error) {
+	var e *onpyrunner.Error
+	if !errors.As(err, &e) {
+		if !errors.Is(err, context.Canceled) {
+			s.cfg.Logger.Error("internal error", "err", err)
+		}
+		e = onpyrunner.Errorf(onpyrunner.CodeInternal, "something went wrong on our side; try again")
+	}
+	code, ok := status[e.Code]
+	if !ok {
+		code = http.StatusInternalServerError
+	}
+	if code == http.StatusServiceUnavailable || code == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, code, map[string]*onpyrunner.Error{"error": e})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/onpyrunner/onpyrunner"
+	"github.com/onpyrunner/onpyrunner/api"
+	"github.com/onpyrunner/onpyrunner/metrics"
+	"github.com/onpyrunner/onpyrunner/sandbox"
+	"github.com/onpyrunner/onpyrunner/sqlite"
+	"github.com/onpyrunner/onpyrunner/worker"
+	"golang.org/x/sync/errgroup"
+)
+
+// serveFlags are the settings of `onpyrunner serve`.
+type serveFlags struct {
+	addr, data                              string
+	slots, queue                            int
+	retention, drain, maxWait               time.Duration
+	maxCode, maxInput, maxMemory, maxOutput bytesFlag
+	maxTime, maxWall                        time.Duration
+	maxProcesses                            int64
+	logLevel                                slog.Level
+}
+
+func (f *serveFlags) register(fs *flag.FlagSet) {
+	m := api.DefaultMaxLimits
+	fs.StringVar(&f.addr, "addr", ":8080", "address to listen on")
+	fs.StringVar(&f.data, "data", "./data", "folder of the embedded job store")
+	fs.IntVar(&f.slots, "slots", runtime.NumCPU(), "jobs run at once")
+	fs.IntVar(&f.queue, "queue", 1000, "most jobs queued at once; beyond, submissions get 503")
+	fs.DurationVar(&f.retention, "retention", 24*time.Hour, "how long finished jobs are kept")
+	fs.DurationVar(&f.drain, "drain", 30*time.Second, "on SIGTERM, how long running jobs may finish")
+	fs.DurationVar(&f.maxWait, "max-wait", time.Minute, "longest ?wait= honoured")
+	f.maxCode, f.maxInput = 128<<10, 8<<20
+	fs.Var(&f.maxCode, "max-code", "largest code accepted (413 beyond)")
+	fs.Var(&f.maxInput, "max-input", "largest stdin accepted (413 beyond)")
+	fs.DurationVar(&f.maxTime, "max-time", m.CPUTime(), "most CPU time a job may ask for")
+	fs.DurationVar(&f.maxWall, "max-wall-time", m.WallTime(), "most wall time a job may ask for")
+	f.maxMemory, f.maxOutput = bytesFlag(m.MemoryMB<<20), bytesFlag(m.OutputKB<<10)
+	fs.Var(&f.maxMemory, "max-memory", "most memory a job may ask for")
+	fs.Var(&f.maxOutput, "max-output", "largest output cap a job may ask for")
+	fs.Int64Var(&f.maxProcesses, "max-processes", m.Processes, "most processes a job may ask for")
+	fs.TextVar(&f.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
+}
+
+func serveCmd(ctx context.Context, args []string, env func(string) string, _ io.Reader, _, stderr io.Writer) int {
+	fs := newFlagSet("serve", "[flags]", stderr)
+	var f serveFlags
+	f.register(fs)
+	if err := parse(fs, args, env); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "onpyrunner serve:", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: f.logLevel}))
+	if err := serve(ctx, f, log); err != nil {
+		log.Error("serve", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
+	if f.slots < 1 {
+		return errors.New("--slots must be at least 1: with the embedded store, this process runs the jobs")
+	}
+	sb, err := sandbox.New(sandbox.Config{Logger: log})
+	if err != nil {
+		return err
+	}
+	var runtimes []api.Runtime
+	for _, rt := range sb.Runtimes() {
+		r := api.Runtime{Language: rt.Name, Version: rt.Version}
+		if rt.Name == "python" { // the default comes first
+			runtimes = append([]api.Runtime{r}, runtimes...)
+		} else {
+			runtimes = append(runtimes, r)
+		}
+	}
+	store, err := sqlite.Open(sqlite.Config{Dir: f.data, QueueCap: f.queue, Retention: f.retention})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	m := metrics.New(store.Stats)
+	var draining atomic.Bool
+	handler := api.New(store, api.Config{
+		Runtimes:      runtimes,
+		MaxCodeBytes:  int64(f.maxCode),
+		MaxInputBytes: int64(f.maxInput),
+		MaxLimits: onpyrunner.Limits{TimeMs: ms(f.maxTime), WallTimeMs: ms(f.maxWall),
+			MemoryMB: int64(f.maxMemory) >> 20, OutputKB: int64(f.maxOutput) >> 10, Processes: f.maxProcesses},
+		MaxWait: f.maxWait,
+		Metrics: m.Handler(),
+		Logger:  log,
+	}, draining.Load)
+	pool := worker.New(store, sb, worker.Config{Slots: f.slots, Drain: f.drain, Logger: log, Observer: m})
+	return listenAndServe(ctx, f.addr, handler, handler.WriteTimeout(), log, &draining,
+		store.Run, pool.Run)
+}
+
+// listenAndServe serves handler on addr with the given long-lived parts
+// until ctx ends, then shuts down: readyz says 503, waits and streams end,
+// the server stops taking connections, and the parts finish (the workers
+// drain).
+func listenAndServe(ctx context.Context, addr string, handler http.Handler, writeTimeout time.Duration,
+	log *slog.Logger, draining *atomic.Bool, parts ...func(context.Context) error) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	reqCtx, stopRequests := context.WithCancel(context.Background())
+	defer stopRequests()
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("listening", "url", "http://"+ln.Addr().String())
+	g, gctx := errgroup.WithContext(ctx)
+	for _, run := range parts {
+		g.Go(func() error { return run(ctx) })
+	}
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		log.Info("shutting down")
+		draining.Store(true)
+		stopRequests()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	return g.Wait()
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/onpyrunner/onpyrunner"
+	"github.com/onpyrunner/onpyrunner/api"
+	"github.com/onpyrunner/onpyrunner/client"
+)
+
+func submitCmd(ctx context.Context, args []string, env func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("submit", "[flags] FILE|-", stderr)
+	server := fs.String("server", "http://localhost:8080", "the server's URL")
+	input := fs.String("input", "", "file to send as stdin (default: none)")
+	language := fs.String("language", "", "runtime (default: the server's)")
+	wait := fs.Bool("wait", false, "stream the output as it comes and exit with the program's exit code")
+	asJSON := fs.Bool("json", false, "print the job as JSON (with --wait: once it has ended)")
+	if err := parse(fs, args, env); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "onpyrunner submit:", err)
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	code, err := readArg(fs.Arg(0), stdin)
+	if err != nil {
+		fmt.Fprintln(stderr, "onpyrunner submit:", err)
+		return 2
+	}
+	src := string(code)
+	req := api.SubmitRequest{Code: &src, Language: *language}
+	if *input != "" {
+		b, err := os.ReadFile(*input)
+		if err != nil {
+			fmt.Fprintln(stderr, "onpyrunner submit:", err)
+			return 2
+		}
+		req.Input = string(b)
+	}
+	c := client.New(*server, nil)
+	j, err := c.Submit(ctx, req, 0)
+	if err != nil {
+		fmt.Fprintln(stderr, "onpyrunner submit:", err)
+		return 1
+	}
+	if !*wait {
+		if *asJSON {
+			return printJSON(stdout, j)
+		}
+		fmt.Fprintln(stdout, j.ID)
+		return 0
+	}
+	j, err = c.Events(ctx, j.ID, 0, func(ev client.Event) error {
+		if *asJSON {
+			return nil
+		}
+		switch ev.Type {
+		case "stdout":
+			_, err := io.WriteString(stdout, ev.Text)
+			return err
+		case "stderr":
+			_, err := io.WriteString(stderr, ev.Text)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "onpyrunner submit:", err)
+		return 1
+	}
+	if *asJSON {
+		return printJSON(stdout, j)
+	}
+	return exitCode(j, stderr)
+}
+
+// exitCode says how a waited-for job ended and returns the exit code: the
+// program's, or 1 when it did not complete.
+func exitCode(j *onpyrunner.Job, stderr io.Writer) int {
+	switch j.Status {
+	case onpyrunner.Failed:
+		fmt.Fprintln(stderr, "onpyrunner submit: the job failed:", j.Error)
+		return 1
+	case onpyrunner.Canceled:
+		fmt.Fprintln(stderr, "onpyrunner submit: the job was canceled")
+		return 1
+	}
+	return finish(j.Result, j.Limits, stderr)
+}

@@ -1,0 +1,87 @@
+// Package livelog keeps the live event logs of a process's unfinished jobs
+// in memory: what an embedded store streams to subscribers while a job is
+// queued or running. A log lives from submission to the job's end; its
+// memory is bounded by the job's output caps.
+package livelog
+
+import (
+	"context"
+	"sync"
+
+	"github.com/onpyrunner/onpyrunner"
+)
+
+// Logs is a set of live logs by job id. The zero value is ready to use.
+type Logs struct {
+	mu   sync.Mutex
+	logs map[string]*log
+}
+
+type log struct {
+	events []onpyrunner.Event
+	done   bool
+	wake   chan struct{} // closed and replaced when the log grows or ends
+}
+
+// Open starts the log of a job with its first status.
+func (l *Logs) Open(id string, s onpyrunner.Status) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.logs == nil {
+		l.logs = map[string]*log{}
+	}
+	lg := &log{wake: make(chan struct{})}
+	l.logs[id] = lg
+	lg.add(onpyrunner.StatusEvent, string(s))
+}
+
+// Add appends an event to a job's log; it does nothing when the job has no
+// live log.
+func (l *Logs) Add(id string, t onpyrunner.EventType, data string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if lg := l.logs[id]; lg != nil {
+		lg.add(t, data)
+	}
+}
+
+// End appends a job's final status and drops its log; subscribers still
+// reading it get every event up to the end.
+func (l *Logs) End(id string, s onpyrunner.Status) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if lg := l.logs[id]; lg != nil {
+		lg.done = true
+		lg.add(onpyrunner.StatusEvent, string(s))
+		delete(l.logs, id)
+	}
+}
+
+func (lg *log) add(t onpyrunner.EventType, data string) {
+	lg.events = append(lg.events, onpyrunner.Event{Seq: len(lg.events) + 1, Type: t, Data: data})
+	close(lg.wake)
+	lg.wake = make(chan struct{})
+}
+
+// Events is onpyrunner.Store's Events for the logs held here.
+func (l *Logs) Events(ctx context.Context, id string, after int) ([]onpyrunner.Event, bool, error) {
+	l.mu.Lock()
+	lg := l.logs[id]
+	l.mu.Unlock()
+	if lg == nil {
+		return nil, true, nil
+	}
+	for {
+		l.mu.Lock()
+		evs, done, wake := lg.events[min(max(after, 0), len(lg.events)):], lg.done, lg.wake
+		l.mu.Unlock()
+		if len(evs) > 0 || done {
+			return evs, done, nil
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		}
+	}
+}

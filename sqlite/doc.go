@@ -1,0 +1,11 @@
+// Package sqlite is the embedded store of OnPyRunner: the job queue and the
+// job store in one SQLite file (pure Go, modernc.org/sqlite), for a server
+// that runs everything in one process with nothing else to install.
+//
+// Durability: the database is in WAL mode with synchronous=FULL, so a job
+// is on disk before its submitter hears 202, and a kill -9 loses nothing.
+// Jobs found running when the store opens belonged to a process that died:
+// they are queued again, or end failed after MaxAttempts tries. Live output
+// is kept in memory only while a job is unfinished (see internal/livelog);
+// a finished job's output is in its result.
+package sqlite

@@ -1,0 +1,192 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/onpyrunner/onpyrunner"
+)
+
+// Submit implements onpyrunner.Store.
+func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
+	limits, err := json.Marshal(j.Limits)
+	if err != nil {
+		return err
+	}
+	j.Status, j.CreatedAt = onpyrunner.Queued, time.Now().UTC()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE status = 'queued'`).Scan(&n); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	if n >= s.cfg.QueueCap {
+		return onpyrunner.Errorf(onpyrunner.CodeQueueFull, "the queue is full (%d jobs); try again shortly", n)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO jobs (id, status, language, limits, code, input, created_at)
+		VALUES (?, 'queued', ?, ?, ?, ?, ?)`, j.ID, j.Language, string(limits), j.Code, j.Input,
+		j.CreatedAt.UnixMicro()); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	s.logs.Open(j.ID, onpyrunner.Queued) // before a Claim can see the job
+	if err := tx.Commit(); err != nil {
+		s.logs.End(j.ID, onpyrunner.Failed)
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	s.wake()
+	return nil
+}
+
+const columns = `id, status, language, limits, code, input, created_at, started_at, finished_at, result, error, attempts`
+
+func scanJob(row interface{ Scan(...any) error }) (*onpyrunner.Job, error) {
+	var (
+		j                 onpyrunner.Job
+		limits            string
+		result            sql.NullString
+		created           int64
+		started, finished sql.NullInt64
+	)
+	if err := row.Scan(&j.ID, &j.Status, &j.Language, &limits, &j.Code, &j.Input, &created,
+		&started, &finished, &result, &j.Error, &j.Attempts); err != nil {
+		return nil, err
+	}
+	j.CreatedAt = time.UnixMicro(created).UTC()
+	j.StartedAt, j.FinishedAt = when(started), when(finished)
+	if err := json.Unmarshal([]byte(limits), &j.Limits); err != nil {
+		return nil, err
+	}
+	if result.Valid {
+		j.Result = new(onpyrunner.Result)
+		if err := json.Unmarshal([]byte(result.String), j.Result); err != nil {
+			return nil, err
+		}
+	}
+	return &j, nil
+}
+
+func when(t sql.NullInt64) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	u := time.UnixMicro(t.Int64).UTC()
+	return &u
+}
+
+// Get implements onpyrunner.Store.
+func (s *Store) Get(ctx context.Context, id string) (*onpyrunner.Job, error) {
+	j, err := scanJob(s.r.QueryRowContext(ctx, `SELECT `+columns+` FROM jobs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, onpyrunner.Errorf(onpyrunner.CodeNotFound, "no job %q (jobs are kept for %s after they end)", id, s.cfg.Retention)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	return j, nil
+}
+
+// Claim implements onpyrunner.Store.
+func (s *Store) Claim(ctx context.Context) (*onpyrunner.Job, error) {
+	poll := time.NewTicker(time.Second) // a safety net; Submit wakes a waiter
+	defer poll.Stop()
+	for {
+		j, err := scanJob(s.w.QueryRowContext(ctx, `UPDATE jobs SET status = 'running', started_at = ?,
+			attempts = attempts + 1 WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY rowid LIMIT 1)
+			RETURNING `+columns, time.Now().UnixMicro()))
+		switch {
+		case err == nil:
+			s.logs.Add(j.ID, onpyrunner.StatusEvent, string(onpyrunner.Running))
+			s.wake() // another job may be waiting too
+			return j, nil
+		case !errors.Is(err, sql.ErrNoRows):
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("sqlite: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-s.queued:
+		case <-poll.C:
+		}
+	}
+}
+
+// Finish implements onpyrunner.Store.
+func (s *Store) Finish(ctx context.Context, j *onpyrunner.Job) error {
+	if j.Status == onpyrunner.Queued {
+		res, err := s.w.ExecContext(ctx, `UPDATE jobs SET status = 'queued', started_at = NULL
+			WHERE id = ? AND status = 'running'`, j.ID)
+		if err != nil {
+			return fmt.Errorf("sqlite: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			s.logs.Add(j.ID, onpyrunner.StatusEvent, string(onpyrunner.Queued))
+			s.wake()
+		}
+		return nil
+	}
+	var result any
+	if j.Result != nil {
+		b, err := json.Marshal(j.Result)
+		if err != nil {
+			return err
+		}
+		result = string(b)
+	}
+	now := time.Now().UTC()
+	res, err := s.w.ExecContext(ctx, `UPDATE jobs SET status = ?, finished_at = ?, result = ?, error = ?
+		WHERE id = ? AND status = 'running'`, j.Status, now.UnixMicro(), result, j.Error, j.ID)
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		j.FinishedAt = &now
+		s.logs.End(j.ID, j.Status)
+	}
+	return nil
+}
+
+// Cancel implements onpyrunner.Store.
+func (s *Store) Cancel(ctx context.Context, id string) (*onpyrunner.Job, error) {
+	res, err := s.w.ExecContext(ctx, `UPDATE jobs SET status = 'canceled', finished_at = ?
+		WHERE id = ? AND status IN ('queued', 'running')`, time.Now().UnixMicro(), id)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		s.logs.End(id, onpyrunner.Canceled)
+	}
+	return s.Get(ctx, id)
+}
+
+// Append implements onpyrunner.Store.
+func (s *Store) Append(_ context.Context, id string, t onpyrunner.EventType, data string) error {
+	s.logs.Add(id, t, data)
+	return nil
+}
+
+// Events implements onpyrunner.Store.
+func (s *Store) Events(ctx context.Context, id string, after int) ([]onpyrunner.Event, bool, error) {
+	return s.logs.Events(ctx, id, after)
+}
+
+// Stats implements onpyrunner.Store.
+func (s *Store) Stats(ctx context.Context) (onpyrunner.Stats, error) {
+	var st onpyrunner.Stats
+	err := s.r.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM jobs WHERE status = 'queued'),
+		(SELECT COUNT(*) FROM jobs WHERE status = 'running')`).Scan(&st.Queued, &st.Running)
+	if err != nil {
+		return st, fmt.Errorf("sqlite: %w", err)
+	}
+	return st, nil
+}

@@ -1,0 +1,176 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/onpyrunner/onpyrunner"
+	"github.com/onpyrunner/onpyrunner/internal/livelog"
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+)
+
+// Config is the store's configuration; its zero value works but for Dir.
+type Config struct {
+	// Dir holds the database file (jobs.db). Required.
+	Dir string
+	// QueueCap is the most jobs queued at once. Default 1000.
+	QueueCap int
+	// Retention is how long a finished job is kept. Default 24h.
+	Retention time.Duration
+	// MaxAttempts is how many times a job may be started before a job that
+	// keeps dying with its server ends failed. Default 3.
+	MaxAttempts int
+}
+
+// Store is the embedded onpyrunner.Store.
+type Store struct {
+	cfg    Config
+	w, r   *sql.DB // one writer connection; readers in parallel (WAL)
+	logs   livelog.Logs
+	queued chan struct{} // a token: a job may be waiting in the queue
+}
+
+var _ onpyrunner.Store = (*Store)(nil)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS jobs (
+	id          TEXT PRIMARY KEY,
+	status      TEXT NOT NULL,
+	language    TEXT NOT NULL,
+	limits      TEXT NOT NULL,
+	code        TEXT NOT NULL,
+	input       TEXT NOT NULL,
+	created_at  INTEGER NOT NULL,
+	started_at  INTEGER,
+	finished_at INTEGER,
+	result      TEXT,
+	error       TEXT NOT NULL DEFAULT '',
+	attempts    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
+CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+`
+
+// Open opens (creating if need be) the store in cfg.Dir and recovers the
+// jobs that a dead process left running.
+func Open(cfg Config) (*Store, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("sqlite: no data directory")
+	}
+	cfg.QueueCap = cmp(cfg.QueueCap, 1000)
+	cfg.MaxAttempts = cmp(cfg.MaxAttempts, 3)
+	if cfg.Retention <= 0 {
+		cfg.Retention = 24 * time.Hour
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	file := filepath.Join(cfg.Dir, "jobs.db")
+	dsn := func(extra string) string {
+		return "file:" + (&url.URL{Path: file}).EscapedPath() +
+			"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" + extra
+	}
+	s := &Store{cfg: cfg, queued: make(chan struct{}, 1)}
+	var err error
+	if s.w, err = sql.Open("sqlite", dsn("&_txlock=immediate")); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	s.w.SetMaxOpenConns(1)
+	if s.r, err = sql.Open("sqlite", dsn("&_pragma=query_only(1)")); err != nil {
+		s.w.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	s.r.SetMaxOpenConns(8)
+	if err := s.recover(context.Background()); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func cmp(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// recover creates the schema, puts back into the queue the jobs a dead
+// process left running (or fails those out of attempts), and opens the live
+// logs of the queued jobs.
+func (s *Store) recover(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("sqlite: schema: %w", err)
+	}
+	now := time.Now().UnixMicro()
+	if _, err := s.w.ExecContext(ctx, `UPDATE jobs SET status = 'failed', finished_at = ?, error = ?
+		WHERE status = 'running' AND attempts >= ?`, now,
+		fmt.Sprintf("the server stopped while running this job, %d times; it was not started again", s.cfg.MaxAttempts),
+		s.cfg.MaxAttempts); err != nil {
+		return fmt.Errorf("sqlite: recover: %w", err)
+	}
+	if _, err := s.w.ExecContext(ctx, `UPDATE jobs SET status = 'queued', started_at = NULL
+		WHERE status = 'running'`); err != nil {
+		return fmt.Errorf("sqlite: recover: %w", err)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT id FROM jobs WHERE status = 'queued'`)
+	if err != nil {
+		return fmt.Errorf("sqlite: recover: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("sqlite: recover: %w", err)
+		}
+		s.logs.Open(id, onpyrunner.Queued)
+	}
+	s.wake()
+	return rows.Err()
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	return errors.Join(s.w.Close(), s.r.Close())
+}
+
+// Run removes finished jobs older than the retention period, now and then,
+// until ctx ends.
+func (s *Store) Run(ctx context.Context) error {
+	every := min(s.cfg.Retention/10, time.Minute)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := s.Expire(ctx, time.Now().Add(-s.cfg.Retention)); err != nil && ctx.Err() == nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Expire removes the jobs that finished before t and says how many.
+func (s *Store) Expire(ctx context.Context, t time.Time) (int64, error) {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?`, t.UnixMicro())
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: expire: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// wake tells one waiting Claim that a job may be queued.
+func (s *Store) wake() {
+	select {
+	case s.queued <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,171 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/onpyrunner/onpyrunner"
+	"github.com/onpyrunner/onpyrunner/sandbox"
+)
+
+// Runner runs one program; *sandbox.Sandbox is the real one.
+type Runner interface {
+	Run(ctx context.Context, spec sandbox.Spec) (*onpyrunner.Result, error)
+}
+
+// Observer hears of each job a slot takes and ends, for metrics.
+type Observer interface {
+	Started(j *onpyrunner.Job)
+	Finished(j *onpyrunner.Job, run time.Duration)
+}
+
+// Config configures a Pool; its zero value works.
+type Config struct {
+	// Slots is the number of jobs run at once. Default: the number of CPUs.
+	Slots int
+	// Drain is how long running jobs may go on after shutdown begins
+	// before they are killed and queued again. Default 30s.
+	Drain time.Duration
+	// Logger receives the pool's logs. Default slog.Default().
+	Logger *slog.Logger
+	// Observer, when set, hears of every job started and ended.
+	Observer Observer
+}
+
+// Pool is a fixed set of worker slots.
+type Pool struct {
+	store  onpyrunner.Store
+	runner Runner
+	cfg    Config
+}
+
+// New returns a pool that takes jobs from store and runs them with runner.
+func New(store onpyrunner.Store, runner Runner, cfg Config) *Pool {
+	if cfg.Slots <= 0 {
+		cfg.Slots = runtime.NumCPU()
+	}
+	if cfg.Drain <= 0 {
+		cfg.Drain = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Pool{store: store, runner: runner, cfg: cfg}
+}
+
+// Run runs the slots until ctx ends, then drains: running jobs get
+// cfg.Drain to finish before they are killed and queued again.
+func (p *Pool) Run(ctx context.Context) error {
+	runCtx, kill := context.WithCancel(context.WithoutCancel(ctx))
+	defer kill()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(p.cfg.Drain, kill) })
+	defer stop()
+	var wg sync.WaitGroup
+	for range p.cfg.Slots {
+		wg.Go(func() { p.slot(ctx, runCtx) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// slot takes jobs until ctx ends; runs end early only when runCtx does.
+func (p *Pool) slot(ctx, runCtx context.Context) {
+	for {
+		j, err := p.store.Claim(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			p.cfg.Logger.Error("claim a job", "err", err)
+			select { // the store is unreachable: back off
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		p.runJob(runCtx, j)
+	}
+}
+
+// runJob runs j and stores how it ended.
+func (p *Pool) runJob(runCtx context.Context, j *onpyrunner.Job) {
+	if p.cfg.Observer != nil {
+		p.cfg.Observer.Started(j)
+	}
+	ctx, cancel := context.WithCancel(runCtx)
+	defer cancel()
+	canceled := make(chan struct{})
+	go p.watch(ctx, j.ID, cancel, canceled)
+
+	out := newLive(p.store, j.ID)
+	t0 := time.Now()
+	res, err := p.runner.Run(ctx, sandbox.Spec{
+		Runtime: j.Language,
+		Code:    []byte(j.Code),
+		Stdin:   strings.NewReader(j.Input),
+		Limits:  j.Limits,
+		Stdout:  out.stream(onpyrunner.StdoutEvent),
+		Stderr:  out.stream(onpyrunner.StderrEvent),
+	})
+	out.close()
+	took := time.Since(t0)
+	cancel()
+
+	select {
+	case <-canceled:
+		return // the store has it canceled already
+	default:
+	}
+	switch {
+	case runCtx.Err() != nil:
+		j.Status = onpyrunner.Queued // drained: the next start runs it
+	case errors.Is(err, sandbox.ErrNoRuntime):
+		j.Status, j.Error = onpyrunner.Failed, "this worker has no "+j.Language+" runtime"
+	case err != nil:
+		p.cfg.Logger.Error("run a job", "job", j.ID, "err", err)
+		j.Status, j.Error = onpyrunner.Failed, "the sandbox could not run this job"
+	default:
+		j.Status, j.Result = onpyrunner.Completed, res
+	}
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(runCtx), 30*time.Second)
+	defer fcancel()
+	if err := p.store.Finish(fctx, j); err != nil {
+		p.cfg.Logger.Error("store a job's end", "job", j.ID, "err", err)
+		return
+	}
+	if p.cfg.Observer != nil && j.Status.Final() {
+		p.cfg.Observer.Finished(j, took)
+	}
+}
+
+// watch follows a running job's log and kills its run when a client
+// cancels it (a final status that this slot did not write).
+func (p *Pool) watch(ctx context.Context, id string, kill func(), canceled chan<- struct{}) {
+	after := 0
+	for {
+		evs, done, err := p.store.Events(ctx, id, after)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.cfg.Logger.Warn("follow a job's log", "job", id, "err", err)
+			}
+			return
+		}
+		for _, ev := range evs {
+			after = ev.Seq
+			if ev.Type == onpyrunner.StatusEvent && onpyrunner.Status(ev.Data) == onpyrunner.Canceled {
+				close(canceled)
+				kill()
+				return
+			}
+		}
+		if done {
+			return
+		}
+	}
+}
