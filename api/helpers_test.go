@@ -76,3 +76,5 @@ func newServer(t testing.TB, o serverOpts) *testServer {
 	})
 	return &testServer{URL: srv.URL, Client: client.New(srv.URL, srv.Client()), Store: store}
 }
+
+func sqliteCap(n int) sqlite.Config { return sqlite.Config{QueueCap: n} }

@@ -1,0 +1,78 @@
+package api_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/onpyrunner/onpyrunner"
+	"github.com/onpyrunner/onpyrunner/api"
+)
+
+// TestBadInput sends what a careless or hostile client might, and checks
+// the status, the error code and that the message names the problem.
+func TestBadInput(t *testing.T) {
+	s := newServer(t, serverOpts{api: api.Config{MaxCodeBytes: 1000, MaxInputBytes: 2000}})
+	big := func(n int) string { return strings.Repeat("x", n) }
+	for _, tc := range []struct {
+		name, method, path, body string
+		status                   int
+		code                     onpyrunner.Code
+		mention                  string
+	}{
+		{"malformed JSON", "POST", "/api/jobs", `{"code": "print(1)"`, 400, onpyrunner.CodeInvalid, "JSON"},
+		{"not an object", "POST", "/api/jobs", `"print(1)"`, 400, onpyrunner.CodeInvalid, "want"},
+		{"empty body", "POST", "/api/jobs", ``, 400, onpyrunner.CodeInvalid, "JSON"},
+		{"two values", "POST", "/api/jobs", `{"code": "1"} {"code": "2"}`, 400, onpyrunner.CodeInvalid, "more than one"},
+		{"unknown field", "POST", "/api/jobs", `{"code": "print(1)", "cmd": "rm"}`, 400, onpyrunner.CodeInvalid, `"cmd"`},
+		{"unknown limit", "POST", "/api/jobs", `{"code": "1", "limits": {"cpu": 5}}`, 400, onpyrunner.CodeInvalid, `"cpu"`},
+		{"code missing", "POST", "/api/jobs", `{"input": "x"}`, 400, onpyrunner.CodeInvalid, "code"},
+		{"code a number", "POST", "/api/jobs", `{"code": 5}`, 400, onpyrunner.CodeInvalid, "code"},
+		{"limit a string", "POST", "/api/jobs", `{"code": "1", "limits": {"timeMs": "fast"}}`, 400, onpyrunner.CodeInvalid, "limits.timeMs"},
+		{"limit fractional", "POST", "/api/jobs", `{"code": "1", "limits": {"memoryMB": 1.5}}`, 400, onpyrunner.CodeInvalid, "limits.memoryMB"},
+		{"limit over max", "POST", "/api/jobs", `{"code": "1", "limits": {"timeMs": 999999}}`, 400, onpyrunner.CodeInvalid, "limits.timeMs"},
+		{"limit zero", "POST", "/api/jobs", `{"code": "1", "limits": {"processes": 0}}`, 400, onpyrunner.CodeInvalid, "limits.processes"},
+		{"limit negative", "POST", "/api/jobs", `{"code": "1", "limits": {"wallTimeMs": -5}}`, 400, onpyrunner.CodeInvalid, "limits.wallTimeMs"},
+		{"unknown language", "POST", "/api/jobs", `{"code": "1", "language": "cobol"}`, 400, onpyrunner.CodeInvalid, "cobol"},
+		{"not UTF-8", "POST", "/api/jobs", "{\"code\": \"print('\xff\xfe')\"}", 400, onpyrunner.CodeInvalid, "UTF-8"},
+		{"code over cap", "POST", "/api/jobs", `{"code": "` + big(1001) + `"}`, 413, onpyrunner.CodeTooLarge, "code"},
+		{"input over cap", "POST", "/api/jobs", `{"code": "1", "input": "` + big(2001) + `"}`, 413, onpyrunner.CodeTooLarge, "input"},
+		{"body over cap", "POST", "/api/jobs", `{"code": "` + big(100<<10) + `"}`, 413, onpyrunner.CodeTooLarge, "body"},
+		{"bad wait", "POST", "/api/jobs?wait=soon", `{"code": "1"}`, 400, onpyrunner.CodeInvalid, "wait"},
+		{"negative wait", "GET", "/api/jobs/X?wait=-1s", ``, 400, onpyrunner.CodeInvalid, "wait"},
+		{"unknown job", "GET", "/api/jobs/NOSUCHJOB", ``, 404, onpyrunner.CodeNotFound, "NOSUCHJOB"},
+		{"unknown job cancel", "DELETE", "/api/jobs/NOSUCHJOB", ``, 404, onpyrunner.CodeNotFound, "NOSUCHJOB"},
+		{"unknown job events", "GET", "/api/jobs/NOSUCHJOB/events", ``, 404, onpyrunner.CodeNotFound, "NOSUCHJOB"},
+		{"bad after", "GET", "/api/jobs/X/events?after=x", ``, 400, onpyrunner.CodeInvalid, "after"},
+		{"unknown endpoint", "GET", "/api/nothing", ``, 404, onpyrunner.CodeNotFound, "/api/nothing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), tc.method, s.URL+tc.path, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			var e struct{ Error onpyrunner.Error }
+			if err := json.Unmarshal(b, &e); err != nil {
+				t.Fatalf("status %d, body %q is not the JSON error", resp.StatusCode, b)
+			}
+			if resp.StatusCode != tc.status || e.Error.Code != tc.code {
+				t.Fatalf("got %d %s (%q), want %d %s", resp.StatusCode, e.Error.Code, e.Error.Message, tc.status, tc.code)
+			}
+			if !strings.Contains(e.Error.Message, tc.mention) {
+				t.Errorf("message %q does not mention %q", e.Error.Message, tc.mention)
+			}
+		})
+	}
+	// Nothing above was queued.
+	if st, err := s.Store.Stats(t.Context()); err != nil || st.Queued+st.Running != 0 {
+		t.Errorf("stats %+v %v: bad input was queued", st, err)
+	}
+}
