@@ -31,6 +31,7 @@ var commands = []command{
 	{"run", "run one program in the sandbox on this machine", runCmd},
 	{"serve", "serve the HTTP API and run jobs (embedded store)", serveCmd},
 	{"submit", "submit a program to a server", submitCmd},
+	{"bench", "load a server with jobs and compare with bare python3", benchCmd},
 }
 
 // run dispatches to a subcommand and returns the process's exit code.

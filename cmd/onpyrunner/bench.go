@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"time"
+
+	"github.com/onpyrunner/onpyrunner"
+	"github.com/onpyrunner/onpyrunner/api"
+	"github.com/onpyrunner/onpyrunner/client"
+	"github.com/onpyrunner/onpyrunner/internal/loadgen"
+)
+
+func benchCmd(ctx context.Context, args []string, env func(string) string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("bench", "[flags]", stderr)
+	server := fs.String("server", "http://localhost:8080", "the server's URL")
+	conc := fs.Int("c", 8, "clients at once")
+	dur := fs.Duration("d", 10*time.Second, "how long to run")
+	code := fs.String("code", "print(1)", "the program each job runs")
+	baseline := fs.String("baseline", "/usr/bin/python3", "also run the program with this python, back to back with the same concurrency, and compare (empty: skip)")
+	if err := parse(fs, args, env); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "onpyrunner bench:", err)
+		return 2
+	}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conc}}
+	c := client.New(*server, hc)
+	if _, err := c.Runtimes(ctx); err != nil {
+		fmt.Fprintln(stderr, "onpyrunner bench: the server does not answer:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "submit-and-wait of %q, %d clients, %s\n", *code, *conc, *dur)
+	want := ""
+	srv := loadgen.Run(ctx, *conc, *dur, func(ctx context.Context) error {
+		j, err := c.Submit(ctx, api.SubmitRequest{Code: code}, time.Minute)
+		if err == nil && !j.Status.Final() {
+			j, err = c.Wait(ctx, j.ID)
+		}
+		switch {
+		case err != nil:
+			return err
+		case j.Status != onpyrunner.Completed:
+			return fmt.Errorf("job %s ended %s: %s", j.ID, j.Status, j.Error)
+		case j.Result.Verdict != onpyrunner.OK:
+			return fmt.Errorf("job %s: verdict %s", j.ID, j.Result.Verdict)
+		}
+		want = j.Result.Stdout
+		return nil
+	})
+	fmt.Fprintf(stdout, "server:        %s\n", srv)
+	if srv.FirstErr != nil {
+		fmt.Fprintf(stdout, "first error:   %v\n", srv.FirstErr)
+	}
+	if *baseline == "" {
+		return 0
+	}
+	bare := loadgen.Run(ctx, *conc, *dur, func(ctx context.Context) error {
+		out, err := exec.CommandContext(ctx, *baseline, "-c", *code).Output()
+		if err == nil && want != "" && string(out) != want {
+			return fmt.Errorf("bare output %q, the server's %q", out, want)
+		}
+		return err
+	})
+	fmt.Fprintf(stdout, "bare %s: %s\n", *baseline, bare)
+	if bare.Rate() > 0 {
+		fmt.Fprintf(stdout, "ratio:         %.2f× the bare rate\n", srv.Rate()/bare.Rate())
+	}
+	return 0
+}
