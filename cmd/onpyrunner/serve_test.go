@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -230,4 +231,43 @@ func TestServeSIGTERM(t *testing.T) {
 			checkQuick(t, s.client, queued)
 		})
 	}
+}
+
+// TestSubmitCLI drives a real server with `onpyrunner submit`.
+func TestSubmitCLI(t *testing.T) {
+	s := startServe(t, "--data", t.TempDir(), "--slots", "1")
+	p := prog(t, "import sys\nprint('out', input())\nprint('err', file=sys.stderr)\nsys.exit(4)")
+	in := filepath.Join(t.TempDir(), "in.txt")
+	if err := os.WriteFile(in, []byte("Ada\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("wait", func(t *testing.T) {
+		code, out, errs := cli(t, nil, "", "submit", "--server", s.url, "--input", in, "--wait", p)
+		if code != 4 || out != "out Ada\n" || !strings.Contains(errs, "err\n") {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
+		}
+	})
+	t.Run("id", func(t *testing.T) {
+		code, out, errs := cli(t, map[string]string{"ONPYRUNNER_SERVER": s.url}, "print(2)", "submit", "-")
+		id := strings.TrimSpace(out)
+		if code != 0 || len(id) < 26 {
+			t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
+		}
+		j, err := s.client.Wait(t.Context(), id)
+		if err != nil || j.Result == nil || j.Result.Stdout != "2\n" {
+			t.Errorf("job %s: %+v %v", id, j, err)
+		}
+	})
+	t.Run("limit in words", func(t *testing.T) {
+		code, _, errs := cli(t, nil, "", "submit", "--server", s.url, "--wait", prog(t, "print('x' * 100000)"))
+		if code != 137 || !strings.Contains(errs, "stopped: wrote more than 64 KiB of output") {
+			t.Errorf("exit %d, stderr %q", code, errs)
+		}
+	})
+	t.Run("server down", func(t *testing.T) {
+		code, _, errs := cli(t, nil, "", "submit", "--server", "http://127.0.0.1:1", p)
+		if code != 1 || !strings.Contains(errs, "onpyrunner submit:") {
+			t.Errorf("exit %d, stderr %q", code, errs)
+		}
+	})
 }
