@@ -7,13 +7,14 @@ type Code string
 
 // The error codes of the HTTP API.
 const (
-	CodeInvalid     Code = "invalid_request"   // 400: malformed JSON or a bad field
-	CodeNotFound    Code = "not_found"         // 404: no such job
-	CodeTooLarge    Code = "too_large"         // 413: code or input over the cap
-	CodeTooMany     Code = "too_many_requests" // 429: this client sends too fast
-	CodeQueueFull   Code = "queue_full"        // 503: the queue is at its cap
-	CodeUnavailable Code = "unavailable"       // 503: the store cannot be reached
-	CodeInternal    Code = "internal"          // 500: our fault; no internals told
+	CodeInvalid     Code = "invalid_request"    // 400: malformed JSON or a bad field
+	CodeNotFound    Code = "not_found"          // 404: no such job or endpoint
+	CodeMethod      Code = "method_not_allowed" // 405: the endpoint takes other methods
+	CodeTooLarge    Code = "too_large"          // 413: code or input over the cap
+	CodeTooMany     Code = "too_many_requests"  // 429: this client sends too fast
+	CodeQueueFull   Code = "queue_full"         // 503: the queue is at its cap
+	CodeUnavailable Code = "unavailable"        // 503: the store cannot be reached
+	CodeInternal    Code = "internal"           // 500: our fault; no internals told
 )
 
 // Error is an error meant for a client: a code and a message in words.

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/onpyrunner/onpyrunner"
 	"github.com/onpyrunner/onpyrunner/api"
+	"github.com/onpyrunner/onpyrunner/client"
 )
 
 // TestBadInput sends what a careless or hostile client might, and checks
@@ -74,5 +76,20 @@ func TestBadInput(t *testing.T) {
 	// Nothing above was queued.
 	if st, err := s.Store.Stats(t.Context()); err != nil || st.Queued+st.Running != 0 {
 		t.Errorf("stats %+v %v: bad input was queued", st, err)
+	}
+}
+
+// TestRateLimit: past its burst, a client gets 429 too_many_requests.
+func TestRateLimit(t *testing.T) {
+	s := newServer(t, serverOpts{api: api.Config{SubmitRate: 0.001, SubmitBurst: 3}})
+	for i := range 5 {
+		_, err := s.Client.Submit(t.Context(), api.SubmitRequest{Code: ptr("pass")}, 0)
+		ce, limited := errors.AsType[*client.Error](err)
+		switch {
+		case i < 3 && err != nil:
+			t.Fatalf("submission %d within the burst: %v", i, err)
+		case i >= 3 && (!limited || ce.StatusCode != 429 || ce.Code != onpyrunner.CodeTooMany):
+			t.Fatalf("submission %d past the burst: %v, want 429", i, err)
+		}
 	}
 }

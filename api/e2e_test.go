@@ -201,22 +201,31 @@ print("done", file=sys.stderr)
 		t.Errorf("streamed stdout %q stderr %q", stdout.String(), stderr.String())
 	}
 
-	t.Run("resume after an id", func(t *testing.T) {
-		// A live log is gone once the job ends: a late subscriber gets the
-		// final status, the whole output and the result.
-		var got []string
-		res, err := s.Client.Events(ctx, j.ID, 2, func(ev client.Event) error {
-			got = append(got, ev.Type+":"+string(ev.Status)+ev.Text)
-			return nil
+	// A live log is gone once the job ends: a late subscriber gets the
+	// final status, the whole output and the result; one that reconnects
+	// after an event it saw gets the final status and the result.
+	for _, tc := range []struct {
+		name  string
+		after int
+		want  string
+	}{
+		{"late subscriber", 0, "status:completed|stdout:0\n1\n2\n|stderr:done\n|result:"},
+		{"reconnect after an id", 2, "status:completed|result:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			res, err := s.Client.Events(ctx, j.ID, tc.after, func(ev client.Event) error {
+				got = append(got, ev.Type+":"+string(ev.Status)+ev.Text)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(got, "|") != tc.want || res.Result.Stdout != "0\n1\n2\n" {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := "status:completed|stdout:0\n1\n2\n|stderr:done\n|result:"
-		if strings.Join(got, "|") != want || res.Result.Stdout != "0\n1\n2\n" {
-			t.Errorf("late subscriber got %q", got)
-		}
-	})
+	}
 	t.Run("unknown job", func(t *testing.T) {
 		_, err := s.Client.Events(ctx, "NOSUCHJOB", 0, func(client.Event) error { return nil })
 		if ce, ok := errors.AsType[*client.Error](err); !ok || ce.StatusCode != 404 {

@@ -123,11 +123,13 @@ func (s *Server) stream(ctx context.Context, out sse, j *onpyrunner.Job, after i
 			return out.send(0, "result", public(j, false))
 		}
 	}
-	// The live log is gone: replay the end from the stored job.
+	// The live log is gone: replay the end from the stored job. A client
+	// that reconnects (after > 0) saw the output already; the result holds
+	// it all anyway.
 	if err := out.send(0, string(onpyrunner.StatusEvent), map[string]onpyrunner.Status{"status": j.Status}); err != nil {
 		return err
 	}
-	if res := j.Result; res != nil {
+	if res := j.Result; res != nil && after == 0 {
 		for _, o := range []struct {
 			t    onpyrunner.EventType
 			text string

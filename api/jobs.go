@@ -13,6 +13,10 @@ import (
 func newID() string { return rand.Text() }
 
 func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
+	if !s.limit.allow(r) {
+		s.fail(w, onpyrunner.Errorf(onpyrunner.CodeTooMany, "too many submissions from you; slow down"))
+		return
+	}
 	wait, err := s.parseWait(r.URL.Query().Get("wait"))
 	if err != nil {
 		s.fail(w, err)
@@ -30,7 +34,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "/api/jobs/"+j.ID)
 	if wait > 0 {
-		s.answer(w, r, j.ID, wait, http.StatusAccepted)
+		s.answer(w, r, j.ID, wait)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, public(j, false))
@@ -42,12 +46,11 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	s.answer(w, r, r.PathValue("jobId"), wait, http.StatusOK)
+	s.answer(w, r, r.PathValue("jobId"), wait)
 }
 
-// answer writes the job after waiting up to wait for its end: 200, or
-// unfinished (still queued or running when the wait ran out).
-func (s *Server) answer(w http.ResponseWriter, r *http.Request, id string, wait time.Duration, unfinished int) {
+// answer writes the job, after waiting up to wait for its end.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, id string, wait time.Duration) {
 	if wait > 0 {
 		if err := s.waitEnd(r.Context(), id, wait); err != nil {
 			s.fail(w, err)
@@ -59,11 +62,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, id string, wait 
 		s.fail(w, err)
 		return
 	}
-	code := http.StatusOK
-	if !j.Status.Final() {
-		code = unfinished
-	}
-	writeJSON(w, code, public(j, r.URL.Query().Get("include") == "source"))
+	writeJSON(w, http.StatusOK, public(j, r.URL.Query().Get("include") == "source"))
 }
 
 // waitEnd returns when the job has ended or wait has passed.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -59,6 +60,9 @@ func (s *Server) decodeSubmit(body io.Reader) (*onpyrunner.Job, error) {
 	if dec.More() {
 		return nil, onpyrunner.Errorf(onpyrunner.CodeInvalid, "the request body holds more than one JSON value")
 	}
+	if err := exactFields(raw); err != nil {
+		return nil, err
+	}
 	if req.Code == nil {
 		return nil, onpyrunner.Errorf(onpyrunner.CodeInvalid, "code: required")
 	}
@@ -80,6 +84,32 @@ func (s *Server) decodeSubmit(body io.Reader) (*onpyrunner.Job, error) {
 		return nil, err
 	}
 	return &onpyrunner.Job{Language: lang, Limits: lim, Code: *req.Code, Input: req.Input}, nil
+}
+
+// exactFields refuses field names that differ from the API's only in case,
+// which encoding/json would take: the API has one spelling of each.
+func exactFields(raw []byte) error {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(raw, &top) != nil {
+		return nil // not an object: null, which the required fields catch
+	}
+	var lim map[string]json.RawMessage
+	_ = json.Unmarshal(top["limits"], &lim)
+	for _, set := range []struct {
+		prefix string
+		got    map[string]json.RawMessage
+		want   []string
+	}{
+		{"", top, []string{"code", "input", "language", "limits"}},
+		{"limits.", lim, []string{"timeMs", "wallTimeMs", "memoryMB", "outputKB", "processes"}},
+	} {
+		for k := range set.got {
+			if !slices.Contains(set.want, k) {
+				return onpyrunner.Errorf(onpyrunner.CodeInvalid, "unknown field %q", set.prefix+k)
+			}
+		}
+	}
+	return nil
 }
 
 // maxBody bounds a submission's body: code and input with room for JSON

@@ -3,6 +3,7 @@ package api
 import (
 	_ "embed"
 	"net/http"
+	"strings"
 
 	"github.com/onpyrunner/onpyrunner"
 )
@@ -10,26 +11,49 @@ import (
 //go:embed openapi.yaml
 var openapiYAML []byte
 
-// routes is the API's one list of routes.
+// routes is the API's one list of routes. Every path also answers other
+// methods with a JSON 405, and unknown paths with a JSON 404.
 func (s *Server) routes() {
-	s.mux.HandleFunc("POST /api/jobs", s.submit)
-	s.mux.HandleFunc("GET /api/jobs/{jobId}", s.get)
-	s.mux.HandleFunc("DELETE /api/jobs/{jobId}", s.cancel)
-	s.mux.HandleFunc("GET /api/jobs/{jobId}/events", s.events)
-	s.mux.HandleFunc("GET /api/runtimes", s.runtimes)
-	s.mux.HandleFunc("GET /api/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/yaml")
-		_, _ = w.Write(openapiYAML)
-	})
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	s.mux.HandleFunc("GET /readyz", s.ready)
-	s.mux.HandleFunc("GET /{$}", s.index)
-	if s.cfg.Metrics != nil {
-		s.mux.Handle("GET /metrics", s.cfg.Metrics)
+	routes := []struct {
+		method, path string
+		h            http.HandlerFunc
+	}{
+		{"POST", "/api/jobs", s.submit},
+		{"GET", "/api/jobs/{jobId}", s.get},
+		{"DELETE", "/api/jobs/{jobId}", s.cancel},
+		{"GET", "/api/jobs/{jobId}/events", s.events},
+		{"GET", "/api/runtimes", s.runtimes},
+		{"GET", "/api/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/yaml")
+			_, _ = w.Write(openapiYAML)
+		}},
+		{"GET", "/healthz", func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		}},
+		{"GET", "/readyz", s.ready},
+		{"GET", "/{$}", s.index},
 	}
-	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Metrics != nil {
+		routes = append(routes, struct {
+			method, path string
+			h            http.HandlerFunc
+		}{"GET", "/metrics", s.cfg.Metrics.ServeHTTP})
+	}
+	allow := map[string][]string{}
+	for _, rt := range routes {
+		s.mux.HandleFunc(rt.method+" "+rt.path, rt.h)
+		allow[rt.path] = append(allow[rt.path], rt.method)
+	}
+	for path, methods := range allow {
+		if path == "/{$}" {
+			continue
+		}
+		s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", strings.Join(methods, ", "))
+			s.fail(w, onpyrunner.Errorf(onpyrunner.CodeMethod, "%s takes %s, not %s", r.URL.Path, strings.Join(methods, " or "), r.Method))
+		})
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, onpyrunner.Errorf(onpyrunner.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 }

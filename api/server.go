@@ -34,6 +34,10 @@ type Config struct {
 	MaxLimits onpyrunner.Limits
 	// MaxWait is the longest ?wait= honoured. Default 60s.
 	MaxWait time.Duration
+	// SubmitRate caps each client's (each remote address's) submissions
+	// per second, with bursts of SubmitBurst; beyond, 429. Default 0: no cap.
+	SubmitRate  float64
+	SubmitBurst int
 	// Metrics, when set, is served at /metrics.
 	Metrics http.Handler
 	// Logger receives the API's logs. Default slog.Default().
@@ -75,12 +79,15 @@ type Server struct {
 	cfg      Config
 	mux      *http.ServeMux
 	draining func() bool
+	limit    *limiter
 }
 
 // New returns the API over store. draining, when not nil, reports that the
 // server is shutting down (readyz then answers 503).
 func New(store onpyrunner.Store, cfg Config, draining func() bool) *Server {
-	s := &Server{store: store, cfg: cfg.withDefaults(), mux: http.NewServeMux(), draining: draining}
+	cfg = cfg.withDefaults()
+	s := &Server{store: store, cfg: cfg, mux: http.NewServeMux(), draining: draining,
+		limit: newLimiter(cfg.SubmitRate, cfg.SubmitBurst)}
 	s.routes()
 	return s
 }
@@ -108,6 +115,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 var status = map[onpyrunner.Code]int{
 	onpyrunner.CodeInvalid:     http.StatusBadRequest,
 	onpyrunner.CodeNotFound:    http.StatusNotFound,
+	onpyrunner.CodeMethod:      http.StatusMethodNotAllowed,
 	onpyrunner.CodeTooLarge:    http.StatusRequestEntityTooLarge,
 	onpyrunner.CodeTooMany:     http.StatusTooManyRequests,
 	onpyrunner.CodeQueueFull:   http.StatusServiceUnavailable,

@@ -28,9 +28,12 @@ type Config struct {
 	// UIDBase starts the range of host uids (and gids) the sandbox uses,
 	// which no one else on the host may use: UIDBase is every init's while
 	// it sets a run up; each run in flight has its own from UIDBase+1 to
-	// UIDBase+MaxRuns. Default 2000000000.
+	// UIDBase+MaxRuns. Each sandbox process on a host locks a block of
+	// 4096 uids of its own (lock files in /run/onpyrunner/uids). Default:
+	// the first free block from 2000000000 on (64 blocks).
 	UIDBase int
-	// MaxRuns is how many runs may be in flight at once. Default 256.
+	// MaxRuns is how many runs may be in flight at once. Default 256, at
+	// most 4095.
 	MaxRuns int
 	// CPUs is the CPU bandwidth of one run, in cores (cgroup cpu.max).
 	// Default 1.
@@ -53,6 +56,7 @@ type Sandbox struct {
 	runtimes map[string]*Runtime
 	filter   []syscall.SockFilter
 	uids     *uidPool
+	uidLock  *os.File // holds this process's block of host uids
 	landlock bool
 }
 
@@ -62,11 +66,11 @@ func New(cfg Config) (*Sandbox, error) {
 	if cfg.Runtimes == nil {
 		cfg.Runtimes = KnownRuntimes
 	}
-	if cfg.UIDBase == 0 {
-		cfg.UIDBase = 2_000_000_000
-	}
 	if cfg.MaxRuns == 0 {
 		cfg.MaxRuns = 256
+	}
+	if cfg.MaxRuns >= uidBlockSize {
+		return nil, fmt.Errorf("sandbox: MaxRuns %d is over %d", cfg.MaxRuns, uidBlockSize-1)
 	}
 	if cfg.CPUs == 0 {
 		cfg.CPUs = 1
@@ -89,6 +93,11 @@ func New(cfg Config) (*Sandbox, error) {
 	if err := emptyRootDir(cfg.RootDir); err != nil {
 		return nil, err
 	}
+	base, uidLock, err := claimUIDBlock(filepath.Join(filepath.Dir(cfg.RootDir), "uids"), cfg.UIDBase)
+	if err != nil {
+		return nil, err
+	}
+	cfg.UIDBase = base
 	cg, err := cgroup.New()
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
@@ -97,7 +106,7 @@ func New(cfg Config) (*Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sandbox{cfg: cfg, cgroups: cg, runtimes: map[string]*Runtime{},
+	s := &Sandbox{cfg: cfg, cgroups: cg, runtimes: map[string]*Runtime{}, uidLock: uidLock,
 		uids: newUIDPool(cfg.UIDBase+1, cfg.MaxRuns), landlock: landlockAvailable()}
 	for _, ins := range raw {
 		s.filter = append(s.filter, syscall.SockFilter{Code: ins.Op, Jt: ins.Jt, Jf: ins.Jf, K: ins.K})

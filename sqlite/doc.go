@@ -6,6 +6,6 @@
 // is on disk before its submitter hears 202, and a kill -9 loses nothing.
 // Jobs found running when the store opens belonged to a process that died:
 // they are queued again, or end failed after MaxAttempts tries. Live output
-// is kept in memory only while a job is unfinished (see internal/livelog);
-// a finished job's output is in its result.
+// is kept in memory only while a job is unfinished and a few seconds after
+// (see internal/livelog); a finished job's output is in its result.
 package sqlite

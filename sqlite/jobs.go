@@ -17,7 +17,8 @@ func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
 	if err != nil {
 		return err
 	}
-	j.Status, j.CreatedAt = onpyrunner.Queued, time.Now().UTC()
+	// Microseconds: what the database keeps, so every answer says the same.
+	j.Status, j.CreatedAt = onpyrunner.Queued, time.Now().UTC().Truncate(time.Microsecond)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: %w", err)
@@ -123,16 +124,7 @@ func (s *Store) Claim(ctx context.Context) (*onpyrunner.Job, error) {
 // Finish implements onpyrunner.Store.
 func (s *Store) Finish(ctx context.Context, j *onpyrunner.Job) error {
 	if j.Status == onpyrunner.Queued {
-		res, err := s.w.ExecContext(ctx, `UPDATE jobs SET status = 'queued', started_at = NULL
-			WHERE id = ? AND status = 'running'`, j.ID)
-		if err != nil {
-			return fmt.Errorf("sqlite: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			s.logs.Add(j.ID, onpyrunner.StatusEvent, string(onpyrunner.Queued))
-			s.wake()
-		}
-		return nil
+		return s.handBack(ctx, j.ID)
 	}
 	var result any
 	if j.Result != nil {
@@ -142,7 +134,7 @@ func (s *Store) Finish(ctx context.Context, j *onpyrunner.Job) error {
 		}
 		result = string(b)
 	}
-	now := time.Now().UTC()
+	now := time.Now().UTC().Truncate(time.Microsecond)
 	res, err := s.w.ExecContext(ctx, `UPDATE jobs SET status = ?, finished_at = ?, result = ?, error = ?
 		WHERE id = ? AND status = 'running'`, j.Status, now.UnixMicro(), result, j.Error, j.ID)
 	if err != nil {
@@ -152,6 +144,30 @@ func (s *Store) Finish(ctx context.Context, j *onpyrunner.Job) error {
 		j.FinishedAt = &now
 		s.logs.End(j.ID, j.Status)
 	}
+	return nil
+}
+
+// handBack queues a running job again. Its "queued" event goes into the
+// log before the commit, so that no Claim can log "running" before it.
+func (s *Store) handBack(ctx context.Context, id string) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE jobs SET status = 'queued', started_at = NULL
+		WHERE id = ? AND status = 'running'`, id)
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return nil
+	}
+	s.logs.Add(id, onpyrunner.StatusEvent, string(onpyrunner.Queued))
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	s.wake()
 	return nil
 }
 

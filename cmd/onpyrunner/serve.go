@@ -30,6 +30,8 @@ type serveFlags struct {
 	maxCode, maxInput, maxMemory, maxOutput bytesFlag
 	maxTime, maxWall                        time.Duration
 	maxProcesses                            int64
+	rate                                    float64
+	burst                                   int
 	logLevel                                slog.Level
 }
 
@@ -51,6 +53,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.maxMemory, "max-memory", "most memory a job may ask for")
 	fs.Var(&f.maxOutput, "max-output", "largest output cap a job may ask for")
 	fs.Int64Var(&f.maxProcesses, "max-processes", m.Processes, "most processes a job may ask for")
+	fs.Float64Var(&f.rate, "rate", 0, "submissions per second per client address, 429 beyond (0: no cap)")
+	fs.IntVar(&f.burst, "burst", 20, "with --rate, the burst a client may send at once")
 	fs.TextVar(&f.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 }
 
@@ -103,9 +107,11 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		MaxInputBytes: int64(f.maxInput),
 		MaxLimits: onpyrunner.Limits{TimeMs: ms(f.maxTime), WallTimeMs: ms(f.maxWall),
 			MemoryMB: int64(f.maxMemory) >> 20, OutputKB: int64(f.maxOutput) >> 10, Processes: f.maxProcesses},
-		MaxWait: f.maxWait,
-		Metrics: m.Handler(),
-		Logger:  log,
+		MaxWait:     f.maxWait,
+		SubmitRate:  f.rate,
+		SubmitBurst: f.burst,
+		Metrics:     m.Handler(),
+		Logger:      log,
 	}, draining.Load)
 	pool := worker.New(store, sb, worker.Config{Slots: f.slots, Drain: f.drain, Logger: log, Observer: m})
 	return listenAndServe(ctx, f.addr, handler, handler.WriteTimeout(), log, &draining,

@@ -1,15 +1,21 @@
 // Package livelog keeps the live event logs of a process's unfinished jobs
 // in memory: what an embedded store streams to subscribers while a job is
-// queued or running. A log lives from submission to the job's end; its
-// memory is bounded by the job's output caps.
+// queued or running. A log lives from submission to a short while after the
+// job's end; its memory is bounded by the job's output caps.
 package livelog
 
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/onpyrunner/onpyrunner"
 )
+
+// linger is how long a log stays after its job's end, so that a subscriber
+// that asks again for what follows the events it has read still gets the
+// final status, rather than a log gone and no end.
+const linger = 10 * time.Second
 
 // Logs is a set of live logs by job id. The zero value is ready to use.
 type Logs struct {
@@ -36,25 +42,33 @@ func (l *Logs) Open(id string, s onpyrunner.Status) {
 }
 
 // Add appends an event to a job's log; it does nothing when the job has no
-// live log.
+// live log or its log has ended.
 func (l *Logs) Add(id string, t onpyrunner.EventType, data string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if lg := l.logs[id]; lg != nil {
+	if lg := l.logs[id]; lg != nil && !lg.done {
 		lg.add(t, data)
 	}
 }
 
-// End appends a job's final status and drops its log; subscribers still
-// reading it get every event up to the end.
+// End appends a job's final status and drops its log after linger;
+// subscribers get every event up to the end.
 func (l *Logs) End(id string, s onpyrunner.Status) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if lg := l.logs[id]; lg != nil {
-		lg.done = true
-		lg.add(onpyrunner.StatusEvent, string(s))
-		delete(l.logs, id)
+	lg := l.logs[id]
+	if lg == nil || lg.done {
+		return
 	}
+	lg.done = true
+	lg.add(onpyrunner.StatusEvent, string(s))
+	time.AfterFunc(linger, func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.logs[id] == lg {
+			delete(l.logs, id)
+		}
+	})
 }
 
 func (lg *log) add(t onpyrunner.EventType, data string) {
