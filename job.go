@@ -108,3 +108,9 @@ type Store interface {
 	// Close releases the store.
 	Close() error
 }
+
+// Runtime is a language that a server runs, and its version.
+type Runtime struct {
+	Language string `json:"language"`
+	Version  string `json:"version"`
+}

@@ -12,10 +12,7 @@ import (
 )
 
 // Runtime is a language that the server runs, as GET /api/runtimes lists it.
-type Runtime struct {
-	Language string `json:"language"`
-	Version  string `json:"version"`
-}
+type Runtime = onpyrunner.Runtime
 
 // Config configures the API; its zero value works.
 type Config struct {

@@ -1,0 +1,347 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/onpyrunner/onpyrunner"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// blockFor bounds each blocking read: go-redis does not end a blocked
+// command when its context is canceled, so a Claim or Events whose context
+// ends returns within this.
+const blockFor = 500 * time.Millisecond
+
+// Submit implements onpyrunner.Store.
+func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
+	limits, err := json.Marshal(j.Limits)
+	if err != nil {
+		return err
+	}
+	j.Status, j.CreatedAt = onpyrunner.Queued, time.Now().UTC().Truncate(time.Microsecond)
+	job, ev := s.jobKeys(j.ID)
+	n, err := submitScript.Run(ctx, s.rdb, []string{job, s.key("queue"), s.key("queued"), ev},
+		s.cfg.QueueCap, j.ID, "language", j.Language, "limits", limits, "code", j.Code, "input", j.Input,
+		"created", micros(j.CreatedAt)).Int()
+	if err != nil {
+		return s.fail(err)
+	}
+	if n < 0 {
+		return onpyrunner.Errorf(onpyrunner.CodeQueueFull, "the queue is full (%d jobs); try again shortly", s.cfg.QueueCap)
+	}
+	return nil
+}
+
+// Get implements onpyrunner.Store.
+func (s *Store) Get(ctx context.Context, id string) (*onpyrunner.Job, error) {
+	job, _ := s.jobKeys(id)
+	h, err := s.rdb.HGetAll(ctx, job).Result()
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	if len(h) == 0 {
+		return nil, onpyrunner.Errorf(onpyrunner.CodeNotFound, "no job %q (jobs are kept for %s after they end)", id, s.cfg.Retention)
+	}
+	return decodeJob(id, h)
+}
+
+func decodeJob(id string, h map[string]string) (*onpyrunner.Job, error) {
+	j := &onpyrunner.Job{ID: id, Status: onpyrunner.Status(h["status"]), Language: h["language"],
+		Code: h["code"], Input: h["input"], Error: h["error"]}
+	j.Attempts, _ = strconv.Atoi(h["attempts"])
+	if err := json.Unmarshal([]byte(h["limits"]), &j.Limits); err != nil {
+		return nil, fmt.Errorf("redis: job %s: limits: %w", id, err)
+	}
+	if r := h["result"]; r != "" {
+		j.Result = new(onpyrunner.Result)
+		if err := json.Unmarshal([]byte(r), j.Result); err != nil {
+			return nil, fmt.Errorf("redis: job %s: result: %w", id, err)
+		}
+	}
+	j.CreatedAt = *when(h["created"])
+	j.StartedAt, j.FinishedAt = when(h["started"]), when(h["finished"])
+	return j, nil
+}
+
+func when(v string) *time.Time {
+	us, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		if v == "" {
+			return nil
+		}
+		us = 0
+	}
+	t := time.UnixMicro(us).UTC()
+	return &t
+}
+
+// Claim implements onpyrunner.Store: first a job whose worker stopped
+// renewing its lease, else the next queued one.
+func (s *Store) Claim(ctx context.Context) (*onpyrunner.Job, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if cursor, ok := s.lookForExpired(); ok {
+			msgs, next, err := s.rdb.XAutoClaim(ctx, &goredis.XAutoClaimArgs{Stream: s.key("queue"), Group: group,
+				Consumer: s.cfg.Consumer, MinIdle: s.cfg.Lease, Start: cursor, Count: 1}).Result()
+			if err != nil {
+				return nil, s.claimErr(ctx, err)
+			}
+			s.mu.Lock()
+			s.cursor = next
+			s.mu.Unlock()
+			for _, m := range msgs {
+				if j, err := s.start(ctx, m, true); j != nil || err != nil {
+					return j, err
+				}
+			}
+		}
+		streams, err := s.rdb.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: group, Consumer: s.cfg.Consumer,
+			Streams: []string{s.key("queue"), ">"}, Count: 1, Block: min(blockFor, s.cfg.Lease/2)}).Result()
+		if errors.Is(err, goredis.Nil) {
+			continue
+		}
+		if err != nil && strings.HasPrefix(err.Error(), "NOGROUP") {
+			err = s.ensureGroup(ctx) // Redis lost its data: start over
+		}
+		if err != nil {
+			return nil, s.claimErr(ctx, err)
+		}
+		for _, st := range streams {
+			for _, m := range st.Messages {
+				if j, err := s.start(ctx, m, false); j != nil || err != nil {
+					return j, err
+				}
+			}
+		}
+	}
+}
+
+func (s *Store) claimErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return s.fail(err)
+}
+
+// lookForExpired says whether it is time to look for expired leases, at
+// most every Lease/4 from one process, and from where in the pending
+// entries (each look goes on where the last one stopped).
+func (s *Store) lookForExpired() (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cursor == "" || s.cursor == "0-0" {
+		if time.Since(s.claimed) < s.cfg.Lease/4 {
+			return "", false
+		}
+		s.claimed, s.cursor = time.Now(), "0-0"
+	}
+	return s.cursor, true
+}
+
+// start runs the claim script for a queue entry and, when it started the
+// job, returns it with its lease being renewed.
+func (s *Store) start(ctx context.Context, m goredis.XMessage, takeover bool) (*onpyrunner.Job, error) {
+	id, _ := m.Values["job"].(string)
+	if id == "" { // deleted meanwhile
+		s.rdb.XAck(ctx, s.key("queue"), group, m.ID)
+		return nil, nil
+	}
+	job, ev := s.jobKeys(id)
+	over := "0"
+	if takeover {
+		over = "1"
+	}
+	got, err := claimScript.Run(ctx, s.rdb, []string{job, s.key("queued"), s.key("running"), ev, s.key("queue")},
+		micros(time.Now()), s.cfg.Consumer, m.ID, s.cfg.MaxAttempts, over,
+		fmt.Sprintf("the workers running this job stopped, %d times; it was not started again", s.cfg.MaxAttempts),
+		seconds(s.cfg.Retention), seconds(s.cfg.EventsTTL), id).Int()
+	if err != nil {
+		return nil, s.claimErr(ctx, err)
+	}
+	if got != 1 {
+		return nil, nil
+	}
+	j, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.renew(id, m.ID)
+	return j, nil
+}
+
+// renew keeps a running job's lease: its queue entry's idle time is reset
+// every Lease/3 until the job is finished here.
+func (s *Store) renew(id, msg string) {
+	ctx, stop := context.WithCancel(context.Background())
+	s.mu.Lock()
+	s.leases[id] = stop
+	s.mu.Unlock()
+	go func() {
+		t := time.NewTicker(s.cfg.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				_ = s.rdb.XClaimJustID(ctx, &goredis.XClaimArgs{Stream: s.key("queue"), Group: group,
+					Consumer: s.cfg.Consumer, Messages: []string{msg}}).Err()
+			}
+		}
+	}()
+}
+
+func (s *Store) stopLease(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if stop := s.leases[id]; stop != nil {
+		stop()
+		delete(s.leases, id)
+	}
+}
+
+// Finish implements onpyrunner.Store.
+func (s *Store) Finish(ctx context.Context, j *onpyrunner.Job) error {
+	defer s.stopLease(j.ID)
+	result := ""
+	if j.Result != nil {
+		b, err := json.Marshal(j.Result)
+		if err != nil {
+			return err
+		}
+		result = string(b)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	job, ev := s.jobKeys(j.ID)
+	done, err := finishScript.Run(ctx, s.rdb, []string{job, s.key("running"), ev, s.key("queue"), s.key("queued")},
+		string(j.Status), result, j.Error, micros(now), seconds(s.cfg.Retention), seconds(s.cfg.EventsTTL),
+		s.cfg.Consumer, j.ID).Int()
+	if err != nil {
+		return s.fail(err)
+	}
+	if done == 1 && j.Status.Final() {
+		j.FinishedAt = &now
+	}
+	return nil
+}
+
+// Cancel implements onpyrunner.Store.
+func (s *Store) Cancel(ctx context.Context, id string) (*onpyrunner.Job, error) {
+	job, ev := s.jobKeys(id)
+	got, err := cancelScript.Run(ctx, s.rdb, []string{job, s.key("queued"), s.key("running"), ev},
+		micros(time.Now()), seconds(s.cfg.Retention), seconds(s.cfg.EventsTTL), id).Int()
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	if got < 0 {
+		return nil, onpyrunner.Errorf(onpyrunner.CodeNotFound, "no job %q (jobs are kept for %s after they end)", id, s.cfg.Retention)
+	}
+	return s.Get(ctx, id)
+}
+
+// Append implements onpyrunner.Store.
+func (s *Store) Append(ctx context.Context, id string, t onpyrunner.EventType, data string) error {
+	job, ev := s.jobKeys(id)
+	return s.fail(appendScript.Run(ctx, s.rdb, []string{job, ev}, string(t), data).Err())
+}
+
+// Events implements onpyrunner.Store.
+func (s *Store) Events(ctx context.Context, id string, after int) ([]onpyrunner.Event, bool, error) {
+	job, ev := s.jobKeys(id)
+	for {
+		pipe := s.rdb.Pipeline()
+		exists := pipe.Exists(ctx, ev)
+		state := pipe.HMGet(ctx, job, "status", "seq")
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, false, s.fail(err)
+		}
+		if exists.Val() == 0 {
+			return nil, true, nil // ended long ago, or never was
+		}
+		v := state.Val()
+		st, _ := v[0].(string)
+		seqS, _ := v[1].(string)
+		if seq, _ := strconv.Atoi(seqS); onpyrunner.Status(st).Final() && after >= seq {
+			return nil, true, nil // the caller has read the whole log
+		}
+		block := blockFor
+		if dl, ok := ctx.Deadline(); ok {
+			block = min(block, max(time.Until(dl), time.Millisecond))
+		}
+		streams, err := s.rdb.XRead(ctx, &goredis.XReadArgs{Streams: []string{ev, "0-" + strconv.Itoa(max(after, 0))},
+			Count: 1000, Block: block}).Result()
+		if errors.Is(err, goredis.Nil) {
+			if err := ctx.Err(); err != nil {
+				return nil, false, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, false, s.fail(err)
+		}
+		var evs []onpyrunner.Event
+		done := false
+		for _, st := range streams {
+			for _, m := range st.Messages {
+				seq, _ := strconv.Atoi(m.ID[2:])
+				t, _ := m.Values["t"].(string)
+				d, _ := m.Values["d"].(string)
+				evs = append(evs, onpyrunner.Event{Seq: seq, Type: onpyrunner.EventType(t), Data: d})
+				done = done || (t == string(onpyrunner.StatusEvent) && onpyrunner.Status(d).Final())
+			}
+		}
+		return evs, done, nil
+	}
+}
+
+// Stats implements onpyrunner.Store.
+func (s *Store) Stats(ctx context.Context) (onpyrunner.Stats, error) {
+	var st onpyrunner.Stats
+	pipe := s.rdb.Pipeline()
+	q := pipe.Get(ctx, s.key("queued"))
+	r := pipe.SCard(ctx, s.key("running"))
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return st, s.fail(err)
+	}
+	queued, _ := q.Int()
+	st.Queued, st.Running = queued, int(r.Val())
+	return st, nil
+}
+
+// PublishRuntimes tells the API processes which languages this worker runs,
+// for ttl (a worker refreshes it while it lives).
+func (s *Store) PublishRuntimes(ctx context.Context, rts []onpyrunner.Runtime, ttl time.Duration) error {
+	if len(rts) == 0 {
+		return nil
+	}
+	var kv []any
+	for _, rt := range rts {
+		kv = append(kv, rt.Language, rt.Version)
+	}
+	pipe := s.rdb.TxPipeline()
+	pipe.HSet(ctx, s.key("runtimes"), kv...)
+	pipe.Expire(ctx, s.key("runtimes"), ttl)
+	_, err := pipe.Exec(ctx)
+	return s.fail(err)
+}
+
+// Runtimes lists the languages that live workers run.
+func (s *Store) Runtimes(ctx context.Context) ([]onpyrunner.Runtime, error) {
+	h, err := s.rdb.HGetAll(ctx, s.key("runtimes")).Result()
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	var rts []onpyrunner.Runtime
+	for lang, v := range h {
+		rts = append(rts, onpyrunner.Runtime{Language: lang, Version: v})
+	}
+	return rts, nil
+}

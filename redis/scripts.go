@@ -1,0 +1,116 @@
+package redis
+
+import goredis "github.com/redis/go-redis/v9"
+
+// event appends to a job's live log: the entry id 0-N is the event's Seq.
+const event = `
+local function event(job, ev, t, d)
+  local seq = redis.call('HINCRBY', job, 'seq', 1)
+  redis.call('XADD', ev, '0-' .. seq, 't', t, 'd', d)
+end
+local function drop(queue, msg)
+  redis.call('XACK', queue, 'workers', msg)
+  redis.call('XDEL', queue, msg)
+end
+`
+
+// submit: KEYS job queue queued ev; ARGV cap id field value ...
+// Returns the queue's length, or -1 when it is full.
+var submitScript = goredis.NewScript(event + `
+local n = tonumber(redis.call('GET', KEYS[3]) or '0')
+if n >= tonumber(ARGV[1]) then return -1 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+local msg = redis.call('XADD', KEYS[2], '*', 'job', ARGV[2])
+redis.call('HSET', KEYS[1], 'msg', msg, 'status', 'queued', 'attempts', 0)
+redis.call('INCR', KEYS[3])
+event(KEYS[1], KEYS[4], 'status', 'queued')
+return n + 1
+`)
+
+// claim starts the job of a queue entry this worker read (or took over).
+// KEYS job queued running ev queue; ARGV now consumer msg maxAttempts
+// takeover failMessage retentionSec eventsTTLSec id.
+// Returns 1 started, 2 failed (out of attempts), 0 nothing to run.
+var claimScript = goredis.NewScript(event + `
+local st = redis.call('HGET', KEYS[1], 'status')
+if st == 'queued' then
+  redis.call('DECR', KEYS[2])
+elseif st == 'running' and ARGV[5] == '1' then
+  local a = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
+  if a >= tonumber(ARGV[4]) then
+    redis.call('HSET', KEYS[1], 'status', 'failed', 'finished', ARGV[1], 'error', ARGV[6])
+    redis.call('HDEL', KEYS[1], 'worker')
+    redis.call('SREM', KEYS[3], ARGV[9])
+    event(KEYS[1], KEYS[4], 'status', 'failed')
+    redis.call('EXPIRE', KEYS[1], ARGV[7])
+    redis.call('EXPIRE', KEYS[4], ARGV[8])
+    drop(KEYS[5], ARGV[3])
+    return 2
+  end
+else
+  drop(KEYS[5], ARGV[3])
+  return 0
+end
+redis.call('HSET', KEYS[1], 'status', 'running', 'started', ARGV[1], 'worker', ARGV[2], 'msg', ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('SADD', KEYS[3], ARGV[9])
+event(KEYS[1], KEYS[4], 'status', 'running')
+return 1
+`)
+
+// finish ends a running job, or hands it back to the queue.
+// KEYS job running ev queue queued; ARGV status result error now
+// retentionSec eventsTTLSec consumer id.
+// Returns 1 done, 0 when the job is no longer this worker's to end.
+var finishScript = goredis.NewScript(event + `
+local st = redis.call('HGET', KEYS[1], 'status')
+local msg = redis.call('HGET', KEYS[1], 'msg')
+if st ~= 'running' then
+  if msg then drop(KEYS[4], msg) end
+  return 0
+end
+if redis.call('HGET', KEYS[1], 'worker') ~= ARGV[7] then return 0 end
+redis.call('SREM', KEYS[2], ARGV[8])
+redis.call('HDEL', KEYS[1], 'worker')
+drop(KEYS[4], msg)
+if ARGV[1] == 'queued' then
+  local m = redis.call('XADD', KEYS[4], '*', 'job', ARGV[8])
+  redis.call('HSET', KEYS[1], 'status', 'queued', 'msg', m)
+  redis.call('HDEL', KEYS[1], 'started')
+  redis.call('INCR', KEYS[5])
+  event(KEYS[1], KEYS[3], 'status', 'queued')
+  return 1
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'finished', ARGV[4], 'error', ARGV[3])
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'result', ARGV[2]) end
+event(KEYS[1], KEYS[3], 'status', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[3], ARGV[6])
+return 1
+`)
+
+// cancel: KEYS job queued running ev; ARGV now retentionSec eventsTTLSec id.
+// Returns -1 unknown job, 0 already ended, 1 canceled.
+var cancelScript = goredis.NewScript(event + `
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return -1 end
+if st == 'queued' then
+  redis.call('DECR', KEYS[2])
+elseif st == 'running' then
+  redis.call('SREM', KEYS[3], ARGV[4])
+else
+  return 0
+end
+redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished', ARGV[1])
+event(KEYS[1], KEYS[4], 'status', 'canceled')
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[4], ARGV[3])
+return 1
+`)
+
+// appendScript adds output to a running job's log: KEYS job ev; ARGV type data.
+var appendScript = goredis.NewScript(event + `
+if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end
+event(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
+return 1
+`)

@@ -1,0 +1,150 @@
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/onpyrunner/onpyrunner"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Config configures a Store; its zero value works but for URL.
+type Config struct {
+	// URL is the Redis server's, e.g. redis://127.0.0.1:6379/0. Required.
+	URL string
+	// Prefix starts every key. Default "onpyrunner:".
+	Prefix string
+	// QueueCap is the most jobs queued at once. Default 1000.
+	QueueCap int
+	// Retention is how long a finished job is kept. Default 24h.
+	Retention time.Duration
+	// EventsTTL is how long a finished job's live log is kept for late
+	// subscribers (its result holds the output after that). Default 10m.
+	EventsTTL time.Duration
+	// Lease is how long a running job's queue entry may go unrenewed before
+	// another worker takes the job over. Default 30s.
+	Lease time.Duration
+	// MaxAttempts is how many times a job may be started before a job
+	// whose workers keep dying ends failed. Default 3.
+	MaxAttempts int
+	// Consumer names this process in the queue's consumer group. Default:
+	// host name, pid and a random suffix.
+	Consumer string
+	// PoolSize is the most connections to Redis; each blocked Claim or
+	// Events holds one. Default 256.
+	PoolSize int
+}
+
+// Store is the Redis onpyrunner.Store.
+type Store struct {
+	cfg Config
+	rdb *goredis.Client
+
+	mu      sync.Mutex
+	leases  map[string]context.CancelFunc // job id -> its lease renewal
+	claimed time.Time                     // the last look for expired leases began
+	cursor  string                        // where that look goes on
+}
+
+var _ onpyrunner.Store = (*Store)(nil)
+
+const group = "workers"
+
+// Open connects to Redis and makes sure the queue's consumer group exists.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	opt, err := goredis.ParseURL(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = "onpyrunner:"
+	}
+	cfg.QueueCap = orInt(cfg.QueueCap, 1000)
+	cfg.MaxAttempts = orInt(cfg.MaxAttempts, 3)
+	cfg.PoolSize = orInt(cfg.PoolSize, 256)
+	cfg.Retention = orDur(cfg.Retention, 24*time.Hour)
+	cfg.EventsTTL = orDur(cfg.EventsTTL, 10*time.Minute)
+	cfg.Lease = orDur(cfg.Lease, 30*time.Second)
+	if cfg.Consumer == "" {
+		host, _ := os.Hostname()
+		cfg.Consumer = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), rand.Text()[:6])
+	}
+	// Fail fast when Redis is away: callers answer 503 rather than hang.
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 3*time.Second, 3*time.Second
+	opt.PoolTimeout, opt.MaxRetries, opt.PoolSize = 4*time.Second, 1, cfg.PoolSize
+	s := &Store{cfg: cfg, rdb: goredis.NewClient(opt), leases: map[string]context.CancelFunc{}}
+	if err := s.ensureGroup(ctx); err != nil {
+		s.rdb.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func orInt(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+func orDur(v, def time.Duration) time.Duration {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+func (s *Store) ensureGroup(ctx context.Context) error {
+	err := s.rdb.XGroupCreateMkStream(ctx, s.key("queue"), group, "0").Err()
+	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+		return s.fail(err)
+	}
+	return nil
+}
+
+// Close stops the lease renewals and closes the connections.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	for _, stop := range s.leases {
+		stop()
+	}
+	s.mu.Unlock()
+	return s.rdb.Close()
+}
+
+func (s *Store) key(parts ...string) string { return s.cfg.Prefix + strings.Join(parts, ":") }
+
+func (s *Store) jobKeys(id string) (job, ev string) { return s.key("job", id), s.key("ev", id) }
+
+// unavailable is the error of a store that Redis does not answer: a 503
+// for the client, the cause for the logs.
+type unavailable struct {
+	public *onpyrunner.Error
+	cause  error
+}
+
+func (e *unavailable) Error() string   { return "redis: " + e.cause.Error() }
+func (e *unavailable) Unwrap() []error { return []error{e.public, e.cause} }
+
+// fail turns a Redis error into the store's: ctx's own end stays as it is;
+// anything else says the store is unavailable.
+func (s *Store) fail(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &unavailable{
+		public: onpyrunner.Errorf(onpyrunner.CodeUnavailable, "the job store does not answer; try again shortly"),
+		cause:  err,
+	}
+}
+
+func seconds(d time.Duration) int64 { return max(int64(d/time.Second), 1) }
+
+func micros(t time.Time) string { return strconv.FormatInt(t.UnixMicro(), 10) }

@@ -1,0 +1,160 @@
+package redis_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onpyrunner/onpyrunner"
+	"github.com/onpyrunner/onpyrunner/internal/backendtest"
+	"github.com/onpyrunner/onpyrunner/internal/testenv"
+	"github.com/onpyrunner/onpyrunner/redis"
+)
+
+// TestConformance runs the store suite against a real redis-server, each
+// subtest in a key prefix of its own.
+func TestConformance(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	backendtest.Run(t, func(t *testing.T, cfg backendtest.Config) onpyrunner.Store {
+		s, err := redis.Open(context.Background(), redis.Config{URL: srv.URL, Prefix: rand.Text() + ":", QueueCap: cfg.QueueCap})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func open(t *testing.T, url, prefix string, lease time.Duration, attempts int) *redis.Store {
+	t.Helper()
+	s, err := redis.Open(context.Background(), redis.Config{URL: url, Prefix: prefix, Lease: lease, MaxAttempts: attempts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func submitOne(t *testing.T, s *redis.Store) string {
+	t.Helper()
+	j := &onpyrunner.Job{ID: rand.Text(), Language: "python", Code: "print(1)"}
+	if err := s.Submit(t.Context(), j); err != nil {
+		t.Fatal(err)
+	}
+	return j.ID
+}
+
+func claimWithin(t *testing.T, s *redis.Store, d time.Duration) (*onpyrunner.Job, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	defer cancel()
+	return s.Claim(ctx)
+}
+
+// TestLeases: a worker that stops renewing loses its job to another after
+// the lease; one that renews keeps it however long it runs; a job whose
+// workers keep dying ends failed.
+func TestLeases(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	const lease = 600 * time.Millisecond
+
+	t.Run("dead worker's job is taken over", func(t *testing.T) {
+		prefix := rand.Text() + ":"
+		a, b := open(t, srv.URL, prefix, lease, 3), open(t, srv.URL, prefix, lease, 3)
+		id := submitOne(t, a)
+		if j, err := claimWithin(t, a, 5*time.Second); err != nil || j.ID != id {
+			t.Fatalf("claim: %+v %v", j, err)
+		}
+		a.Close() // dies: no more renewals, no Finish
+		j, err := claimWithin(t, b, 10*time.Second)
+		if err != nil || j.ID != id || j.Attempts != 2 || j.Status != onpyrunner.Running {
+			t.Fatalf("takeover: %+v %v", j, err)
+		}
+		j.Status, j.Result = onpyrunner.Completed, &onpyrunner.Result{Verdict: onpyrunner.OK, Stdout: "1\n"}
+		if err := b.Finish(t.Context(), j); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := b.Get(t.Context(), id); err != nil || got.Status != onpyrunner.Completed {
+			t.Fatalf("after finish: %+v %v", got, err)
+		}
+	})
+	t.Run("renewed lease is kept", func(t *testing.T) {
+		prefix := rand.Text() + ":"
+		a, b := open(t, srv.URL, prefix, lease, 3), open(t, srv.URL, prefix, lease, 3)
+		id := submitOne(t, a)
+		if _, err := claimWithin(t, a, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if j, err := claimWithin(t, b, 4*lease); err == nil {
+			t.Fatalf("a live worker's job was taken: %+v", j)
+		}
+		if j, err := a.Get(t.Context(), id); err != nil || j.Attempts != 1 || j.Status != onpyrunner.Running {
+			t.Fatalf("job %+v %v", j, err)
+		}
+	})
+	t.Run("out of attempts", func(t *testing.T) {
+		prefix := rand.Text() + ":"
+		id := submitOne(t, open(t, srv.URL, prefix, lease, 2))
+		for range 2 { // two workers die with it
+			w := open(t, srv.URL, prefix, lease, 2)
+			if j, err := claimWithin(t, w, 10*time.Second); err != nil || j.ID != id {
+				t.Fatalf("claim: %+v %v", j, err)
+			}
+			w.Close()
+		}
+		last := open(t, srv.URL, prefix, lease, 2)
+		if j, err := claimWithin(t, last, 3*lease); err == nil {
+			t.Fatalf("claimed a third time: %+v", j)
+		}
+		j, err := last.Get(t.Context(), id)
+		if err != nil || j.Status != onpyrunner.Failed || j.Error == "" || j.FinishedAt == nil {
+			t.Fatalf("job %+v %v, want failed with an error", j, err)
+		}
+	})
+}
+
+// TestUnreachable: with Redis away, every call fails fast with
+// CodeUnavailable, and works again once it is back.
+func TestUnreachable(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	s := open(t, srv.URL, rand.Text()+":", time.Second, 3)
+	id := submitOne(t, s)
+	srv.Stop(t)
+	t0 := time.Now()
+	for name, call := range map[string]func() error{
+		"submit": func() error { return s.Submit(t.Context(), &onpyrunner.Job{ID: rand.Text(), Language: "python"}) },
+		"get":    func() error { _, err := s.Get(t.Context(), id); return err },
+		"stats":  func() error { _, err := s.Stats(t.Context()); return err },
+		"claim":  func() error { _, err := s.Claim(t.Context()); return err },
+		"events": func() error { _, _, err := s.Events(t.Context(), id, 0); return err },
+	} {
+		e, ok := errors.AsType[*onpyrunner.Error](call())
+		if !ok || e.Code != onpyrunner.CodeUnavailable {
+			t.Errorf("%s: got %v, want %s", name, e, onpyrunner.CodeUnavailable)
+		}
+	}
+	if took := time.Since(t0); took > 20*time.Second {
+		t.Errorf("the failing calls took %v", took)
+	}
+	srv.Start(t)
+	if j, err := s.Get(t.Context(), id); err != nil || j.Status != onpyrunner.Queued {
+		t.Errorf("after Redis came back (AOF): %+v %v", j, err)
+	}
+}
+
+func TestRuntimes(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	s := open(t, srv.URL, rand.Text()+":", time.Second, 3)
+	want := []onpyrunner.Runtime{{Language: "pypy", Version: "3.9.16"}, {Language: "python", Version: "3.11.2"}}
+	if err := s.PublishRuntimes(t.Context(), want, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Runtimes(t.Context())
+	slices.SortFunc(got, func(a, b onpyrunner.Runtime) int { return strings.Compare(a.Language, b.Language) })
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("runtimes %+v %v", got, err)
+	}
+}
