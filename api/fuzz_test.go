@@ -23,7 +23,7 @@ func FuzzDecodeSubmit(f *testing.F) {
 	}
 	s := New(nil, Config{MaxCodeBytes: 64, MaxInputBytes: 64, Runtimes: []Runtime{{Language: "python"}}}, nil)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		j, err := s.decodeSubmit(strings.NewReader(string(body)))
+		j, err := s.decodeSubmit(t.Context(), strings.NewReader(string(body)))
 		if err != nil {
 			e, ok := errors.AsType[*onpyrunner.Error](err)
 			if !ok || (e.Code != onpyrunner.CodeInvalid && e.Code != onpyrunner.CodeTooLarge) || e.Message == "" {

@@ -22,7 +22,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	j, err := s.decodeSubmit(http.MaxBytesReader(w, r.Body, s.maxBody()))
+	j, err := s.decodeSubmit(r.Context(), http.MaxBytesReader(w, r.Body, s.maxBody()))
 	if err != nil {
 		s.fail(w, err)
 		return

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -40,7 +41,7 @@ func publicLimits(l onpyrunner.Limits) RequestLimits {
 
 // decodeSubmit reads and checks a submission, and turns it into a job to
 // queue. Its errors are *onpyrunner.Error that name the bad field.
-func (s *Server) decodeSubmit(body io.Reader) (*onpyrunner.Job, error) {
+func (s *Server) decodeSubmit(ctx context.Context, body io.Reader) (*onpyrunner.Job, error) {
 	raw, err := io.ReadAll(body)
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -72,11 +73,12 @@ func (s *Server) decodeSubmit(body io.Reader) (*onpyrunner.Job, error) {
 	if n := int64(len(req.Input)); n > s.cfg.MaxInputBytes {
 		return nil, onpyrunner.Errorf(onpyrunner.CodeTooLarge, "input: %d bytes, over the server's cap of %d", n, s.cfg.MaxInputBytes)
 	}
+	offered := s.langs.get(ctx)
 	lang := req.Language
 	if lang == "" {
-		lang = s.cfg.Runtimes[0].Language
+		lang = offered[0].Language
 	}
-	if !s.offers(lang) {
+	if !slices.ContainsFunc(offered, func(rt Runtime) bool { return rt.Language == lang }) {
 		return nil, onpyrunner.Errorf(onpyrunner.CodeInvalid, "language: %q is not offered here (see GET /api/runtimes)", lang)
 	}
 	lim, err := s.limits(req.Limits)
@@ -115,15 +117,6 @@ func exactFields(raw []byte) error {
 // maxBody bounds a submission's body: code and input with room for JSON
 // escapes.
 func (s *Server) maxBody() int64 { return 2*(s.cfg.MaxCodeBytes+s.cfg.MaxInputBytes) + 64<<10 }
-
-func (s *Server) offers(lang string) bool {
-	for _, rt := range s.cfg.Runtimes {
-		if rt.Language == lang {
-			return true
-		}
-	}
-	return false
-}
 
 // limits applies the server's defaults and maxima to what a job asked for.
 func (s *Server) limits(req *RequestLimits) (onpyrunner.Limits, error) {

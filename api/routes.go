@@ -69,9 +69,10 @@ type RuntimesResponse struct {
 }
 
 func (s *Server) runtimes(w http.ResponseWriter, r *http.Request) {
+	rts := s.langs.get(r.Context())
 	writeJSON(w, http.StatusOK, RuntimesResponse{
-		Runtimes:      s.cfg.Runtimes,
-		Default:       s.cfg.Runtimes[0].Language,
+		Runtimes:      rts,
+		Default:       rts[0].Language,
 		DefaultLimits: publicLimits(s.cfg.DefaultLimits),
 		MaxLimits:     publicLimits(s.cfg.MaxLimits),
 		MaxCodeBytes:  s.cfg.MaxCodeBytes,

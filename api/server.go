@@ -16,9 +16,13 @@ type Runtime = onpyrunner.Runtime
 
 // Config configures the API; its zero value works.
 type Config struct {
-	// Runtimes are the languages offered; the first is the default.
-	// Default: python alone, version unknown.
+	// Runtimes are the languages offered; python, when offered, is the
+	// default. Default: python alone, version unknown.
 	Runtimes []Runtime
+	// RuntimeSource, when set, says which languages the live workers offer
+	// (an API process without workers of its own); Runtimes is the answer
+	// until a worker has said.
+	RuntimeSource func(context.Context) ([]Runtime, error)
 	// MaxCodeBytes caps the code of a job. Default 128 KiB.
 	MaxCodeBytes int64
 	// MaxInputBytes caps the stdin of a job. Default 8 MiB.
@@ -77,6 +81,7 @@ type Server struct {
 	mux      *http.ServeMux
 	draining func() bool
 	limit    *limiter
+	langs    *runtimeCache
 }
 
 // New returns the API over store. draining, when not nil, reports that the
@@ -84,7 +89,8 @@ type Server struct {
 func New(store onpyrunner.Store, cfg Config, draining func() bool) *Server {
 	cfg = cfg.withDefaults()
 	s := &Server{store: store, cfg: cfg, mux: http.NewServeMux(), draining: draining,
-		limit: newLimiter(cfg.SubmitRate, cfg.SubmitBurst)}
+		limit: newLimiter(cfg.SubmitRate, cfg.SubmitBurst),
+		langs: &runtimeCache{static: sortRuntimes(cfg.Runtimes), source: cfg.RuntimeSource}}
 	s.routes()
 	return s
 }

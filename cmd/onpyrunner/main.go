@@ -29,7 +29,8 @@ type command struct {
 
 var commands = []command{
 	{"run", "run one program in the sandbox on this machine", runCmd},
-	{"serve", "serve the HTTP API and run jobs (embedded store)", serveCmd},
+	{"serve", "serve the HTTP API and run jobs (embedded store, or --redis)", serveCmd},
+	{"worker", "run jobs from a shared Redis (distributed mode)", workerCmd},
 	{"submit", "submit a program to a server", submitCmd},
 	{"bench", "load a server with jobs and compare with bare python3", benchCmd},
 }

@@ -16,32 +16,27 @@ import (
 	"github.com/onpyrunner/onpyrunner"
 	"github.com/onpyrunner/onpyrunner/api"
 	"github.com/onpyrunner/onpyrunner/metrics"
-	"github.com/onpyrunner/onpyrunner/sandbox"
-	"github.com/onpyrunner/onpyrunner/sqlite"
-	"github.com/onpyrunner/onpyrunner/worker"
 	"golang.org/x/sync/errgroup"
 )
 
 // serveFlags are the settings of `onpyrunner serve`.
 type serveFlags struct {
-	addr, data                              string
-	slots, queue                            int
-	retention, drain, maxWait               time.Duration
+	backendFlags
+	addr                                    string
+	slots                                   int
+	drain, maxWait                          time.Duration
 	maxCode, maxInput, maxMemory, maxOutput bytesFlag
 	maxTime, maxWall                        time.Duration
 	maxProcesses                            int64
 	rate                                    float64
 	burst                                   int
-	logLevel                                slog.Level
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
 	m := api.DefaultMaxLimits
+	f.backendFlags.register(fs)
 	fs.StringVar(&f.addr, "addr", ":8080", "address to listen on")
-	fs.StringVar(&f.data, "data", "./data", "folder of the embedded job store")
-	fs.IntVar(&f.slots, "slots", runtime.NumCPU(), "jobs run at once")
-	fs.IntVar(&f.queue, "queue", 1000, "most jobs queued at once; beyond, submissions get 503")
-	fs.DurationVar(&f.retention, "retention", 24*time.Hour, "how long finished jobs are kept")
+	fs.IntVar(&f.slots, "slots", runtime.NumCPU(), "jobs run at once (0: API only, with --redis)")
 	fs.DurationVar(&f.drain, "drain", 30*time.Second, "on SIGTERM, how long running jobs may finish")
 	fs.DurationVar(&f.maxWait, "max-wait", time.Minute, "longest ?wait= honoured")
 	f.maxCode, f.maxInput = 128<<10, 8<<20
@@ -55,7 +50,6 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&f.maxProcesses, "max-processes", m.Processes, "most processes a job may ask for")
 	fs.Float64Var(&f.rate, "rate", 0, "submissions per second per client address, 429 beyond (0: no cap)")
 	fs.IntVar(&f.burst, "burst", 20, "with --rate, the burst a client may send at once")
-	fs.TextVar(&f.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 }
 
 func serveCmd(ctx context.Context, args []string, env func(string) string, _ io.Reader, _, stderr io.Writer) int {
@@ -78,31 +72,16 @@ func serveCmd(ctx context.Context, args []string, env func(string) string, _ io.
 }
 
 func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
-	if f.slots < 1 {
-		return errors.New("--slots must be at least 1: with the embedded store, this process runs the jobs")
+	if f.slots < 0 || (f.slots == 0 && f.redis == "") {
+		return errors.New("--slots must be at least 1: with the embedded store, this process runs the jobs (--slots 0 needs --redis)")
 	}
-	sb, err := sandbox.New(sandbox.Config{Logger: log})
+	b, err := openBackend(ctx, f.backendFlags, log)
 	if err != nil {
 		return err
 	}
-	var runtimes []api.Runtime
-	for _, rt := range sb.Runtimes() {
-		r := api.Runtime{Language: rt.Name, Version: rt.Version}
-		if rt.Name == "python" { // the default comes first
-			runtimes = append([]api.Runtime{r}, runtimes...)
-		} else {
-			runtimes = append(runtimes, r)
-		}
-	}
-	store, err := sqlite.Open(sqlite.Config{Dir: f.data, QueueCap: f.queue, Retention: f.retention})
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	m := metrics.New(store.Stats)
-	var draining atomic.Bool
-	handler := api.New(store, api.Config{
-		Runtimes:      runtimes,
+	defer b.store.Close()
+	m := metrics.New(b.store.Stats)
+	cfg := api.Config{
 		MaxCodeBytes:  int64(f.maxCode),
 		MaxInputBytes: int64(f.maxInput),
 		MaxLimits: onpyrunner.Limits{TimeMs: ms(f.maxTime), WallTimeMs: ms(f.maxWall),
@@ -112,10 +91,30 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		SubmitBurst: f.burst,
 		Metrics:     m.Handler(),
 		Logger:      log,
-	}, draining.Load)
-	pool := worker.New(store, sb, worker.Config{Slots: f.slots, Drain: f.drain, Logger: log, Observer: m})
-	return listenAndServe(ctx, f.addr, handler, handler.WriteTimeout(), log, &draining,
-		store.Run, pool.Run)
+	}
+	parts := b.parts
+	if f.slots > 0 {
+		w, err := newWorkers(ctx, b, f.slots, f.drain, m, log)
+		if err != nil {
+			return err
+		}
+		cfg.Runtimes = w.runtimes
+		parts = append(parts, w.parts...)
+	} else {
+		cfg.RuntimeSource = b.redis.Runtimes
+	}
+	var draining atomic.Bool
+	handler := api.New(b.store, cfg, draining.Load)
+	return listenAndServe(ctx, f.addr, handler, handler.WriteTimeout(), log, &draining, parts...)
+}
+
+// runParts runs long-lived parts until ctx ends or one fails.
+func runParts(ctx context.Context, parts ...func(context.Context) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, run := range parts {
+		g.Go(func() error { return run(gctx) })
+	}
+	return g.Wait()
 }
 
 // listenAndServe serves handler on addr with the given long-lived parts
@@ -143,7 +142,7 @@ func listenAndServe(ctx context.Context, addr string, handler http.Handler, writ
 	log.Info("listening", "url", "http://"+ln.Addr().String())
 	g, gctx := errgroup.WithContext(ctx)
 	for _, run := range parts {
-		g.Go(func() error { return run(ctx) })
+		g.Go(func() error { return run(gctx) })
 	}
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

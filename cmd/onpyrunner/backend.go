@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/onpyrunner/onpyrunner"
+	"github.com/onpyrunner/onpyrunner/redis"
+	"github.com/onpyrunner/onpyrunner/sandbox"
+	"github.com/onpyrunner/onpyrunner/sqlite"
+	"github.com/onpyrunner/onpyrunner/worker"
+)
+
+// backendFlags choose and shape the job store: the embedded one in a
+// folder, or Redis.
+type backendFlags struct {
+	data, redis      string
+	queue            int
+	retention, lease time.Duration
+	logLevel         slog.Level
+}
+
+func (f *backendFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.data, "data", "./data", "folder of the embedded job store (without --redis)")
+	fs.StringVar(&f.redis, "redis", "", "Redis URL (redis://host:6379/0) of the shared job store: the distributed mode")
+	fs.IntVar(&f.queue, "queue", 1000, "most jobs queued at once; beyond, submissions get 503")
+	fs.DurationVar(&f.retention, "retention", 24*time.Hour, "how long finished jobs are kept")
+	fs.DurationVar(&f.lease, "lease", 30*time.Second, "with --redis: how long a silent worker keeps its job before another takes it over")
+	fs.TextVar(&f.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
+}
+
+// backend is an open job store and what must run beside it.
+type backend struct {
+	store onpyrunner.Store
+	redis *redis.Store // when distributed
+	parts []func(context.Context) error
+}
+
+func openBackend(ctx context.Context, f backendFlags, log *slog.Logger) (*backend, error) {
+	if f.redis == "" {
+		s, err := sqlite.Open(sqlite.Config{Dir: f.data, QueueCap: f.queue, Retention: f.retention})
+		if err != nil {
+			return nil, err
+		}
+		return &backend{store: s, parts: []func(context.Context) error{s.Run}}, nil
+	}
+	s, err := redis.Open(ctx, redis.Config{URL: f.redis, QueueCap: f.queue, Retention: f.retention, Lease: f.lease})
+	if err != nil {
+		return nil, fmt.Errorf("%w (is Redis up at %s?)", err, f.redis)
+	}
+	log.Info("job store", "redis", f.redis)
+	return &backend{store: s, redis: s}, nil
+}
+
+// workers are this process's worker slots and the languages they run.
+type workers struct {
+	runtimes []onpyrunner.Runtime
+	parts    []func(context.Context) error
+}
+
+// runtimesEvery is how often a worker tells Redis its languages; they are
+// forgotten three times that long after the last worker stops.
+const runtimesEvery = 20 * time.Second
+
+func newWorkers(ctx context.Context, b *backend, slots int, drain time.Duration, obs worker.Observer, log *slog.Logger) (*workers, error) {
+	sb, err := sandbox.New(sandbox.Config{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	w := &workers{}
+	for _, rt := range sb.Runtimes() {
+		w.runtimes = append(w.runtimes, onpyrunner.Runtime{Language: rt.Name, Version: rt.Version})
+	}
+	if len(w.runtimes) == 0 {
+		return nil, errors.New("no runtime installed (python3 or pypy3)")
+	}
+	pool := worker.New(b.store, sb, worker.Config{Slots: slots, Drain: drain, Logger: log, Observer: obs})
+	w.parts = append(w.parts, pool.Run)
+	if b.redis != nil {
+		w.parts = append(w.parts, func(ctx context.Context) error {
+			t := time.NewTicker(runtimesEvery)
+			defer t.Stop()
+			for {
+				if err := b.redis.PublishRuntimes(ctx, w.runtimes, 3*runtimesEvery); err != nil && ctx.Err() == nil {
+					log.Warn("publish runtimes", "err", err)
+				}
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-t.C:
+				}
+			}
+		})
+	}
+	return w, nil
+}
