@@ -14,10 +14,15 @@ var openapiYAML []byte
 // routes is the API's one list of routes. Every path also answers other
 // methods with a JSON 405, and unknown paths with a JSON 404.
 func (s *Server) routes() {
-	routes := []struct {
+	index := s.index
+	if s.cfg.Web != nil {
+		index = s.cfg.Web.ServeHTTP
+	}
+	type route = struct {
 		method, path string
 		h            http.HandlerFunc
-	}{
+	}
+	routes := []route{
 		{"POST", "/api/jobs", s.submit},
 		{"GET", "/api/jobs/{jobId}", s.get},
 		{"DELETE", "/api/jobs/{jobId}", s.cancel},
@@ -31,13 +36,13 @@ func (s *Server) routes() {
 			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 		}},
 		{"GET", "/readyz", s.ready},
-		{"GET", "/{$}", s.index},
+		{"GET", "/{$}", index},
 	}
 	if s.cfg.Metrics != nil {
-		routes = append(routes, struct {
-			method, path string
-			h            http.HandlerFunc
-		}{"GET", "/metrics", s.cfg.Metrics.ServeHTTP})
+		routes = append(routes, route{"GET", "/metrics", s.cfg.Metrics.ServeHTTP})
+	}
+	if s.cfg.Web != nil {
+		routes = append(routes, route{"GET", "/assets/", s.cfg.Web.ServeHTTP})
 	}
 	allow := map[string][]string{}
 	for _, rt := range routes {

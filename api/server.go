@@ -41,6 +41,9 @@ type Config struct {
 	SubmitBurst int
 	// Metrics, when set, is served at /metrics.
 	Metrics http.Handler
+	// Web, when set, serves the playground page at / and its files under
+	// /assets/. Default: a short page that points to the API.
+	Web http.Handler
 	// Logger receives the API's logs. Default slog.Default().
 	Logger *slog.Logger
 }
