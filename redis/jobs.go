@@ -345,3 +345,13 @@ func (s *Store) Runtimes(ctx context.Context) ([]onpyrunner.Runtime, error) {
 	}
 	return rts, nil
 }
+
+// Worker names the consumer (host-pid-suffix) that runs a job now, or "".
+func (s *Store) Worker(ctx context.Context, id string) (string, error) {
+	job, _ := s.jobKeys(id)
+	w, err := s.rdb.HGet(ctx, job, "worker").Result()
+	if errors.Is(err, goredis.Nil) {
+		return "", nil
+	}
+	return w, s.fail(err)
+}

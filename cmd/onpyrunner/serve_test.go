@@ -31,7 +31,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// server is `onpyrunner serve` running as a child process.
+// server is an onpyrunner command (serve or worker) running as a child
+// process.
 type server struct {
 	cmd    *exec.Cmd
 	url    string
@@ -41,13 +42,32 @@ type server struct {
 	exited chan error
 }
 
-var listening = regexp.MustCompile(`msg=listening url=(\S+)`)
+var (
+	listening = regexp.MustCompile(`msg=listening url=(\S+)`)
+	working   = regexp.MustCompile(`msg=worker slots=`)
+)
 
+// startServe starts `onpyrunner serve` on a free loopback port.
 func startServe(t *testing.T, args ...string) *server {
+	t.Helper()
+	s := startCmd(t, listening, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	s.client = client.New(s.url, nil)
+	return s
+}
+
+// startWorker starts `onpyrunner worker`.
+func startWorker(t *testing.T, args ...string) *server {
+	t.Helper()
+	return startCmd(t, working, append([]string{"worker"}, args...)...)
+}
+
+// startCmd starts this test binary as the onpyrunner command and waits for
+// the log line ready matches.
+func startCmd(t *testing.T, ready *regexp.Regexp, args ...string) *server {
 	t.Helper()
 	testenv.Sandbox(t) // the probe, before any program runs
 	s := &server{exited: make(chan error, 1)}
-	s.cmd = exec.Command(os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	s.cmd = exec.Command(os.Args[0], args...)
 	s.cmd.Env = append(os.Environ(), "ONPYRUNNER_TEST_MAIN=1")
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
@@ -56,15 +76,15 @@ func startServe(t *testing.T, args ...string) *server {
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	urls := make(chan string, 1)
+	up := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			s.mu.Lock()
 			s.log.WriteString(sc.Text() + "\n")
 			s.mu.Unlock()
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
+			if m := ready.FindStringSubmatch(sc.Text()); m != nil {
+				up <- m[len(m)-1]
 			}
 		}
 		s.exited <- s.cmd.Wait()
@@ -72,17 +92,16 @@ func startServe(t *testing.T, args ...string) *server {
 	t.Cleanup(func() {
 		_ = s.cmd.Process.Kill()
 		if t.Failed() {
-			t.Logf("server log:\n%s", s.logText())
+			t.Logf("log of %s:\n%s", args[0], s.logText())
 		}
 	})
 	select {
-	case s.url = <-urls:
+	case s.url = <-up:
 	case err := <-s.exited:
-		t.Fatalf("serve exited: %v\n%s", err, s.logText())
+		t.Fatalf("%s exited: %v\n%s", args[0], err, s.logText())
 	case <-time.After(30 * time.Second):
-		t.Fatalf("serve did not start listening\n%s", s.logText())
+		t.Fatalf("%s did not start\n%s", args[0], s.logText())
 	}
-	s.client = client.New(s.url, nil)
 	return s
 }
 
