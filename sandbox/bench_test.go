@@ -83,3 +83,74 @@ func BenchmarkThroughput(b *testing.B) {
 	b.ReportMetric(br, "bare-runs/s")
 	b.ReportMetric(sr/br, "ratio")
 }
+
+// BenchmarkWarmPrint1 is BenchmarkPrint1 through a warm slot.
+func BenchmarkWarmPrint1(b *testing.B) {
+	sl, err := sandboxFor(b).NewSlot("python")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sl.Close()
+	var sb, py []time.Duration
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		warm(b, sl)
+		t1 := time.Now()
+		bare(b)
+		sb, py = append(sb, t1.Sub(t0)), append(py, time.Since(t1))
+	}
+	ms, mp := median(sb), median(py)
+	b.ReportMetric(float64(ms.Microseconds())/1000, "warm-ms")
+	b.ReportMetric(float64(mp.Microseconds())/1000, "bare-ms")
+	b.ReportMetric(float64(ms)/float64(mp), "ratio")
+}
+
+func warm(b *testing.B, sl *sandbox.Slot) {
+	res, err := sl.Run(context.Background(), sandbox.Spec{Code: []byte("print(1)")})
+	if err != nil || res.Stdout != "1\n" {
+		b.Fatalf("warm: %+v %v", res, err)
+	}
+}
+
+// BenchmarkWarmThroughput runs print(1) on GOMAXPROCS warm slots at once
+// (-cpu 2 gives the 2 slots) and bare python3 spawned the same way,
+// and reports runs per second of each.
+func BenchmarkWarmThroughput(b *testing.B) {
+	par := runtime.GOMAXPROCS(0)
+	slots := make(chan *sandbox.Slot, par)
+	for range par {
+		sl, err := sandboxFor(b).NewSlot("python")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer sl.Close()
+		slots <- sl
+	}
+	rate := func(fn func()) float64 {
+		var wg sync.WaitGroup
+		jobs := make(chan struct{}, b.N)
+		for i := 0; i < b.N; i++ {
+			jobs <- struct{}{}
+		}
+		close(jobs)
+		start := time.Now()
+		for w := 0; w < par; w++ {
+			wg.Go(func() {
+				for range jobs {
+					fn()
+				}
+			})
+		}
+		wg.Wait()
+		return float64(b.N) / time.Since(start).Seconds()
+	}
+	wr := rate(func() {
+		sl := <-slots
+		warm(b, sl)
+		slots <- sl
+	})
+	br := rate(func() { bare(b) })
+	b.ReportMetric(wr, "warm-runs/s")
+	b.ReportMetric(br, "bare-runs/s")
+	b.ReportMetric(wr/br, "ratio")
+}

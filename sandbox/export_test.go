@@ -1,7 +1,21 @@
 package sandbox
 
-// LeftoverCgroups lists run cgroups that still exist (tests only).
-func LeftoverCgroups(s *Sandbox) []string { return s.cgroups.Runs() }
+import (
+	"path/filepath"
+	"strings"
+)
+
+// LeftoverCgroups lists run cgroups that still exist, the warm slots'
+// own aside (tests only).
+func LeftoverCgroups(s *Sandbox) []string {
+	var out []string
+	for _, d := range s.cgroups.Runs() {
+		if !strings.HasPrefix(filepath.Base(d), slotPrefix) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
 
 // RootDir is where the runs' roots are built (tests only).
 func RootDir(s *Sandbox) string { return s.rootPath() }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,7 +48,70 @@ func tryRun(code string, l onpyrunner.Limits, stdin []byte) (*onpyrunner.Result,
 	if stdin != nil {
 		spec.Stdin = bytes.NewReader(stdin)
 	}
+	if warmMode {
+		sl, err := slots.get()
+		if err != nil {
+			return nil, err
+		}
+		defer slots.put(sl)
+		return sl.Run(ctx, spec)
+	}
 	return sb.Run(ctx, spec)
+}
+
+// warmMode makes tryRun run programs in warm slots; TestWarm sets it.
+var warmMode bool
+
+// slots are warm slots for tests, made as runs at once need them.
+var slots slotPool
+
+type slotPool struct {
+	mu   sync.Mutex
+	idle []*sandbox.Slot
+}
+
+func (p *slotPool) get() (*sandbox.Slot, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.idle); n > 0 {
+		sl := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		return sl, nil
+	}
+	return sb.NewSlot("python")
+}
+
+func (p *slotPool) put(sl *sandbox.Slot) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.idle = append(p.idle, sl)
+}
+
+// closeAll stops every slot (none may be in use).
+func (p *slotPool) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, sl := range p.idle {
+		sl.Close()
+	}
+	p.idle = nil
+}
+
+// TestWarm runs the sandbox's tests again through warm slots: every corpus
+// row, every ordinary program, every limit, runs at once.
+func TestWarm(t *testing.T) {
+	sandboxFor(t)
+	warmMode = true
+	defer func() {
+		warmMode = false
+		slots.closeAll()
+	}()
+	for name, test := range map[string]func(*testing.T){
+		"corpus": TestHostileCorpus, "programs": TestOrdinaryPrograms,
+		"limits": TestLimitBoundaries, "concurrent": TestConcurrentRuns,
+	} {
+		t.Run(name, test)
+	}
 }
 
 // hostState is what a run must not change outside its scratch space.
@@ -80,7 +144,16 @@ func checkAfterRun(t *testing.T, before hostState) {
 	t.Helper()
 	s := sandboxFor(t)
 	lo, hi := sandbox.UIDRange(s)
-	if left := sandboxProcs(lo, hi); len(left) > 0 {
+	if warmMode {
+		lo++ // uid lo is also the warm slots' own, which live on
+	}
+	// A run's last process may still be exiting as the run returns.
+	left := sandboxProcs(lo, hi)
+	for deadline := time.Now().Add(2 * time.Second); len(left) > 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		left = sandboxProcs(lo, hi)
+	}
+	if len(left) > 0 {
 		t.Errorf("processes of the run left on the host: %v", left)
 	}
 	if left := sandbox.LeftoverCgroups(s); len(left) > 0 {

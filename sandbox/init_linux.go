@@ -56,6 +56,9 @@ func sandboxInit() error {
 	if err := loopbackUp(); err != nil {
 		return err
 	}
+	if c.ZygoteFD != 0 {
+		return slotInit(&c)
+	}
 	// Into the program's cgroup, so that the program starts there, and a
 	// cgroup namespace rooted at it, so the program sees only its own.
 	if err := writeFDs(fdCgroup, c.ProgProcs, "0"); err != nil {
@@ -101,6 +104,28 @@ func sandboxInit() error {
 		return err
 	}
 	report(initMsg{Started: true})
+	return reap(pid)
+}
+
+// slotInit starts a warm slot's zygote with the init's privileges (it
+// drops them in each child it forks for a run) and lives as long as it.
+func slotInit(c *initConfig) error {
+	pid, err := syscall.ForkExec(c.Argv[0], c.Argv, &syscall.ProcAttr{
+		Dir:   "/",
+		Env:   c.Env,
+		Files: []uintptr{0, 1, 2, uintptr(c.ZygoteFD)},
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	if err != nil {
+		return fmt.Errorf("start the zygote: %w", err)
+	}
+	_ = syscall.Close(c.ZygoteFD)
+	report(initMsg{Started: true})
+	return reap(pid)
+}
+
+// reap waits for children until pid ends, then reports its end and exits.
+func reap(pid int) error {
 	for {
 		// A raw wait4 keeps the Go scheduler out of the way: no thread is
 		// started while the program runs. Orphans are reparented here and

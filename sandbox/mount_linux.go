@@ -29,6 +29,7 @@ func buildRoot(c *initConfig) error {
 		{"bind runtime", func() error { return bindView(root, c.View) }},
 		{"mount /dev", func() error { return mountDev(root, c) }},
 		{"mount /proc", func() error { return mountProc(root) }},
+		{"mount the slot's /proc", func() error { return mountSlotProc(root, c) }},
 		{"mount scratch", func() error {
 			for _, d := range []string{workDir, "/tmp"} {
 				if err := mountScratch(root+d, c, "0700"); err != nil {
@@ -153,6 +154,29 @@ func mountProc(root string) error {
 	}
 	return remount(proc+"/sys", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)
 }
+
+// mountSlotProc gives a warm slot a second, fully visible /proc where
+// only the slot's root may look: the kernel lets a user namespace mount a
+// new proc (each run's, over /proc) only where one is fully visible, and
+// /proc is not (/proc/sys is bound over it).
+func mountSlotProc(root string, c *initConfig) error {
+	if c.ZygoteFD == 0 {
+		return nil
+	}
+	// The mount hides its mount point's mode: the folder above is the
+	// fence.
+	if err := os.Mkdir(root+slotDir, 0o700); err != nil {
+		return err
+	}
+	dir := root + slotDir + "/proc"
+	if err := os.Mkdir(dir, 0o555); err != nil {
+		return err
+	}
+	return unix.Mount("proc", dir, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+}
+
+// slotDir holds a warm slot's own /proc, for the slot's root only.
+const slotDir = "/.slot"
 
 // mountScratch mounts a capped tmpfs that the run's uid owns.
 func mountScratch(p string, c *initConfig, mode string) error {

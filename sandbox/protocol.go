@@ -34,6 +34,10 @@ type initConfig struct {
 	ProgProcs     int                  `json:"progProcs"` // count of prog cgroup.procs fds from fdCgroup on
 	InitProcs     int                  `json:"initProcs"` // count of init cgroup.procs fds after those
 	Filter        []syscall.SockFilter `json:"filter"`
+	// ZygoteFD, when set, makes the init a warm slot's: it starts Argv as
+	// the slot's zygote, keeping its privileges, with this descriptor as
+	// the zygote's fd 3, and lives as long as the zygote.
+	ZygoteFD int `json:"zygoteFD,omitempty"`
 }
 
 // pidsMaxFD is the descriptor of the program's pids.max, after the procs files.

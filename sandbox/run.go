@@ -30,6 +30,7 @@ type run struct {
 	lim  onpyrunner.Limits
 	uid  int
 	cg   *cgroup.Run
+	slot *Slot // the warm slot that runs it; nil for a fresh init
 
 	stdout, stderr *capped
 	limitHit       chan onpyrunner.Verdict // an output cap was passed
@@ -98,30 +99,34 @@ type pipes struct {
 	cgroupFiles                                                                      []*os.File
 }
 
-func (p *pipes) open(cg *cgroup.Run, uid int) (progN, initN int, err error) {
-	pairs := []struct{ r, w **os.File }{{&p.stdinR, &p.stdinW}, {&p.stdoutR, &p.stdoutW},
-		{&p.stderrR, &p.stderrW}, {&p.cfgR, &p.cfgW}, {&p.statusR, &p.statusW}}
-	for _, pr := range pairs {
+// openStdio makes the program's stdio pipes (owned by uid, so that it may
+// reopen them through /dev/stdout and the like, as it could outside) and
+// the status pipe.
+func (p *pipes) openStdio(uid int) (err error) {
+	for _, pr := range []struct{ r, w **os.File }{{&p.stdinR, &p.stdinW}, {&p.stdoutR, &p.stdoutW},
+		{&p.stderrR, &p.stderrW}, {&p.statusR, &p.statusW}} {
 		if *pr.r, *pr.w, err = os.Pipe(); err != nil {
-			return 0, 0, err
+			return err
 		}
 	}
-	// The program owns its stdio pipes, so that it may reopen them
-	// through /dev/stdout and the like, as it could outside.
 	for _, f := range []*os.File{p.stdinR, p.stdoutW, p.stderrW} {
 		if err := f.Chown(uid, uid); err != nil {
-			return 0, 0, err
+			return err
 		}
 	}
-	prog, init := cg.MoveFiles(cgroup.Prog), cg.MoveFiles(cgroup.Init)
-	for _, name := range append(append(prog, init...), cg.PidsMaxFile()) {
+	return nil
+}
+
+// openFiles opens cgroup files for the child.
+func (p *pipes) openFiles(names ...string) error {
+	for _, name := range names {
 		f, err := os.OpenFile(name, os.O_WRONLY, 0)
 		if err != nil {
-			return 0, 0, err
+			return err
 		}
 		p.cgroupFiles = append(p.cgroupFiles, f)
 	}
-	return len(prog), len(init), nil
+	return nil
 }
 
 func (p *pipes) closeChildEnds() {
@@ -147,56 +152,35 @@ type exit struct {
 	status syscall.WaitStatus
 }
 
+// launched is a program started by a launcher: the init's (or the warm
+// slot's) status messages, and stop, which kills what is left of the run
+// and waits for it.
+type launched struct {
+	msgs <-chan initMsg
+	stop func()
+}
+
 func (r *run) run(ctx context.Context) (*onpyrunner.Result, error) {
 	var p pipes
 	defer p.closeAll()
-	cfg := r.config()
-	var err error
-	if cfg.ProgProcs, cfg.InitProcs, err = p.open(r.cg, r.uid); err != nil {
+	if err := p.openStdio(r.uid); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
-	// Inside, uid 0 (the init while it sets up, with the namespace's
-	// capabilities) is the host's unprivileged UIDBase; programUID is the
-	// run's own host uid. Gids map the same way.
-	ids := []syscall.SysProcIDMap{{ContainerID: 0, HostID: r.s.cfg.UIDBase, Size: 1},
-		{ContainerID: programUID, HostID: r.uid, Size: 1}}
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
-		Args:       []string{initArg0},
-		Env:        []string{"GOMAXPROCS=1", "GOGC=off"}, // short-lived and small: no collector beside the program
-		Stdin:      p.stdinR,
-		Stdout:     p.stdoutW,
-		Stderr:     p.stderrW,
-		ExtraFiles: append([]*os.File{p.cfgR, p.statusW}, p.cgroupFiles...),
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
-				syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
-			UidMappings:                ids,
-			GidMappings:                ids,
-			GidMappingsEnableSetgroups: true,
-			Credential:                 &syscall.Credential{Uid: 0, Gid: 0, Groups: []uint32{}},
-			Pdeathsig:                  syscall.SIGKILL,
-			Setsid:                     true,
-		},
+	launch := r.launchCold
+	if r.slot != nil {
+		launch = r.launchWarm
 	}
-	if err := r.start(cmd); err != nil {
-		return nil, fmt.Errorf("sandbox: start init: %w", err)
+	l, err := launch(&p)
+	if err != nil {
+		return nil, err
 	}
-	p.closeChildEnds()
-	done := false
+	stopped := false
 	defer func() {
-		if !done {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
+		if !stopped {
+			l.stop()
 		}
 	}()
-	msgs := make(chan initMsg, 4)
-	go readStatus(p.statusR, msgs)
-	go func() { // the init reads its config as it starts; EPIPE means it died
-		b, _ := json.Marshal(cfg)
-		_, _ = p.cfgW.Write(b)
-		p.cfgW.Close()
-	}()
+	msgs := l.msgs
 
 	// Output readers and the stdin writer run from the start: the init
 	// closes its copies once the program has them.
@@ -213,10 +197,9 @@ func (r *run) run(ctx context.Context) (*onpyrunner.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	reason, ex, wall := r.supervise(ctx, msgs, start, cmd.Process)
-	_ = cmd.Process.Kill() // pid 1 gone: the kernel kills the rest of its pid namespace
-	_ = cmd.Wait()
-	done = true
+	reason, ex, wall := r.supervise(ctx, msgs, start)
+	l.stop()
+	stopped = true
 	p.stdinW.Close() // unblocks the feeder if the program left stdin unread
 	if !waitTimeout(&streams, 5*time.Second) {
 		p.stdoutR.Close() // nothing should hold the pipes now; never hang on them
@@ -232,6 +215,66 @@ func (r *run) run(ctx context.Context) (*onpyrunner.Result, error) {
 	}
 	res := r.result(onpyrunner.Verdict(reason), ex, stats, wall)
 	return res, nil
+}
+
+// launchCold starts a fresh init in fresh namespaces, which builds the
+// root, drops its privileges and starts the interpreter.
+func (r *run) launchCold(p *pipes) (*launched, error) {
+	cfg := r.config()
+	var err error
+	if p.cfgR, p.cfgW, err = os.Pipe(); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	prog, init := r.cg.MoveFiles(cgroup.Prog), r.cg.MoveFiles(cgroup.Init)
+	cfg.ProgProcs, cfg.InitProcs = len(prog), len(init)
+	if err := p.openFiles(append(append(prog, init...), r.cg.PidsMaxFile())...); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	cmd := r.initCmd(p.stdinR, p.stdoutW, p.stderrW, append([]*os.File{p.cfgR, p.statusW}, p.cgroupFiles...))
+	if err := r.start(cmd); err != nil {
+		return nil, fmt.Errorf("sandbox: start init: %w", err)
+	}
+	p.closeChildEnds()
+	msgs := make(chan initMsg, 4)
+	go readStatus(p.statusR, msgs)
+	go func() { // the init reads its config as it starts; EPIPE means it died
+		b, _ := json.Marshal(cfg)
+		_, _ = p.cfgW.Write(b)
+		p.cfgW.Close()
+	}()
+	return &launched{msgs: msgs, stop: func() {
+		_ = cmd.Process.Kill() // pid 1 gone: the kernel kills the rest of its pid namespace
+		_ = cmd.Wait()
+	}}, nil
+}
+
+// initCmd is the command that starts an init in fresh namespaces, with
+// the given stdio and extra descriptors (3 on).
+func (r *run) initCmd(stdin, stdout, stderr *os.File, extra []*os.File) *exec.Cmd {
+	// Inside, uid 0 (the init while it sets up, with the namespace's
+	// capabilities) is the host's unprivileged UIDBase; programUID is the
+	// run's own host uid. Gids map the same way.
+	ids := []syscall.SysProcIDMap{{ContainerID: 0, HostID: r.s.cfg.UIDBase, Size: 1},
+		{ContainerID: programUID, HostID: r.uid, Size: 1}}
+	return &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{initArg0},
+		Env:        []string{"GOMAXPROCS=1", "GOGC=off"}, // short-lived and small: no collector beside the program
+		Stdin:      stdin,
+		Stdout:     stdout,
+		Stderr:     stderr,
+		ExtraFiles: extra,
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
+				syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
+			UidMappings:                ids,
+			GidMappings:                ids,
+			GidMappingsEnableSetgroups: true,
+			Credential:                 &syscall.Credential{Uid: 0, Gid: 0, Groups: []uint32{}},
+			Pdeathsig:                  syscall.SIGKILL,
+			Setsid:                     true,
+		},
+	}
 }
 
 // start starts the init in the run's init cgroup without moving a whole
@@ -298,7 +341,7 @@ func (r *run) awaitStart(ctx context.Context, msgs <-chan initMsg) (time.Time, e
 // supervise waits for the program's end or a limit, whichever comes first.
 // It returns the limit's verdict ("" for none, "canceled" for ctx), the
 // program's exit as the init saw it and the wall time.
-func (r *run) supervise(ctx context.Context, msgs <-chan initMsg, start time.Time, init *os.Process) (string, exit, time.Duration) {
+func (r *run) supervise(ctx context.Context, msgs <-chan initMsg, start time.Time) (string, exit, time.Duration) {
 	wall := time.NewTimer(r.lim.WallTime())
 	defer wall.Stop()
 	cpu := time.NewTimer(0)

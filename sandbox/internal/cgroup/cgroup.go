@@ -163,10 +163,9 @@ func (r *Run) Procs() ([]int, error) {
 	return pids, nil
 }
 
-// Remove kills whatever is left in the run, waits until it is empty (up to
-// timeout) and removes its directories. It never follows a path the program
-// could have made: cgroupfs holds only what the kernel puts there.
-func (r *Run) Remove(timeout time.Duration) error {
+// Kill SIGKILLs every process in the run until none is left (up to
+// timeout): a process forking meanwhile dies at the next pass.
+func (r *Run) Kill(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		pids, err := r.Procs()
@@ -174,7 +173,7 @@ func (r *Run) Remove(timeout time.Duration) error {
 			return err
 		}
 		if len(pids) == 0 {
-			break
+			return nil
 		}
 		for _, p := range pids {
 			_ = unix.Kill(p, unix.SIGKILL)
@@ -182,7 +181,17 @@ func (r *Run) Remove(timeout time.Duration) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("cgroup: processes %v still alive after %v", pids, timeout)
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Remove kills whatever is left in the run, waits until it is empty (up to
+// timeout) and removes its directories. It never follows a path the program
+// could have made: cgroupfs holds only what the kernel puts there.
+func (r *Run) Remove(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	if err := r.Kill(timeout); err != nil {
+		return err
 	}
 	var errs []error
 	for _, root := range r.roots() {
