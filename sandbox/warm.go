@@ -362,3 +362,42 @@ func filterBase64(f []syscall.SockFilter) string {
 	}
 	return base64.StdEncoding.EncodeToString(b)
 }
+
+// Lane runs one program at a time for one worker: in a warm slot of its
+// own when the runtime has one (made at its first run, replaced if it
+// dies), else with a fresh interpreter.
+type Lane struct {
+	s     *Sandbox
+	slots map[string]*Slot
+}
+
+// NewLane returns a lane; Close it when done.
+func (s *Sandbox) NewLane() *Lane { return &Lane{s: s, slots: map[string]*Slot{}} }
+
+// Run runs spec as Sandbox.Run does. Not safe for concurrent use.
+func (l *Lane) Run(ctx context.Context, spec Spec) (*onpyrunner.Result, error) {
+	name := spec.Runtime
+	if name == "" {
+		name = "python"
+	}
+	if _, ok := l.s.runtimes[name]; !ok || !WarmRuntimes[name] {
+		return l.s.Run(ctx, spec)
+	}
+	sl := l.slots[name]
+	if sl == nil {
+		var err error
+		if sl, err = l.s.NewSlot(name); err != nil {
+			return nil, err
+		}
+		l.slots[name] = sl
+	}
+	return sl.Run(ctx, spec)
+}
+
+// Close stops the lane's slots.
+func (l *Lane) Close() error {
+	for _, sl := range l.slots {
+		sl.Close()
+	}
+	return nil
+}

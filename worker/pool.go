@@ -18,6 +18,12 @@ type Runner interface {
 	Run(ctx context.Context, spec sandbox.Spec) (*onpyrunner.Result, error)
 }
 
+// laneMaker is a Runner that gives each slot a lane of its own (a warm
+// sandbox): *sandbox.Sandbox.
+type laneMaker interface {
+	NewLane() *sandbox.Lane
+}
+
 // Observer hears of each job a slot takes and ends, for metrics.
 type Observer interface {
 	Started(j *onpyrunner.Job)
@@ -35,6 +41,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Observer, when set, hears of every job started and ended.
 	Observer Observer
+	// Cold runs every job with a fresh interpreter, never in a warm slot.
+	Cold bool
 }
 
 // Pool is a fixed set of worker slots.
@@ -75,6 +83,12 @@ func (p *Pool) Run(ctx context.Context) error {
 
 // slot takes jobs until ctx ends; runs end early only when runCtx does.
 func (p *Pool) slot(ctx, runCtx context.Context) {
+	runner := p.runner
+	if lm, ok := runner.(laneMaker); ok && !p.cfg.Cold {
+		lane := lm.NewLane()
+		defer lane.Close()
+		runner = lane
+	}
 	for {
 		j, err := p.store.Claim(ctx)
 		if err != nil {
@@ -89,12 +103,12 @@ func (p *Pool) slot(ctx, runCtx context.Context) {
 			}
 			continue
 		}
-		p.runJob(runCtx, j)
+		p.runJob(runCtx, runner, j)
 	}
 }
 
 // runJob runs j and stores how it ended.
-func (p *Pool) runJob(runCtx context.Context, j *onpyrunner.Job) {
+func (p *Pool) runJob(runCtx context.Context, runner Runner, j *onpyrunner.Job) {
 	if p.cfg.Observer != nil {
 		p.cfg.Observer.Started(j)
 	}
@@ -105,7 +119,7 @@ func (p *Pool) runJob(runCtx context.Context, j *onpyrunner.Job) {
 
 	out := newLive(p.store, j.ID)
 	t0 := time.Now()
-	res, err := p.runner.Run(ctx, sandbox.Spec{
+	res, err := runner.Run(ctx, sandbox.Spec{
 		Runtime: j.Language,
 		Code:    []byte(j.Code),
 		Stdin:   strings.NewReader(j.Input),

@@ -21,6 +21,7 @@ type backendFlags struct {
 	data, redis      string
 	queue            int
 	retention, lease time.Duration
+	cold             bool
 	logLevel         slog.Level
 }
 
@@ -30,6 +31,7 @@ func (f *backendFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.queue, "queue", 1000, "most jobs queued at once; beyond, submissions get 503")
 	fs.DurationVar(&f.retention, "retention", 24*time.Hour, "how long finished jobs are kept")
 	fs.DurationVar(&f.lease, "lease", 30*time.Second, "with --redis: how long a silent worker keeps its job before another takes it over")
+	fs.BoolVar(&f.cold, "cold", false, "run every job with a fresh interpreter, not in a warm sandbox (slower)")
 	fs.TextVar(&f.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 }
 
@@ -66,7 +68,7 @@ type workers struct {
 // forgotten three times that long after the last worker stops.
 const runtimesEvery = 20 * time.Second
 
-func newWorkers(ctx context.Context, b *backend, slots int, drain time.Duration, obs worker.Observer, log *slog.Logger) (*workers, error) {
+func newWorkers(ctx context.Context, b *backend, f backendFlags, slots int, drain time.Duration, obs worker.Observer, log *slog.Logger) (*workers, error) {
 	sb, err := sandbox.New(sandbox.Config{Logger: log})
 	if err != nil {
 		return nil, err
@@ -78,7 +80,7 @@ func newWorkers(ctx context.Context, b *backend, slots int, drain time.Duration,
 	if len(w.runtimes) == 0 {
 		return nil, errors.New("no runtime installed (python3 or pypy3)")
 	}
-	pool := worker.New(b.store, sb, worker.Config{Slots: slots, Drain: drain, Logger: log, Observer: obs})
+	pool := worker.New(b.store, sb, worker.Config{Slots: slots, Drain: drain, Logger: log, Observer: obs, Cold: f.cold})
 	w.parts = append(w.parts, pool.Run)
 	if b.redis != nil {
 		w.parts = append(w.parts, func(ctx context.Context) error {

@@ -16,6 +16,7 @@ import (
 	"github.com/onpyrunner/onpyrunner"
 	"github.com/onpyrunner/onpyrunner/api"
 	"github.com/onpyrunner/onpyrunner/metrics"
+	"github.com/onpyrunner/onpyrunner/web"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -90,11 +91,12 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		SubmitRate:  f.rate,
 		SubmitBurst: f.burst,
 		Metrics:     m.Handler(),
+		Web:         web.Handler(),
 		Logger:      log,
 	}
 	parts := b.parts
 	if f.slots > 0 {
-		w, err := newWorkers(ctx, b, f.slots, f.drain, m, log)
+		w, err := newWorkers(ctx, b, f.backendFlags, f.slots, f.drain, m, log)
 		if err != nil {
 			return err
 		}

@@ -50,7 +50,7 @@ func runWorker(ctx context.Context, f backendFlags, slots int, drain time.Durati
 	}
 	defer b.store.Close()
 	m := metrics.New(b.store.Stats)
-	w, err := newWorkers(ctx, b, slots, drain, m, log)
+	w, err := newWorkers(ctx, b, f, slots, drain, m, log)
 	if err != nil {
 		return err
 	}
