@@ -28,4 +28,51 @@
 // A signal that ends the init ends the run (the program killed its own
 // run: runtime_error, SIGKILL); the init installs no handlers of its own,
 // since asking the Go runtime for them costs milliseconds a run.
+//
+// # Warm slots
+//
+// Starting Python costs more than everything else of a run, so a worker
+// keeps a warm Slot (warm.go, zygote.py): an init like the above, set up
+// once (namespaces, root, network, a cgroup of the slot's own), whose
+// program is a zygote: Python, past its start-up, as the slot's uid 0
+// (the host's unprivileged UIDBase), holding nothing but its code. For each
+// run the supervisor creates the run's cgroup and hands the zygote, over a
+// socket, the run's config with its stdio, a status pipe and the cgroup's
+// cgroup.procs files. The zygote mounts fresh scratch tmpfs over the last
+// run's, then clones B, pid 1 of new pid and IPC namespaces; B mounts a
+// /proc for them, forks C, becomes the program's uid and waits. C moves
+// into the run's cgroup and a cgroup namespace of its own, sets the
+// rlimits, drops every privilege as the init above does, installs Landlock
+// and the seccomp filter, takes the run's stdio, and runs the code as
+// __main__ from /work/main.py with the semantics of `python3 main.py`
+// (sys.argv, sys.path[0], __file__, tracebacks without the zygote's
+// frames, SystemExit codes, fresh sys.std* with the usual buffering). When
+// C ends, B reports how and exits, and the kernel ends every process left
+// in the run's pid namespace; the supervisor kills what is left in the
+// run's cgroup either way. Nothing of a run survives into the next: its
+// processes, pid numbers, IPC objects, scratch files, /proc and cgroup are
+// all its own. The zygote cannot be signalled (another uid, another pid
+// namespace) or traced (seccomp, not dumpable) by a run, and never shares
+// a descriptor with one; a zygote that dies is replaced at the next run.
+//
+// What a fork shares between runs of one slot, and why that is accepted:
+//
+//   - The hash seed (PYTHONHASHSEED is drawn once per interpreter): runs of
+//     a slot hash strings alike. A program could learn the seed, but there
+//     is nothing across runs to attack with it: runs share no data
+//     structure. A fresh slot (a restart) draws a new one.
+//   - The random module's state is not shared: it reseeds itself from
+//     os.urandom in each fork (os.register_at_fork), as do tempfile's names;
+//     secrets and uuid read the kernel's randomness directly.
+//   - The address-space layout (ASLR) is the zygote's: a program learns
+//     where the zygote's objects are, which helps attack only a process
+//     that shares that memory, and no run does (copy-on-write, no shared
+//     writable mapping, no descriptor to another run).
+//   - At exit C waits for threads, runs atexit, finalizes the program's own
+//     objects and flushes the standard streams, but skips tearing down the
+//     zygote's objects (that would copy every shared page): an object
+//     reachable from a module the zygote loaded is not finalized at exit.
+//
+// PyPy runs with a fresh interpreter per run (WarmRuntimes): its JIT and
+// memory do not fit the fork-per-run model as well.
 package sandbox

@@ -34,6 +34,9 @@ type Slot struct {
 	rt  *Runtime
 	uid int // the host uid of this slot's programs
 
+	filter   string   // the seccomp filter, for the zygote
+	landlock *llRules // nil where the kernel has no Landlock
+
 	mu sync.Mutex // one run at a time
 	z  *zygote
 }
@@ -67,7 +70,10 @@ func (s *Sandbox) NewSlot(runtime string) (*Slot, error) {
 	if !ok {
 		return nil, fmt.Errorf("sandbox: more than %d runs at once", s.cfg.MaxRuns)
 	}
-	sl := &Slot{s: s, rt: rt, uid: uid}
+	sl := &Slot{s: s, rt: rt, uid: uid, filter: filterBase64(s.filter)}
+	if s.landlock {
+		sl.landlock = landlockRules()
+	}
 	if err := sl.restart(); err != nil {
 		s.uids.release(uid)
 		return nil, err
@@ -296,12 +302,9 @@ func (r *run) launchWarm(p *pipes) (*launched, error) {
 	}
 	c := r.config()
 	job := warmJob{UID: programUID, Code: c.Code, ScratchBytes: c.ScratchBytes, ScratchInodes: c.ScratchInodes,
-		Filter: filterBase64(r.s.filter), Argv0: r.rt.Binary}
+		Filter: r.slot.filter, Landlock: r.slot.landlock, Argv0: r.rt.Binary}
 	for _, rl := range c.Rlimits {
 		job.Rlimits = append(job.Rlimits, [2]uint64{uint64(rl.Resource), rl.Value})
-	}
-	if r.s.landlock {
-		job.Landlock = landlockRules()
 	}
 	msg, err := json.Marshal(job)
 	if err != nil {

@@ -196,16 +196,15 @@ def job_b(job, fds, status):
         os.close(fd)
     # The program's own uid, as a fresh run's init has, so that it may
     # signal its pid 1 as it could elsewhere: a signal that ends a process
-    # ends B, and with it the run (the program ended its own run); others
-    # are ignored.
-    for sig in signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD}:
-        try:
-            signal.signal(sig, signal.SIG_IGN)
-        except (OSError, ValueError):
-            pass
+    # ends B, and with it the run (the program ended its own run); the
+    # kernel drops the others (B is its namespace's init).
     for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, lambda *_: os._exit(1))
-    drop_privileges(job["uid"])
+    uid = job["uid"]
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    check(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl")
     while True:
         pid, st = os.wait()
         if pid == c:
