@@ -60,7 +60,7 @@
 //   - The hash seed (PYTHONHASHSEED is drawn once per interpreter): runs of
 //     a slot hash strings alike. A program could learn the seed, but there
 //     is nothing across runs to attack with it: runs share no data
-//     structure. A fresh slot (a restart) draws a new one.
+//     structure. A fresh zygote, every 1000 runs, draws a new one.
 //   - The random module's state is not shared: it reseeds itself from
 //     os.urandom in each fork (os.register_at_fork), as do tempfile's names;
 //     secrets and uuid read the kernel's randomness directly.

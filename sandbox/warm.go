@@ -37,9 +37,14 @@ type Slot struct {
 	filter   string   // the seccomp filter, for the zygote
 	landlock *llRules // nil where the kernel has no Landlock
 
-	mu sync.Mutex // one run at a time
-	z  *zygote
+	mu   sync.Mutex // one run at a time
+	z    *zygote
+	runs int // runs by this zygote
 }
+
+// zygoteRuns is how many runs a zygote serves before a fresh one replaces
+// it, with a fresh hash seed and layout.
+const zygoteRuns = 1000
 
 // zygote is a slot's running init and zygote.
 type zygote struct {
@@ -93,11 +98,12 @@ func (sl *Slot) Run(ctx context.Context, spec Spec) (*onpyrunner.Result, error) 
 	}
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
-	if sl.z == nil || sl.z.ended() {
+	if sl.z == nil || sl.z.ended() || sl.runs >= zygoteRuns {
 		if err := sl.restart(); err != nil {
 			return nil, err
 		}
 	}
+	sl.runs++
 	cg, err := sl.s.cgroups.NewRun(newID(), cgroup.Limits{
 		MemoryBytes: lim.MemoryMB << 20, Pids: lim.Processes, CPUs: sl.s.cfg.CPUs})
 	if err != nil {
@@ -165,7 +171,7 @@ func (sl *Slot) restart() error {
 		_ = cg.Remove(10 * time.Second)
 		return err
 	}
-	sl.z = z
+	sl.z, sl.runs = z, 0
 	return nil
 }
 
