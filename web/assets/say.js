@@ -1,0 +1,132 @@
+// OnPySay: the playground's words. It turns jobs, limits and HTTP errors
+// into plain sentences; it has no state and touches no page element.
+(function () {
+  "use strict";
+
+  // duration says a count of milliseconds: 250 ms, 2 s, 1.5 s.
+  function duration(ms) {
+    if (ms < 1000) return ms + " ms";
+    return Math.round(ms / 10) / 100 + " s";
+  }
+
+  // bytes says a size: 900 bytes, 12.5 KiB, 8 MiB.
+  function bytes(n) {
+    if (n < 1024) return n + (n === 1 ? " byte" : " bytes");
+    if (n < 1024 * 1024) return Math.round(n / 102.4) / 10 + " KiB";
+    return Math.round(n / 104857.6) / 10 + " MiB";
+  }
+
+  // memoryKB says a memory peak given in KiB.
+  function memoryKB(kb) { return bytes(kb * 1024); }
+
+  // verdict describes how a job ended: {kind, text, detail}, kind being
+  // ok, error, limit or stopped (for colour; the text says it too).
+  function verdict(job) {
+    var l = job.limits || {};
+    var r = job.result;
+    if (job.status === "canceled") {
+      return { kind: "stopped", text: "■ Stopped: the run was canceled.", detail: "" };
+    }
+    if (job.status === "failed") {
+      return {
+        kind: "error", detail: "This is a problem on our side, not in your code. Please try again.",
+        text: "✗ We could not run your program" + (job.error ? ": " + job.error : "."),
+      };
+    }
+    if (!r) return { kind: "", text: "", detail: "" };
+    switch (r.verdict) {
+      case "ok":
+        return { kind: "ok", text: "✓ Finished normally.", detail: "" };
+      case "runtime_error":
+        return {
+          kind: "error",
+          text: r.signal ? "✗ Your program was killed by the signal " + r.signal + "."
+            : "✗ Your program stopped with an error (exit code " + r.exitCode + ").",
+          detail: r.stderr ? "The error message is in the output, in red." : "",
+        };
+      case "time_limit":
+        return {
+          kind: "limit", text: "⏱ Stopped: used more than " + (l.timeMs ? duration(l.timeMs) : "its limit") + " of CPU time.",
+          detail: "It may loop forever, or need a faster way to get its answer.",
+        };
+      case "wall_time_limit":
+        return {
+          kind: "limit", text: "⏱ Stopped: ran for longer than " + (l.wallTimeMs ? duration(l.wallTimeMs) : "its limit") + ".",
+          detail: "It may be waiting for input that never comes (see the Input box), or sleeping.",
+        };
+      case "memory_limit":
+        return {
+          kind: "limit", text: "▲ Stopped: used more than " + (l.memoryMB ? l.memoryMB + " MiB" : "its limit") + " of memory.",
+          detail: "It may keep too much data at once, or grow a list without end.",
+        };
+      case "output_limit":
+        return {
+          kind: "limit", text: "▲ Stopped: wrote more than " + (l.outputKB ? l.outputKB + " KiB" : "its limit") + " of output.",
+          detail: "The output shown is cut at that point.",
+        };
+    }
+    return { kind: "error", text: "Ended: " + r.verdict + ".", detail: "" };
+  }
+
+  // stats says a result's exit code, times and memory.
+  function stats(r) {
+    if (!r) return "";
+    var parts = ["Exit code " + r.exitCode];
+    if (r.signal) parts.push("signal " + r.signal);
+    parts.push("CPU time " + duration(r.timeMs), "wall time " + duration(r.wallTimeMs),
+      "memory " + memoryKB(r.memoryKB));
+    return parts.join(" · ");
+  }
+
+  // status says what a job is doing before it ends.
+  function status(s) {
+    if (s === "queued") return "Waiting for a free runner…";
+    if (s === "running") return "Running…";
+    return "";
+  }
+
+  // limits says the limits a run gets by default.
+  function limits(l) {
+    if (!l) return "";
+    return "Each run may use " + duration(l.timeMs) + " of CPU time and " + duration(l.wallTimeMs) +
+      " in all, " + l.memoryMB + " MiB of memory and " + l.outputKB + " KiB of output.";
+  }
+
+  // tooLarge says that what (code or input) is over the server's cap.
+  function tooLarge(what, size, max) {
+    return "Your " + what + " is " + bytes(size) + "; this server takes at most " + bytes(max) +
+      " of " + what + ". Make it smaller and try again.";
+  }
+
+  // unreachable says that the server did not answer at all.
+  function unreachable() {
+    return "Can't reach the server. Check your connection, then try again.";
+  }
+
+  // httpError says why the server refused a request, from the status, the
+  // JSON error body (when there is one) and Retry-After.
+  function httpError(status, body, retryAfter) {
+    var e = (body && body.error) || {};
+    var wait = retryAfter && +retryAfter > 0 ? " in " + duration(+retryAfter * 1000) : " in a moment";
+    switch (status) {
+      case 413:
+        return "That is too large for this server" + (e.message ? " (" + e.message + ")" : "") + ".";
+      case 429:
+        return "You are sending runs too quickly. Please wait, and try again" + wait + ".";
+      case 503:
+        if (e.code === "queue_full") {
+          return "The server is busy: all its runners are taken and its queue is full. Please try again" + wait + ".";
+        }
+        return "The server is not ready right now (it may be restarting). Please try again" + wait + ".";
+      case 400:
+        return "The server did not take this run: " + (e.message || "it says the request is wrong") + ".";
+    }
+    if (status >= 500) return "Something went wrong on the server. Please try again" + wait + ".";
+    return "The server answered " + status + (e.message ? ": " + e.message : "") + ".";
+  }
+
+  window.OnPySay = {
+    duration: duration, bytes: bytes, verdict: verdict, stats: stats, status: status,
+    limits: limits, tooLarge: tooLarge, unreachable: unreachable, httpError: httpError,
+  };
+})();
