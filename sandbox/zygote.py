@@ -48,21 +48,32 @@ class PathBeneath(ctypes.Structure):
     _fields_ = [("allowed", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
 
 
-def landlock(rules):
-    """rules: handled mask and [path, rights] pairs from the supervisor."""
+def landlock_ruleset(rules):
+    """A Landlock ruleset fd from the supervisor's rules: handled rights,
+    and [path, rights] pairs. Made once per zygote; each C enforces it."""
     handled = ctypes.c_uint64(rules["handled"])
     fd = check(libc.syscall(SYS_LL_CREATE, ctypes.byref(handled), ctypes.c_size_t(8), 0), "landlock")
-    try:
-        for path, rights in rules["paths"]:
-            pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-            try:
-                attr = PathBeneath(rights, pfd)
-                check(libc.syscall(SYS_LL_ADD, fd, 1, ctypes.byref(attr), 0), "landlock " + path)
-            finally:
-                os.close(pfd)
-        check(libc.syscall(SYS_LL_RESTRICT, fd, 0), "landlock")
-    finally:
-        os.close(fd)
+    for path, rights in rules["paths"]:
+        pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        try:
+            attr = PathBeneath(rights, pfd)
+            check(libc.syscall(SYS_LL_ADD, fd, 1, ctypes.byref(attr), 0), "landlock " + path)
+        finally:
+            os.close(pfd)
+    os.set_inheritable(fd, False)
+    return fd
+
+
+class Prepared:
+    """What is the same for every job of this zygote, made at its first."""
+    def __init__(self, job):
+        code = base64.b64decode(job["filter"])
+        self.filter = ctypes.create_string_buffer(code, len(code))
+        self.fprog = SockFprog(len(code) // 8, ctypes.addressof(self.filter))
+        self.ruleset = -1  # each job's, made once its tmpfs are mounted
+
+
+prepared = []
 
 
 def drop_privileges(uid):
@@ -102,13 +113,16 @@ def run_main(path, argv0):
     try:
         with open(path, "rb") as f:
             source = f.read()
+        if b"\0" in source and sys.version_info < (3, 12):
+            # As 3.11 reads a script: each line ends at its first NUL.
+            source = b"\n".join(line.split(b"\0", 1)[0] for line in source.split(b"\n"))
         exec(compile(source, path, "exec"), main.__dict__)
     except SystemExit as e:
         code = exit_code(e)
     except BaseException as e:
         # As the interpreter does, without the frames of this file.
         tb = e.__traceback__.tb_next if e.__traceback__ else None
-        sys.excepthook(type(e), e, tb)
+        sys.excepthook(type(e), e.with_traceback(tb), tb)
         code = 1
         if isinstance(e, KeyboardInterrupt):
             code = -signal.SIGINT
@@ -170,14 +184,12 @@ def job_c(job, fds, status):
         os.dup2(fd, i)
     keep = 3
     os.dup2(status, keep)
-    os.closerange(keep + 1, 1 << 20)
     os.chdir("/work")
-    if job["landlock"]:
-        landlock(job["landlock"])
-    code = base64.b64decode(job["filter"])
-    buf = ctypes.create_string_buffer(code, len(code))
-    prog = SockFprog(len(code) // 8, ctypes.addressof(buf))
-    check(libc.syscall(SYS_SECCOMP, 1, 0, ctypes.byref(prog)), "seccomp")
+    p = prepared[0]
+    if p.ruleset >= 0:
+        check(libc.syscall(SYS_LL_RESTRICT, p.ruleset, 0), "landlock")
+    os.closerange(keep + 1, 1 << 20)
+    check(libc.syscall(SYS_SECCOMP, 1, 0, ctypes.byref(p.fprog)), "seccomp")
     report(keep, started=True)
     os.close(keep)
     std_streams()
@@ -221,6 +233,8 @@ def prepare(job):
     for path in ["/work", "/tmp", "/dev/shm"] + job_proc:
         libc.umount2(path.encode(), MNT_DETACH)
     job_proc[:] = ["/proc"]
+    if not prepared:
+        prepared.append(Prepared(job))
     uid, size, inodes = job["uid"], job["scratchBytes"], job["scratchInodes"]
     for path, mode in (("/work", "0700"), ("/tmp", "1777"), ("/dev/shm", "1777")):
         mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
@@ -229,6 +243,12 @@ def prepare(job):
     os.write(fd, base64.b64decode(job["code"]))
     os.fchown(fd, uid, uid)
     os.close(fd)
+    p = prepared[0]
+    if p.ruleset >= 0:
+        os.close(p.ruleset)
+        p.ruleset = -1
+    if job["landlock"]:
+        p.ruleset = landlock_ruleset(job["landlock"])
 
 
 def clone_b():
