@@ -113,9 +113,12 @@ def run_main(path, argv0):
     try:
         with open(path, "rb") as f:
             source = f.read()
-        if b"\0" in source and sys.version_info < (3, 12):
+        nul = source.find(b"\0")
+        if nul >= 0 and sys.version_info < (3, 12):
             # As 3.11 reads a script: each line ends at its first NUL.
             source = b"\n".join(line.split(b"\0", 1)[0] for line in source.split(b"\n"))
+        elif nul >= 0:  # as 3.12 refuses one
+            raise SyntaxError("source code cannot contain null bytes", (path, source.count(b"\n", 0, nul) + 1, None, None))
         exec(compile(source, path, "exec"), main.__dict__)
     except SystemExit as e:
         code = exit_code(e)
