@@ -172,6 +172,11 @@ func mountSlotProc(root string, c *initConfig) error {
 	if err := os.Mkdir(dir, 0o555); err != nil {
 		return err
 	}
+	if len(c.Pid1) > 0 {
+		if err := os.WriteFile(root+slotDir+"/pid1", c.Pid1, 0o500); err != nil {
+			return err
+		}
+	}
 	return unix.Mount("proc", dir, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 }
 

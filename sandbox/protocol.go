@@ -38,6 +38,9 @@ type initConfig struct {
 	// the slot's zygote, keeping its privileges, with this descriptor as
 	// the zygote's fd 3, and lives as long as the zygote.
 	ZygoteFD int `json:"zygoteFD,omitempty"`
+	// Pid1 is the tiny pid 1 program for the slot's runs (pid1.go), where
+	// the architecture has one.
+	Pid1 []byte `json:"pid1,omitempty"`
 }
 
 // pidsMaxFD is the descriptor of the program's pids.max, after the procs files.

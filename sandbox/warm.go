@@ -205,7 +205,7 @@ func (sl *Slot) startZygote(cg *cgroup.Run) (*zygote, error) {
 	r := &run{s: sl.s, rt: sl.rt, uid: sl.uid, cg: cg}
 	cfg := initConfig{UID: programUID, RootDir: sl.s.rootPath(), View: sl.rt.view,
 		Argv: []string{sl.rt.Binary, "-c", zygoteSource}, Env: r.env(),
-		ScratchBytes: 1 << 20, ScratchInodes: 64, ZygoteFD: fdCgroup}
+		ScratchBytes: 1 << 20, ScratchInodes: 64, ZygoteFD: fdCgroup, Pid1: pid1Program(programUID)}
 	cmd := r.initCmd(devnull, devnull, logW, []*os.File{p.cfgR, p.statusW, theirs})
 	if err := r.start(cmd); err != nil {
 		ctl.Close()

@@ -199,11 +199,17 @@ def job_c(job, fds, status):
     run_main("/work/main.py", job["argv0"])
 
 
-def job_b(job, fds, status):
-    """pid 1 of the job's pid namespace: B."""
+def mount_proc():
+    """A /proc for the job's pid namespace, /proc/sys read-only; by a
+    process inside it."""
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     mount("/proc/sys", "/proc/sys", None, MS_BIND | MS_REC)
     mount("", "/proc/sys", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def job_b(job, fds, status):
+    """pid 1 of the job's pid namespace: B (where there is no tiny pid 1)."""
+    mount_proc()
     c = os.fork()
     if c == 0:
         run_child(job_c, job, fds, status)
@@ -260,10 +266,12 @@ def clone_b():
     return check(libc.syscall(SYS_CLONE, CLONE_NEWPID | CLONE_NEWIPC | signal.SIGCHLD, 0, 0, 0, 0), "clone")
 
 
-def run_child(step, job, fds, status):
+def run_child(step, job, fds, status, proc=False):
     """Runs one step in a child; a failure is reported, never raised."""
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        if proc:
+            mount_proc()
         step(job, fds, status)
     except SystemExit:
         raise
@@ -274,26 +282,63 @@ def run_child(step, job, fds, status):
             os._exit(1)
 
 
+PID1 = "/.slot/pid1"  # the tiny pid 1, where the slot has one (pid1.go)
+
+
+def spawn_job(job, got, status, sock, own):
+    """Runs a job with the tiny pid 1: new pid and IPC namespaces for the
+    zygote's children, B spawned (no copy of the interpreter) as their
+    init, C forked as pid 2; then the zygote's own namespaces again. It
+    waits for C, reports how it ended and kills B, which ends every other
+    process of the job."""
+    check(libc.unshare(CLONE_NEWPID | CLONE_NEWIPC), "unshare")
+    try:
+        b = os.posix_spawn(PID1, ["pid1"], {})
+        c = os.fork()
+        if c == 0:
+            sock.close()
+            run_child(job_c, job, got, status, proc=True)
+    finally:
+        check(libc.setns(own[0], CLONE_NEWPID), "setns pid")
+        check(libc.setns(own[1], CLONE_NEWIPC), "setns ipc")
+    for fd in got["stdio"] + got["prog"]:
+        os.close(fd)
+    _, st = os.waitpid(c, 0)
+    report(status, exited=True, status=st)
+    os.kill(b, signal.SIGKILL)
+    os.waitpid(b, 0)
+
+
 def serve(sock):
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the B processes reap themselves
+    spawn = os.path.exists(PID1)
+    own = [os.open("/.slot/proc/self/ns/" + ns, os.O_RDONLY) for ns in ("pid", "ipc")]
+    if not spawn:
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the B processes reap themselves
     gc.freeze()  # keep the forks' pages shared
     sock.send(b'{"ready":true}')
     while True:
         msg, fds, _, _ = socket.recv_fds(sock, 16 << 20, 64)
         if not msg:
             os._exit(0)
+        for fd in fds:
+            os.set_inheritable(fd, False)
         job = json.loads(msg)
         got = {"stdio": fds[0:3], "prog": fds[4:]}
         status = fds[3]
         try:
             prepare(job)
-            if clone_b() == 0:
+            if spawn:
+                spawn_job(job, got, status, sock, own)
+            elif clone_b() == 0:
                 sock.close()
                 run_child(job_b, job, got, status)
         except OSError as e:
             report(status, error="prepare: %s" % e)
         for fd in fds:
-            os.close(fd)
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 serve(socket.socket(fileno=3))

@@ -1,0 +1,87 @@
+package sandbox
+
+import (
+	"encoding/binary"
+	"runtime"
+)
+
+// pid1Program is a tiny static x86-64 Linux program that a warm slot's
+// zygote starts (posix_spawn, no copy of the interpreter) as pid 1 of each
+// run's pid namespace. It becomes uid, reaps the orphans reparented to it,
+// and exits on a signal that ends a process (SIGHUP, SIGINT, SIGQUIT,
+// SIGUSR1, SIGUSR2, SIGTERM), which ends the run as a fresh run's init
+// does; the kernel drops the other signals that the run sends its pid 1.
+// It is nil on other architectures, where the zygote forks itself instead.
+func pid1Program(uid uint32) []byte {
+	if runtime.GOARCH != "amd64" {
+		return nil
+	}
+	const base, codeAt = 0x400000, 64 + 56 // one program header
+	var c asm
+	// setresgid(uid, uid, uid); setresuid(uid, uid, uid)
+	for _, nr := range []uint32{119, 117} {
+		c.op(0xBF).u32(uid).op(0xBE).u32(uid).op(0xBA).u32(uid).op(0xB8).u32(nr).op(0x0F, 0x05)
+	}
+	// rt_sigaction(sig, act, NULL, 8) for the ending signals, then SIGCHLD.
+	c.op(0x48, 0x8D, 0x35)
+	endAct := c.fixup() // lea rsi, [rip+endAct]
+	for _, sig := range []uint32{1, 2, 3, 10, 12, 15} {
+		c.sigaction(sig)
+	}
+	c.op(0x48, 0x8D, 0x35)
+	chldAct := c.fixup() // lea rsi, [rip+chldAct]
+	c.sigaction(17)
+	// for { if wait4(-1, NULL, 0, NULL) == -ECHILD { pause() } }
+	loop := len(c.b)
+	c.op(0xBF).u32(0xFFFFFFFF).op(0x31, 0xF6, 0x31, 0xD2, 0x45, 0x31, 0xD2).op(0xB8).u32(61).op(0x0F, 0x05)
+	c.op(0x48, 0x83, 0xF8, 0xF6) // cmp rax, -10
+	c.op(0x75, byte(loop-(len(c.b)+2)))
+	c.op(0xB8).u32(34).op(0x0F, 0x05) // pause
+	c.op(0xEB, byte(loop-(len(c.b)+2)))
+	exit := len(c.b) // exit_group(1)
+	c.op(0xBF).u32(1).op(0xB8).u32(231).op(0x0F, 0x05)
+	ret := len(c.b) // SIGCHLD: back to pause, which returns
+	c.op(0xC3)
+	restorer := len(c.b) // rt_sigreturn
+	c.op(0xB8).u32(15).op(0x0F, 0x05)
+	for len(c.b)%8 != 0 {
+		c.op(0x90)
+	}
+	addr := func(off int) uint64 { return base + codeAt + uint64(off) }
+	// struct kernel_sigaction: handler, flags, restorer, mask. x86-64
+	// delivers no signal without a restorer.
+	const saRestorer, saRestart = 0x04000000, 0x10000000
+	c.patch(endAct, len(c.b))
+	c.u64(addr(exit)).u64(saRestorer).u64(addr(restorer)).u64(0)
+	c.patch(chldAct, len(c.b))
+	c.u64(addr(ret)).u64(saRestorer | saRestart).u64(addr(restorer)).u64(0)
+
+	size := uint64(codeAt + len(c.b))
+	var h asm
+	h.op(0x7F, 'E', 'L', 'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+	h.u16(2).u16(0x3E).u32(1).u64(base + codeAt).u64(64).u64(0).u32(0).u16(64).u16(56).u16(1).u16(64).u16(0).u16(0)
+	h.u32(1).u32(5).u64(0).u64(base).u64(base).u64(size).u64(size).u64(0x1000)
+	return append(h.b, c.b...)
+}
+
+// asm assembles bytes, with rel32 fixups patched once their target is
+// known.
+type asm struct{ b []byte }
+
+func (a *asm) op(b ...byte) *asm { a.b = append(a.b, b...); return a }
+func (a *asm) u16(v uint16) *asm { a.b = binary.LittleEndian.AppendUint16(a.b, v); return a }
+func (a *asm) u32(v uint32) *asm { a.b = binary.LittleEndian.AppendUint32(a.b, v); return a }
+func (a *asm) u64(v uint64) *asm { a.b = binary.LittleEndian.AppendUint64(a.b, v); return a }
+
+// fixup leaves room for a rel32 and returns where it is.
+func (a *asm) fixup() int { at := len(a.b); a.u32(0); return at }
+
+// patch points the rel32 at `at` (relative to its end) to offset to.
+func (a *asm) patch(at, to int) {
+	binary.LittleEndian.PutUint32(a.b[at:], uint32(int32(to-(at+4))))
+}
+
+// sigaction is rt_sigaction(sig, rsi, NULL, 8).
+func (a *asm) sigaction(sig uint32) {
+	a.op(0xBF).u32(sig).op(0x31, 0xD2).op(0x41, 0xBA).u32(8).op(0xB8).u32(13).op(0x0F, 0x05)
+}

@@ -1,0 +1,72 @@
+package sandbox
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestPid1Program runs the tiny pid 1 on the host as root: it becomes the
+// uid asked, lives on through SIGCHLD, and exits 1 on SIGTERM. (Run here
+// it is no namespace's init: the kernel's dropping of other signals sent
+// to an init is the corpus's to show.)
+func TestPid1Program(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		if pid1Program(1000) != nil {
+			t.Fatal("a program for another architecture")
+		}
+		t.Skip("amd64 only")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	bin := filepath.Join(t.TempDir(), "pid1")
+	if err := os.WriteFile(bin, pid1Program(2_000_261_000), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Dir(bin), 0o755)
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		ends bool
+	}{{syscall.SIGCHLD, false}, {syscall.SIGTERM, true}} {
+		cmd := exec.Command(bin)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		st, err := os.ReadFile(filepath.Join("/proc", itoa(cmd.Process.Pid), "status"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !containsLine(string(st), "Uid:\t2000261000\t2000261000\t2000261000") {
+			t.Errorf("uid not taken:\n%s", st)
+		}
+		_ = cmd.Process.Signal(tc.sig)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if !tc.ends {
+				t.Errorf("%v ended it: %v", tc.sig, err)
+			} else if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+				t.Errorf("%v: %v, want exit status 1", tc.sig, err)
+			}
+		case <-time.After(300 * time.Millisecond):
+			if tc.ends {
+				t.Errorf("%v did not end it", tc.sig)
+			}
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func containsLine(s, line string) bool { return strings.Contains(s, line) }
