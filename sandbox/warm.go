@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -104,7 +103,8 @@ func (sl *Slot) Run(ctx context.Context, spec Spec) (*onpyrunner.Result, error) 
 		}
 	}
 	sl.runs++
-	cg, err := sl.s.cgroups.NewRun(newID(), cgroup.Limits{
+	// The program alone will be in it: no init leaf, the exact limits.
+	cg, err := sl.s.cgroups.NewProgRun(newID(), cgroup.Limits{
 		MemoryBytes: lim.MemoryMB << 20, Pids: lim.Processes, CPUs: sl.s.cfg.CPUs})
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
@@ -300,10 +300,6 @@ type warmJob struct {
 func (r *run) launchWarm(p *pipes) (*launched, error) {
 	z := r.slot.z
 	if err := p.openFiles(r.cg.ProcsFiles(cgroup.Prog)...); err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
-	}
-	// The exact task limit: the program alone will be in its leaf.
-	if err := os.WriteFile(r.cg.PidsMaxFile(), []byte(strconv.FormatInt(r.lim.Processes, 10)), 0); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	c := r.config()

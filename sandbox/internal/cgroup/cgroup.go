@@ -35,6 +35,10 @@ type Manager interface {
 	Version() int
 	// NewRun creates the cgroups of one run, its program leaf limited by l.
 	NewRun(id string, l Limits) (*Run, error)
+	// NewProgRun creates the cgroup of a run whose processes are all the
+	// program's (a warm slot's run): no leaves, R itself is limited by l
+	// and is what the leaf names of Run's methods stand for.
+	NewProgRun(id string, l Limits) (*Run, error)
 	// Runs lists the run directories that exist now.
 	Runs() []string
 	// HomeFiles are the files through which a thread of this process moves
@@ -51,8 +55,25 @@ var (
 // directory; on v1 each controller's hierarchy has its own.
 type Run struct {
 	v2    bool
+	flat  bool              // no leaves: R is the program's
 	dirs  map[string]string // controller -> R in its hierarchy
 	rmdir func(string) error
+}
+
+// leafDir is leaf's directory under root (root itself in a flat run).
+func (r *Run) leafDir(root, leaf string) string {
+	if r.flat {
+		return root
+	}
+	return filepath.Join(root, leaf)
+}
+
+// leaves are the run's distinct leaves.
+func (r *Run) leaves() []string {
+	if r.flat {
+		return []string{Prog}
+	}
+	return []string{Prog, Init}
 }
 
 // mkdir makes a cgroup directory; the kernel fills it with its interface
@@ -83,7 +104,7 @@ const (
 func (r *Run) leafFiles(leaf, name string) []string {
 	var out []string
 	for _, root := range r.roots() {
-		out = append(out, filepath.Join(root, leaf, name))
+		out = append(out, filepath.Join(r.leafDir(root, leaf), name))
 	}
 	return out
 }
@@ -105,10 +126,10 @@ func (r *Run) MoveFiles(leaf string) []string {
 
 // LeafDir is leaf's directory on v2, for starting a process in it
 // (CLONE_INTO_CGROUP).
-func (r *Run) LeafDir(leaf string) string { return filepath.Join(r.dirs["memory"], leaf) }
+func (r *Run) LeafDir(leaf string) string { return r.leafDir(r.dirs["memory"], leaf) }
 
 // file is the path of a prog leaf file of controller c.
-func (r *Run) file(c, name string) string { return filepath.Join(r.dirs[c], Prog, name) }
+func (r *Run) file(c, name string) string { return filepath.Join(r.leafDir(r.dirs[c], Prog), name) }
 
 // PidsMaxFile is the pids.max file of the program leaf.
 func (r *Run) PidsMaxFile() string { return r.file("pids", "pids.max") }
@@ -147,7 +168,7 @@ func (r *Run) Stats() (Stats, error) {
 // Procs lists the processes left in the run (both leaves, every hierarchy).
 func (r *Run) Procs() ([]int, error) {
 	var pids []int
-	for _, leaf := range []string{Prog, Init} {
+	for _, leaf := range r.leaves() {
 		for _, f := range r.ProcsFiles(leaf) {
 			b, err := os.ReadFile(f)
 			if err != nil {
@@ -195,7 +216,11 @@ func (r *Run) Remove(timeout time.Duration) error {
 	}
 	var errs []error
 	for _, root := range r.roots() {
-		for _, d := range []string{filepath.Join(root, Prog), filepath.Join(root, Init), root} {
+		dirs := []string{filepath.Join(root, Prog), filepath.Join(root, Init), root}
+		if r.flat {
+			dirs = dirs[2:]
+		}
+		for _, d := range dirs {
 			if err := r.removeDir(d, deadline); err != nil {
 				errs = append(errs, err)
 			}
@@ -259,8 +284,8 @@ func statField(b []byte, key string) (int64, error) {
 
 // mkRun creates R and its leaves under each controller's base, applying
 // set to R once its directory exists, and undoes what it made if a step fails.
-func mkRun(v2 bool, bases map[string]string, id string, rmdir func(string) error, set func(r *Run) error) (*Run, error) {
-	r := &Run{v2: v2, dirs: map[string]string{}, rmdir: rmdir}
+func mkRun(v2, flat bool, bases map[string]string, id string, rmdir func(string) error, set func(r *Run) error) (*Run, error) {
+	r := &Run{v2: v2, flat: flat, dirs: map[string]string{}, rmdir: rmdir}
 	made := map[string]bool{}
 	fail := func(err error) (*Run, error) {
 		_ = r.Remove(time.Second)

@@ -20,7 +20,7 @@ func (m *v1) Runs() []string { return listRuns(m.bases) }
 func (m *v1) HomeFiles() []string { return m.home }
 
 func (m *v1) NewRun(id string, l Limits) (*Run, error) {
-	return mkRun(false, m.bases, id, m.rmdir, func(r *Run) error {
+	return mkRun(false, false, m.bases, id, m.rmdir, func(r *Run) error {
 		if err := r.mkLeaves(); err != nil {
 			return err
 		}
@@ -38,6 +38,26 @@ func (m *v1) NewRun(id string, l Limits) (*Run, error) {
 		}
 		if l.CPUs > 0 {
 			steps = append(steps, []string{filepath.Join(r.dirs["cpu"], Prog),
+				"cpu.cfs_period_us", "100000", "cpu.cfs_quota_us", strconv.FormatInt(quota(l.CPUs), 10)})
+		}
+		for _, s := range steps {
+			if err := writeAll(s[0], s[1:]...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (m *v1) NewProgRun(id string, l Limits) (*Run, error) {
+	return mkRun(false, true, m.bases, id, m.rmdir, func(r *Run) error {
+		mem := strconv.FormatInt(l.MemoryBytes, 10)
+		steps := [][]string{
+			{r.dirs["memory"], "memory.limit_in_bytes", mem, "memory.memsw.limit_in_bytes?", mem, "memory.swappiness?", "0"},
+			{r.dirs["pids"], "pids.max", strconv.FormatInt(l.Pids, 10)},
+		}
+		if l.CPUs > 0 {
+			steps = append(steps, []string{r.dirs["cpu"],
 				"cpu.cfs_period_us", "100000", "cpu.cfs_quota_us", strconv.FormatInt(quota(l.CPUs), 10)})
 		}
 		for _, s := range steps {

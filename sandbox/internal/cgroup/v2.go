@@ -26,7 +26,7 @@ func (m *v2) NewRun(id string, l Limits) (*Run, error) {
 	for _, c := range controllers {
 		bases[c] = m.base
 	}
-	return mkRun(true, bases, id, m.rmdir, func(r *Run) error {
+	return mkRun(true, false, bases, id, m.rmdir, func(r *Run) error {
 		root := r.dirs["memory"]
 		if err := writeAll(root, "cgroup.subtree_control", enable); err != nil {
 			return err
@@ -48,5 +48,20 @@ func (m *v2) NewRun(id string, l Limits) (*Run, error) {
 		// memory_limit run never limps on with a child missing.
 		return writeAll(filepath.Join(root, Prog), "memory.max", mem, "memory.swap.max?", "0",
 			"memory.oom.group?", "1", "pids.max", pidsR, "cpu.max", cpu)
+	})
+}
+
+func (m *v2) NewProgRun(id string, l Limits) (*Run, error) {
+	bases := map[string]string{}
+	for _, c := range controllers {
+		bases[c] = m.base
+	}
+	return mkRun(true, true, bases, id, m.rmdir, func(r *Run) error {
+		cpu := "max 100000"
+		if l.CPUs > 0 {
+			cpu = fmt.Sprintf("%d 100000", quota(l.CPUs))
+		}
+		return writeAll(r.dirs["memory"], "memory.max", strconv.FormatInt(l.MemoryBytes, 10), "memory.swap.max?", "0",
+			"memory.oom.group?", "1", "pids.max", strconv.FormatInt(l.Pids, 10), "cpu.max", cpu)
 	})
 }

@@ -161,3 +161,35 @@ func TestDetectParsing(t *testing.T) {
 		t.Errorf("self %v", selfs)
 	}
 }
+
+func TestV2ProgRun(t *testing.T) {
+	root := fakeV2(t, "cpu memory pids")
+	m, err := newV2(root, 4242)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.rmdir = os.RemoveAll // the fake's directories hold real files
+	r, err := m.NewProgRun("p1", Limits{MemoryBytes: 64 << 20, Pids: 8, CPUs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(m.base, "p1")
+	for file, want := range map[string]string{"memory.max": strconv.Itoa(64 << 20), "memory.swap.max": "0",
+		"memory.oom.group": "1", "pids.max": "8", "cpu.max": "100000 100000"} {
+		if got := read(t, filepath.Join(dir, file)); got != want {
+			t.Errorf("%s = %q, want %q", file, got, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, Prog)); err == nil {
+		t.Error("a program-only run has leaves")
+	}
+	if got := r.ProcsFiles(Prog); len(got) != 1 || got[0] != filepath.Join(dir, "cgroup.procs") {
+		t.Errorf("procs files %v", got)
+	}
+	if err := r.Remove(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("run dir left: %v", err)
+	}
+}
