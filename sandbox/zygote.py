@@ -88,16 +88,19 @@ def drop_privileges(uid):
 
 
 def std_streams():
-    """sys.stdin, stdout and stderr as a fresh `python3` makes them."""
+    """sys.stdin, stdout and stderr as a fresh `python3` makes them: made
+    in the zygote (fds 0-2 are the run's in C by then), not in each run."""
+    sys.stdin, sys.stdout, sys.stderr = sys.__stdin__, sys.__stdout__, sys.__stderr__ = streams
+
+
+def make_streams():
     def text(fd, mode, line):
         raw = io.FileIO(fd, mode, closefd=False)
         buf = io.BufferedReader(raw) if mode == "rb" else io.BufferedWriter(raw)
         tty = raw.isatty()
         return io.TextIOWrapper(buf, encoding="utf-8", errors="backslashreplace" if fd == 2 else "strict",
                                 line_buffering=line or tty, write_through=(fd == 2))
-    sys.stdin = sys.__stdin__ = text(0, "rb", False)
-    sys.stdout = sys.__stdout__ = text(1, "wb", False)
-    sys.stderr = sys.__stderr__ = text(2, "wb", True)
+    return text(0, "rb", False), text(1, "wb", False), text(2, "wb", True)
 
 
 def run_main(path, argv0):
@@ -309,7 +312,16 @@ def spawn_job(job, got, status, sock, own):
     os.waitpid(b, 0)
 
 
+def warm_up():
+    """Runs a little of what every run runs, so that each fork finds it
+    ready rather than doing it again."""
+    exec(compile("print(1, end='')\nx = [i for i in range(3)]\n", "<warm-up>", "exec"), {"print": lambda *a, **k: None})
+
+
 def serve(sock):
+    global streams
+    streams = make_streams()
+    warm_up()
     spawn = os.path.exists(PID1)
     own = [os.open("/.slot/proc/self/ns/" + ns, os.O_RDONLY) for ns in ("pid", "ipc")]
     if not spawn:
