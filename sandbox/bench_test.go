@@ -5,10 +5,13 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/onpyrunner/onpyrunner"
 	"github.com/onpyrunner/onpyrunner/sandbox"
 )
 
@@ -153,4 +156,52 @@ func BenchmarkWarmThroughput(b *testing.B) {
 	b.ReportMetric(wr, "warm-runs/s")
 	b.ReportMetric(br, "bare-runs/s")
 	b.ReportMetric(wr/br, "ratio")
+}
+
+// heavy is CPU-bound code that prints the CPU time its loop took.
+const heavy = "import time\nt = time.process_time()\nsum(range(10**7))\nprint(time.process_time() - t)"
+
+// BenchmarkCPUHeavy runs sum(range(10**7)) in a warm slot, cold, and with
+// bare python3, alternately, and reports the median CPU time of the loop
+// itself (time.process_time inside the program) and of the whole run
+// (the cgroup's timeMs; rusage for bare python3): the sandbox should cost
+// the program no CPU.
+func BenchmarkCPUHeavy(b *testing.B) {
+	s := sandboxFor(b)
+	sl, err := s.NewSlot("python")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sl.Close()
+	var loop [3][]time.Duration
+	var whole [3][]time.Duration
+	secs := func(out string) time.Duration {
+		f, err := strconv.ParseFloat(strings.TrimSpace(out), 64)
+		if err != nil {
+			b.Fatalf("output %q", out)
+		}
+		return time.Duration(f * float64(time.Second))
+	}
+	for i := 0; i < b.N; i++ {
+		for k, run := range []func(context.Context, sandbox.Spec) (*onpyrunner.Result, error){sl.Run, s.Run} {
+			res, err := run(context.Background(), sandbox.Spec{Code: []byte(heavy), Limits: onpyrunner.Limits{TimeMs: 10000, WallTimeMs: 20000}})
+			if err != nil || res.Verdict != onpyrunner.OK {
+				b.Fatalf("%+v %v", res, err)
+			}
+			loop[k] = append(loop[k], secs(res.Stdout))
+			whole[k] = append(whole[k], time.Duration(res.TimeMs)*time.Millisecond)
+		}
+		cmd := exec.Command("/usr/bin/python3", "-c", heavy)
+		out, err := cmd.Output()
+		if err != nil {
+			b.Fatal(err)
+		}
+		loop[2] = append(loop[2], secs(string(out)))
+		whole[2] = append(whole[2], cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
+	}
+	for k, name := range []string{"warm", "cold", "bare"} {
+		b.ReportMetric(float64(median(loop[k]).Microseconds())/1000, name+"-loop-ms")
+		b.ReportMetric(float64(median(whole[k]).Microseconds())/1000, name+"-cpu-ms")
+	}
+	b.ReportMetric(float64(median(loop[0]))/float64(median(loop[2])), "warm/bare-loop")
 }

@@ -339,6 +339,9 @@ def serve(sock):
         status = fds[3]
         try:
             prepare(job)
+            # Nothing of the zygote's for the run's collector to walk: a
+            # collection that walked them would copy every page they are on.
+            gc.freeze()
             if spawn:
                 spawn_job(job, got, status, sock, own)
             elif clone_b() == 0:
