@@ -388,15 +388,36 @@ func (l *Lane) Run(ctx context.Context, spec Spec) (*onpyrunner.Result, error) {
 	if _, ok := l.s.runtimes[name]; !ok || !WarmRuntimes[name] {
 		return l.s.Run(ctx, spec)
 	}
-	sl := l.slots[name]
-	if sl == nil {
-		var err error
-		if sl, err = l.s.NewSlot(name); err != nil {
-			return nil, err
-		}
-		l.slots[name] = sl
+	sl, err := l.slot(name)
+	if err != nil {
+		return nil, err
 	}
 	return sl.Run(ctx, spec)
+}
+
+// Warm starts the lane's slots for the warm runtimes now rather than at
+// their first run.
+func (l *Lane) Warm() error {
+	var errs []error
+	for name := range l.s.runtimes {
+		if WarmRuntimes[name] {
+			_, err := l.slot(name)
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (l *Lane) slot(name string) (*Slot, error) {
+	if sl := l.slots[name]; sl != nil {
+		return sl, nil
+	}
+	sl, err := l.s.NewSlot(name)
+	if err != nil {
+		return nil, err
+	}
+	l.slots[name] = sl
+	return sl, nil
 }
 
 // Close stops the lane's slots.

@@ -87,6 +87,9 @@ func (p *Pool) slot(ctx, runCtx context.Context) {
 	if lm, ok := runner.(laneMaker); ok && !p.cfg.Cold {
 		lane := lm.NewLane()
 		defer lane.Close()
+		if err := lane.Warm(); err != nil { // it retries at each run
+			p.cfg.Logger.Error("start a warm sandbox", "err", err)
+		}
 		runner = lane
 	}
 	for {
