@@ -305,7 +305,17 @@ func TestQueueFull(t *testing.T) {
 	s := newServer(t, serverOpts{slots: 1, store: sqliteCap(2)})
 	sleep := api.SubmitRequest{Code: ptr("import time; time.sleep(3)")}
 	var ids []string
-	for range 3 { // one runs, two wait
+	first := submit(t, s.Client, sleep, 0).ID
+	ids = append(ids, first)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if j, err := s.Client.Get(t.Context(), first, 0); err != nil || j.Status == onpyrunner.Running {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first job never started")
+		}
+	}
+	for range 2 { // one runs, two wait
 		ids = append(ids, submit(t, s.Client, sleep, 0).ID)
 	}
 	defer func() {
