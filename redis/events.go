@@ -1,0 +1,121 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/onpyrunner/onpyrunner"
+)
+
+// Append implements onpyrunner.Store.
+func (s *Store) Append(ctx context.Context, id string, t onpyrunner.EventType, data string) error {
+	job, ev := s.jobKeys(id)
+	return s.fail(appendScript.Run(ctx, s.rdb, []string{job, ev}, string(t), data).Err())
+}
+
+// Events implements onpyrunner.Store.
+func (s *Store) Events(ctx context.Context, id string, after int) ([]onpyrunner.Event, bool, error) {
+	job, ev := s.jobKeys(id)
+	for {
+		pipe := s.rdb.Pipeline()
+		exists := pipe.Exists(ctx, ev)
+		state := pipe.HMGet(ctx, job, "status", "seq")
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, false, s.fail(err)
+		}
+		if exists.Val() == 0 {
+			return nil, true, nil // ended long ago, or never was
+		}
+		v := state.Val()
+		st, _ := v[0].(string)
+		seqS, _ := v[1].(string)
+		if seq, _ := strconv.Atoi(seqS); onpyrunner.Status(st).Final() && after >= seq {
+			return nil, true, nil // the caller has read the whole log
+		}
+		block := blockFor
+		if dl, ok := ctx.Deadline(); ok {
+			block = min(block, max(time.Until(dl), time.Millisecond))
+		}
+		streams, err := s.rdb.XRead(ctx, &goredis.XReadArgs{Streams: []string{ev, "0-" + strconv.Itoa(max(after, 0))},
+			Count: 1000, Block: block}).Result()
+		if errors.Is(err, goredis.Nil) {
+			if err := ctx.Err(); err != nil {
+				return nil, false, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, false, s.fail(err)
+		}
+		var evs []onpyrunner.Event
+		done := false
+		for _, st := range streams {
+			for _, m := range st.Messages {
+				seq, _ := strconv.Atoi(m.ID[2:])
+				t, _ := m.Values["t"].(string)
+				d, _ := m.Values["d"].(string)
+				evs = append(evs, onpyrunner.Event{Seq: seq, Type: onpyrunner.EventType(t), Data: d})
+				done = done || (t == string(onpyrunner.StatusEvent) && onpyrunner.Status(d).Final())
+			}
+		}
+		return evs, done, nil
+	}
+}
+
+// Stats implements onpyrunner.Store.
+func (s *Store) Stats(ctx context.Context) (onpyrunner.Stats, error) {
+	var st onpyrunner.Stats
+	pipe := s.rdb.Pipeline()
+	q := pipe.Get(ctx, s.key("queued"))
+	r := pipe.SCard(ctx, s.key("running"))
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return st, s.fail(err)
+	}
+	queued, _ := q.Int()
+	st.Queued, st.Running = queued, int(r.Val())
+	return st, nil
+}
+
+// PublishRuntimes tells the API processes which languages this worker runs,
+// for ttl (a worker refreshes it while it lives).
+func (s *Store) PublishRuntimes(ctx context.Context, rts []onpyrunner.Runtime, ttl time.Duration) error {
+	if len(rts) == 0 {
+		return nil
+	}
+	var kv []any
+	for _, rt := range rts {
+		kv = append(kv, rt.Language, rt.Version)
+	}
+	pipe := s.rdb.TxPipeline()
+	pipe.HSet(ctx, s.key("runtimes"), kv...)
+	pipe.Expire(ctx, s.key("runtimes"), ttl)
+	_, err := pipe.Exec(ctx)
+	return s.fail(err)
+}
+
+// Runtimes lists the languages that live workers run.
+func (s *Store) Runtimes(ctx context.Context) ([]onpyrunner.Runtime, error) {
+	h, err := s.rdb.HGetAll(ctx, s.key("runtimes")).Result()
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	var rts []onpyrunner.Runtime
+	for lang, v := range h {
+		rts = append(rts, onpyrunner.Runtime{Language: lang, Version: v})
+	}
+	return rts, nil
+}
+
+// Worker names the consumer (host-pid-suffix) that runs a job now, or "".
+func (s *Store) Worker(ctx context.Context, id string) (string, error) {
+	job, _ := s.jobKeys(id)
+	w, err := s.rdb.HGet(ctx, job, "worker").Result()
+	if errors.Is(err, goredis.Nil) {
+		return "", nil
+	}
+	return w, s.fail(err)
+}

@@ -1,0 +1,99 @@
+package sandbox
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/onpyrunner/onpyrunner/sandbox/internal/cgroup"
+	"golang.org/x/sys/unix"
+)
+
+// warmJob is what the zygote gets for one run (see zygote.py).
+type warmJob struct {
+	UID           int         `json:"uid"`
+	Code          []byte      `json:"code"`
+	ScratchBytes  int64       `json:"scratchBytes"`
+	ScratchInodes int64       `json:"scratchInodes"`
+	Rlimits       [][2]uint64 `json:"rlimits"`
+	Landlock      *llRules    `json:"landlock"`
+	Filter        string      `json:"filter"` // base64 of the struct sock_filter array
+	Argv0         string      `json:"argv0"`
+}
+
+// launchWarm hands the run to the slot's zygote.
+func (r *run) launchWarm(p *pipes) (*launched, error) {
+	z := r.slot.z
+	if err := p.openFiles(r.cg.ProcsFiles(cgroup.Prog)...); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	c := r.config()
+	job := warmJob{UID: programUID, Code: c.Code, ScratchBytes: c.ScratchBytes, ScratchInodes: c.ScratchInodes,
+		Filter: r.slot.filter, Landlock: r.slot.landlock, Argv0: r.rt.Binary}
+	for _, rl := range c.Rlimits {
+		job.Rlimits = append(job.Rlimits, [2]uint64{uint64(rl.Resource), rl.Value})
+	}
+	msg, err := json.Marshal(job)
+	if err != nil {
+		return nil, err
+	}
+	fds := []int{int(p.stdinR.Fd()), int(p.stdoutW.Fd()), int(p.stderrW.Fd()), int(p.statusW.Fd())}
+	for _, f := range p.cgroupFiles {
+		fds = append(fds, int(f.Fd()))
+	}
+	if err := send(z.ctl, msg, unix.UnixRights(fds...)); err != nil {
+		r.slot.z.stop(r.s) // a zygote that does not listen is replaced
+		r.slot.z = nil
+		return nil, fmt.Errorf("sandbox: hand the run to the zygote: %w", err)
+	}
+	p.closeChildEnds()
+	msgs := make(chan initMsg, 4)
+	go readStatus(p.statusR, msgs)
+	return &launched{msgs: msgs, stop: func() {
+		if err := r.cg.Kill(10 * time.Second); err != nil {
+			r.s.cfg.Logger.Error("sandbox: kill a run", "err", err)
+		}
+		// The run's pid 1 ends once the program has: its end closes the
+		// status pipe's last copy.
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case _, ok := <-msgs:
+				if ok {
+					continue
+				}
+			case <-timeout:
+				r.s.cfg.Logger.Error("sandbox: a warm run's pid 1 did not end")
+			}
+			return
+		}
+	}}, nil
+}
+
+func send(f *os.File, msg, oob []byte) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Write(func(fd uintptr) bool {
+		serr = unix.Sendmsg(int(fd), msg, oob, nil, 0)
+		return serr != unix.EAGAIN
+	})
+	return errors.Join(err, serr)
+}
+
+func filterBase64(f []syscall.SockFilter) string {
+	b := make([]byte, 0, 8*len(f))
+	for _, ins := range f {
+		b = binary.LittleEndian.AppendUint16(b, ins.Code)
+		b = append(b, ins.Jt, ins.Jf)
+		b = binary.LittleEndian.AppendUint32(b, ins.K)
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
