@@ -39,16 +39,22 @@ func median(d []time.Duration) time.Duration {
 // their ratio (the bar is <= 1.5).
 func BenchmarkPrint1(b *testing.B) {
 	s := sandboxFor(b)
+	latency(b, "sandbox", func() { sandboxed(b, s) })
+}
+
+// latency times fn and bare python3 alternately, b.N times each, and
+// reports the median wall time of each and their ratio.
+func latency(b *testing.B, name string, fn func()) {
 	var sb, py []time.Duration
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
-		sandboxed(b, s)
+		fn()
 		t1 := time.Now()
 		bare(b)
 		sb, py = append(sb, t1.Sub(t0)), append(py, time.Since(t1))
 	}
 	ms, mp := median(sb), median(py)
-	b.ReportMetric(float64(ms.Microseconds())/1000, "sandbox-ms")
+	b.ReportMetric(float64(ms.Microseconds())/1000, name+"-ms")
 	b.ReportMetric(float64(mp.Microseconds())/1000, "bare-ms")
 	b.ReportMetric(float64(ms)/float64(mp), "ratio")
 }
@@ -59,76 +65,13 @@ func BenchmarkPrint1(b *testing.B) {
 // second of each.
 func BenchmarkThroughput(b *testing.B) {
 	s := sandboxFor(b)
+	throughput(b, "sandbox", func() { sandboxed(b, s) })
+}
+
+// throughput runs fn and then bare python3 b.N times each, GOMAXPROCS at a
+// time, and reports runs per second of each and their ratio.
+func throughput(b *testing.B, name string, fn func()) {
 	par := runtime.GOMAXPROCS(0)
-	rate := func(fn func()) float64 {
-		var wg sync.WaitGroup
-		jobs := make(chan struct{}, b.N)
-		for i := 0; i < b.N; i++ {
-			jobs <- struct{}{}
-		}
-		close(jobs)
-		start := time.Now()
-		for w := 0; w < par; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range jobs {
-					fn()
-				}
-			}()
-		}
-		wg.Wait()
-		return float64(b.N) / time.Since(start).Seconds()
-	}
-	sr := rate(func() { sandboxed(b, s) })
-	br := rate(func() { bare(b) })
-	b.ReportMetric(sr, "sandbox-runs/s")
-	b.ReportMetric(br, "bare-runs/s")
-	b.ReportMetric(sr/br, "ratio")
-}
-
-// BenchmarkWarmPrint1 is BenchmarkPrint1 through a warm slot.
-func BenchmarkWarmPrint1(b *testing.B) {
-	sl, err := sandboxFor(b).NewSlot("python")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer sl.Close()
-	var sb, py []time.Duration
-	for i := 0; i < b.N; i++ {
-		t0 := time.Now()
-		warm(b, sl)
-		t1 := time.Now()
-		bare(b)
-		sb, py = append(sb, t1.Sub(t0)), append(py, time.Since(t1))
-	}
-	ms, mp := median(sb), median(py)
-	b.ReportMetric(float64(ms.Microseconds())/1000, "warm-ms")
-	b.ReportMetric(float64(mp.Microseconds())/1000, "bare-ms")
-	b.ReportMetric(float64(ms)/float64(mp), "ratio")
-}
-
-func warm(b *testing.B, sl *sandbox.Slot) {
-	res, err := sl.Run(context.Background(), sandbox.Spec{Code: []byte("print(1)")})
-	if err != nil || res.Stdout != "1\n" {
-		b.Fatalf("warm: %+v %v", res, err)
-	}
-}
-
-// BenchmarkWarmThroughput runs print(1) on GOMAXPROCS warm slots at once
-// (-cpu 2 gives the 2 slots) and bare python3 spawned the same way,
-// and reports runs per second of each.
-func BenchmarkWarmThroughput(b *testing.B) {
-	par := runtime.GOMAXPROCS(0)
-	slots := make(chan *sandbox.Slot, par)
-	for range par {
-		sl, err := sandboxFor(b).NewSlot("python")
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer sl.Close()
-		slots <- sl
-	}
 	rate := func(fn func()) float64 {
 		var wg sync.WaitGroup
 		jobs := make(chan struct{}, b.N)
@@ -147,15 +90,48 @@ func BenchmarkWarmThroughput(b *testing.B) {
 		wg.Wait()
 		return float64(b.N) / time.Since(start).Seconds()
 	}
-	wr := rate(func() {
+	sr := rate(fn)
+	br := rate(func() { bare(b) })
+	b.ReportMetric(sr, name+"-runs/s")
+	b.ReportMetric(br, "bare-runs/s")
+	b.ReportMetric(sr/br, "ratio")
+}
+
+// BenchmarkWarmPrint1 is BenchmarkPrint1 through a warm slot.
+func BenchmarkWarmPrint1(b *testing.B) {
+	sl, err := sandboxFor(b).NewSlot("python")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sl.Close()
+	latency(b, "warm", func() { warm(b, sl) })
+}
+
+func warm(b *testing.B, sl *sandbox.Slot) {
+	res, err := sl.Run(context.Background(), sandbox.Spec{Code: []byte("print(1)")})
+	if err != nil || res.Stdout != "1\n" {
+		b.Fatalf("warm: %+v %v", res, err)
+	}
+}
+
+// BenchmarkWarmThroughput is BenchmarkThroughput on GOMAXPROCS warm slots
+// (-cpu 2 gives the 2 slots).
+func BenchmarkWarmThroughput(b *testing.B) {
+	par := runtime.GOMAXPROCS(0)
+	slots := make(chan *sandbox.Slot, par)
+	for range par {
+		sl, err := sandboxFor(b).NewSlot("python")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer sl.Close()
+		slots <- sl
+	}
+	throughput(b, "warm", func() {
 		sl := <-slots
 		warm(b, sl)
 		slots <- sl
 	})
-	br := rate(func() { bare(b) })
-	b.ReportMetric(wr, "warm-runs/s")
-	b.ReportMetric(br, "bare-runs/s")
-	b.ReportMetric(wr/br, "ratio")
 }
 
 // heavy is CPU-bound code that prints the CPU time its loop took.

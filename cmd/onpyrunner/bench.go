@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,12 +21,8 @@ func benchCmd(ctx context.Context, args []string, env func(string) string, _ io.
 	dur := fs.Duration("d", 10*time.Second, "how long to run")
 	code := fs.String("code", "print(1)", "the program each job runs")
 	baseline := fs.String("baseline", "/usr/bin/python3", "also run the program with this python, back to back with the same concurrency, and compare (empty: skip)")
-	if err := parse(fs, args, env); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintln(stderr, "onpyrunner bench:", err)
-		return 2
+	if code, ok := parseArgs(fs, args, env, stderr); !ok {
+		return code
 	}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conc}}
 	c := client.New(*server, hc)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,6 +21,36 @@ func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// parseArgs parses a subcommand's flags. When the command cannot go on it
+// returns the exit code (0 after -h, 2 for a bad flag, said on stderr) and
+// false.
+func parseArgs(fs *flag.FlagSet, args []string, env func(string) string, stderr io.Writer) (int, bool) {
+	err := parse(fs, args, env)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0, false
+	case err != nil:
+		fmt.Fprintf(stderr, "onpyrunner %s: %v\n", fs.Name(), err)
+		return 2, false
+	}
+	return 0, true
+}
+
+// fileArg reads the program named by the one argument (FILE, or - for
+// stdin); when it cannot, it says why on stderr and returns false.
+func fileArg(fs *flag.FlagSet, stdin io.Reader, stderr io.Writer) ([]byte, bool) {
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return nil, false
+	}
+	code, err := readArg(fs.Arg(0), stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "onpyrunner %s: %v\n", fs.Name(), err)
+		return nil, false
+	}
+	return code, true
 }
 
 // parse parses args, then sets every flag not given on the command line

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -29,20 +27,11 @@ func runCmd(ctx context.Context, args []string, env func(string) string, stdin i
 	processes := fs.Int64("processes", d.Processes, "processes and threads at once")
 	openFiles := fs.Int64("open-files", d.OpenFiles, "open files per process")
 	asJSON := fs.Bool("json", false, "print the result object as JSON (exit 0 whenever the run happened)")
-	if err := parse(fs, args, env); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintln(stderr, "onpyrunner run:", err)
-		return 2
+	if code, ok := parseArgs(fs, args, env, stderr); !ok {
+		return code
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return 2
-	}
-	code, err := readArg(fs.Arg(0), stdin)
-	if err != nil {
-		fmt.Fprintln(stderr, "onpyrunner run:", err)
+	code, ok := fileArg(fs, stdin, stderr)
+	if !ok {
 		return 2
 	}
 	spec := sandbox.Spec{

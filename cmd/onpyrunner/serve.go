@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -57,12 +56,8 @@ func serveCmd(ctx context.Context, args []string, env func(string) string, _ io.
 	fs := newFlagSet("serve", "[flags]", stderr)
 	var f serveFlags
 	f.register(fs)
-	if err := parse(fs, args, env); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintln(stderr, "onpyrunner serve:", err)
-		return 2
+	if code, ok := parseArgs(fs, args, env, stderr); !ok {
+		return code
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: f.logLevel}))
 	if err := serve(ctx, f, log); err != nil {

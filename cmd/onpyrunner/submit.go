@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,20 +18,11 @@ func submitCmd(ctx context.Context, args []string, env func(string) string, stdi
 	language := fs.String("language", "", "runtime (default: the server's)")
 	wait := fs.Bool("wait", false, "stream the output as it comes and exit with the program's exit code")
 	asJSON := fs.Bool("json", false, "print the job as JSON (with --wait: once it has ended)")
-	if err := parse(fs, args, env); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintln(stderr, "onpyrunner submit:", err)
-		return 2
+	if code, ok := parseArgs(fs, args, env, stderr); !ok {
+		return code
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return 2
-	}
-	code, err := readArg(fs.Arg(0), stdin)
-	if err != nil {
-		fmt.Fprintln(stderr, "onpyrunner submit:", err)
+	code, ok := fileArg(fs, stdin, stderr)
+	if !ok {
 		return 2
 	}
 	src := string(code)

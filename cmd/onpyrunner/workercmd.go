@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,12 +20,8 @@ func workerCmd(ctx context.Context, args []string, env func(string) string, _ io
 	slots := fs.Int("slots", runtime.NumCPU(), "jobs run at once")
 	drain := fs.Duration("drain", 30*time.Second, "on SIGTERM, how long running jobs may finish")
 	addr := fs.String("metrics-addr", "", "where to serve /metrics and /healthz (empty: nowhere)")
-	if err := parse(fs, args, env); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintln(stderr, "onpyrunner worker:", err)
-		return 2
+	if code, ok := parseArgs(fs, args, env, stderr); !ok {
+		return code
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: f.logLevel}))
 	if err := runWorker(ctx, f, *slots, *drain, *addr, log); err != nil {
