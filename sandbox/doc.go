@@ -39,21 +39,28 @@
 // run the supervisor creates the run's cgroup and hands the zygote, over a
 // socket, the run's config with its stdio, a status pipe and the cgroup's
 // cgroup.procs files. The zygote mounts fresh scratch tmpfs over the last
-// run's, then clones B, pid 1 of new pid and IPC namespaces; B mounts a
-// /proc for them, forks C, becomes the program's uid and waits. C moves
+// run's, enters new pid and IPC namespaces for its children, spawns there
+// a tiny static pid 1 (pid1.go: it becomes the program's uid, reaps
+// orphans and ends the run on a terminating signal, as a cold run's init
+// does) and forks C as pid 2. C mounts a /proc for its namespace, moves
 // into the run's cgroup and a cgroup namespace of its own, sets the
 // rlimits, drops every privilege as the init above does, installs Landlock
 // and the seccomp filter, takes the run's stdio, and runs the code as
 // __main__ from /work/main.py with the semantics of `python3 main.py`
 // (sys.argv, sys.path[0], __file__, tracebacks without the zygote's
 // frames, SystemExit codes, fresh sys.std* with the usual buffering). When
-// C ends, B reports how and exits, and the kernel ends every process left
-// in the run's pid namespace; the supervisor kills what is left in the
-// run's cgroup either way. Nothing of a run survives into the next: its
+// C ends, the zygote reports how and kills the pid 1, and the kernel ends
+// every process left in the run's pid namespace; the supervisor kills what
+// is left in the run's cgroup either way. (Where there is no tiny pid 1,
+// the zygote clones a copy of itself as the pid 1, which forks C.)
+// Nothing of a run survives into the next: its
 // processes, pid numbers, IPC objects, scratch files, /proc and cgroup are
 // all its own. The zygote cannot be signalled (another uid, another pid
 // namespace) or traced (seccomp, not dumpable) by a run, and never shares
 // a descriptor with one; a zygote that dies is replaced at the next run.
+// A zygote is uid 0 inside its slot, so that it can make namespaces and
+// mounts for each run: the host sees an unprivileged uid, and no run code
+// ever executes in it.
 //
 // What a fork shares between runs of one slot, and why that is accepted:
 //

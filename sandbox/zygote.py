@@ -2,13 +2,15 @@
 # the slot's namespaces, as the slot's uid 0, that forks one job at a time.
 # For each job it receives on fd 3 a JSON config and descriptors (stdin,
 # stdout, stderr, a status pipe, the job cgroup's cgroup.procs files),
-# mounts fresh scratch tmpfs over the last job's, and clones
-#   B: pid 1 of new pid and IPC namespaces (in the slot's cgroup); mounts a
-#      /proc for them; forks C; reaps; reports how C ended, then exits,
-#      which ends every process of the job;
-#   C: joins the job's cgroup, drops every privilege, installs Landlock and
-#      the seccomp filter, and runs the code as __main__ as `python3 main.py`
-#      would.
+# mounts fresh scratch tmpfs over the last job's, and then (spawn_job)
+# enters new pid and IPC namespaces for its children, spawns the tiny pid 1
+# there (pid1.go) and forks
+#   C: pid 2; mounts a /proc for the namespace, joins the job's cgroup,
+#      drops every privilege, installs Landlock and the seccomp filter, and
+#      runs the code as __main__ as `python3 main.py` would.
+# It waits for C, reports how it ended and kills the pid 1, which ends
+# every other process of the job. Where there is no tiny pid 1 (not
+# x86-64) it clones B instead, a copy of itself, as the pid 1 that forks C.
 # Nothing here holds a secret. A job runs as another uid, in a pid
 # namespace where the zygote does not exist, and never sees fd 3.
 import base64, builtins, ctypes, gc, io, json, os, resource, signal, socket, sys, types
@@ -320,6 +322,7 @@ def warm_up():
 
 def serve(sock):
     global streams
+    sock.set_inheritable(False)  # never to the pid 1s it spawns
     streams = make_streams()
     warm_up()
     spawn = os.path.exists(PID1)
