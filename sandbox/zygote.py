@@ -288,6 +288,7 @@ def run_child(step, job, fds, status, proc=False):
 
 
 PID1 = "/.slot/pid1"  # the tiny pid 1, where the slot has one (pid1.go)
+spawn = [False]  # whether runs use it
 
 
 def spawn_job(job, got, status, sock, own):
@@ -298,7 +299,12 @@ def spawn_job(job, got, status, sock, own):
     process of the job."""
     check(libc.unshare(CLONE_NEWPID | CLONE_NEWIPC), "unshare")
     try:
-        b = os.posix_spawn(PID1, ["pid1"], {})
+        try:
+            b = os.posix_spawn(PID1, ["pid1"], {})
+        except OSError:
+            spawn[0] = False  # it cannot run here: clone B for the next runs
+            signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+            raise
         c = os.fork()
         if c == 0:
             sock.close()
@@ -325,9 +331,9 @@ def serve(sock):
     sock.set_inheritable(False)  # never to the pid 1s it spawns
     streams = make_streams()
     warm_up()
-    spawn = os.path.exists(PID1)
+    spawn[0] = os.path.exists(PID1)
     own = [os.open("/.slot/proc/self/ns/" + ns, os.O_RDONLY) for ns in ("pid", "ipc")]
-    if not spawn:
+    if not spawn[0]:
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the B processes reap themselves
     gc.freeze()  # keep the forks' pages shared
     sock.send(b'{"ready":true}')
@@ -345,7 +351,7 @@ def serve(sock):
             # Nothing of the zygote's for the run's collector to walk: a
             # collection that walked them would copy every page they are on.
             gc.freeze()
-            if spawn:
+            if spawn[0]:
                 spawn_job(job, got, status, sock, own)
             elif clone_b() == 0:
                 sock.close()
