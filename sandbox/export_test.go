@@ -22,3 +22,13 @@ func RootDir(s *Sandbox) string { return s.rootPath() }
 
 // UIDRange is the first and last host uid the sandbox uses (tests only).
 func UIDRange(s *Sandbox) (int, int) { return s.cfg.UIDBase, s.cfg.UIDBase + s.cfg.MaxRuns }
+
+// KillSlot kills a warm slot's init, and with it its zygote (tests only).
+func KillSlot(sl *Slot) {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	if sl.z != nil {
+		_ = sl.z.cmd.Process.Kill()
+		<-sl.z.dead
+	}
+}
