@@ -1,6 +1,9 @@
 package onpyrunner
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Code classifies an Error; the API turns each into one HTTP status.
 type Code string
@@ -28,4 +31,10 @@ func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
 // Errorf makes an *Error with a formatted message.
 func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// NoJob is the error of a store that has no job id: it never was, or it
+// ended more than the store's retention ago.
+func NoJob(id string, retention time.Duration) *Error {
+	return Errorf(CodeNotFound, "no job %q (jobs are kept for %s after they end)", id, retention)
 }

@@ -114,3 +114,25 @@ type Runtime struct {
 	Language string `json:"language"`
 	Version  string `json:"version"`
 }
+
+// AwaitEnd follows a job's live log until its final status and returns it;
+// it returns "" when the log ends without one (a log that is gone: the
+// job's record says how it ended), and ctx's error when ctx ends first.
+func AwaitEnd(ctx context.Context, s Store, id string) (Status, error) {
+	after := 0
+	for {
+		evs, done, err := s.Events(ctx, id, after)
+		if err != nil {
+			return "", err
+		}
+		for _, ev := range evs {
+			after = ev.Seq
+			if st := Status(ev.Data); ev.Type == StatusEvent && st.Final() {
+				return st, nil
+			}
+		}
+		if done {
+			return "", nil
+		}
+	}
+}

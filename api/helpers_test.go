@@ -45,15 +45,7 @@ func newServer(t testing.TB, o serverOpts) *testServer {
 		t.Fatal(err)
 	}
 	if o.api.Runtimes == nil {
-		for _, rt := range sb.Runtimes() {
-			o.api.Runtimes = append(o.api.Runtimes, api.Runtime{Language: rt.Name, Version: rt.Version})
-		}
-		// python first: it is the default.
-		for i, rt := range o.api.Runtimes {
-			if rt.Language == "python" {
-				o.api.Runtimes[0], o.api.Runtimes[i] = o.api.Runtimes[i], o.api.Runtimes[0]
-			}
-		}
+		o.api.Runtimes = sb.Languages()
 	}
 	if o.slots == 0 {
 		o.slots = 2

@@ -69,25 +69,10 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, id string, wait 
 func (s *Server) waitEnd(ctx context.Context, id string, wait time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	after := 0
-	for {
-		evs, done, err := s.store.Events(ctx, id, after)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil // the wait ran out, or the client left
-			}
-			return err
-		}
-		for _, ev := range evs {
-			after = ev.Seq
-			if ev.Type == onpyrunner.StatusEvent && onpyrunner.Status(ev.Data).Final() {
-				return nil
-			}
-		}
-		if done {
-			return nil
-		}
+	if _, err := onpyrunner.AwaitEnd(ctx, s.store, id); err != nil && ctx.Err() == nil {
+		return err
 	}
+	return nil // ended, or the wait ran out, or the client left
 }
 
 func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {

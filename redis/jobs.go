@@ -46,7 +46,7 @@ func (s *Store) Get(ctx context.Context, id string) (*onpyrunner.Job, error) {
 		return nil, s.fail(err)
 	}
 	if len(h) == 0 {
-		return nil, onpyrunner.Errorf(onpyrunner.CodeNotFound, "no job %q (jobs are kept for %s after they end)", id, s.cfg.Retention)
+		return nil, onpyrunner.NoJob(id, s.cfg.Retention)
 	}
 	return decodeJob(id, h)
 }
@@ -242,7 +242,7 @@ func (s *Store) Cancel(ctx context.Context, id string) (*onpyrunner.Job, error) 
 		return nil, s.fail(err)
 	}
 	if got < 0 {
-		return nil, onpyrunner.Errorf(onpyrunner.CodeNotFound, "no job %q (jobs are kept for %s after they end)", id, s.cfg.Retention)
+		return nil, onpyrunner.NoJob(id, s.cfg.Retention)
 	}
 	return s.Get(ctx, id)
 }

@@ -1,6 +1,22 @@
 package sandbox
 
-import llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
+import (
+	"github.com/landlock-lsm/go-landlock/landlock"
+	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
+)
+
+// The program may write only to its scratch space and the harmless
+// devices: the one list that both the init (landlockSelf) and a warm
+// slot's zygote (landlockRules) confine it to.
+var scratchDirs = []string{workDir, "/tmp", "/dev/shm"}
+
+func devicePaths() []string {
+	var out []string
+	for _, d := range devices {
+		out = append(out, "/dev/"+d)
+	}
+	return out
+}
 
 // llRules are Landlock rules for the zygote to install (it has no Go):
 // the file-system rights handled, and the rights granted beneath paths.
@@ -9,32 +25,30 @@ type llRules struct {
 	Paths   [][2]any `json:"paths"`
 }
 
-// landlockRules are the rules of landlockSelf for this kernel's Landlock
-// ABI: read and execute everywhere, write only to the scratch space and
-// the harmless devices.
+// The rights that go-landlock's RODirs, RWDirs and RWFiles grant, which
+// the init's landlockSelf uses: a warm run gets the same.
+const (
+	llRead  = llsys.AccessFSExecute | llsys.AccessFSReadFile | llsys.AccessFSReadDir
+	llWrite = llsys.AccessFSWriteFile | llsys.AccessFSRemoveDir | llsys.AccessFSRemoveFile |
+		llsys.AccessFSMakeChar | llsys.AccessFSMakeDir | llsys.AccessFSMakeReg | llsys.AccessFSMakeSock |
+		llsys.AccessFSMakeFifo | llsys.AccessFSMakeBlock | llsys.AccessFSMakeSym | llsys.AccessFSTruncate
+	llFile = llsys.AccessFSExecute | llsys.AccessFSWriteFile | llsys.AccessFSTruncate | llsys.AccessFSReadFile
+)
+
+// landlockRules are landlockSelf's rules for this kernel's Landlock ABI,
+// as go-landlock's best effort with V5 makes them; nil without Landlock.
 func landlockRules() *llRules {
 	abi, err := llsys.LandlockGetABIVersion()
 	if err != nil || abi < 1 {
 		return nil
 	}
-	handled := uint64(1)<<13 - 1 // ABI 1: execute .. make_sym
-	for _, more := range []struct {
-		abi int
-		bit uint64
-	}{{2, llsys.AccessFSRefer}, {3, llsys.AccessFSTruncate}, {5, llsys.AccessFSIoctlDev}} {
-		if abi >= more.abi {
-			handled |= more.bit
-		}
+	handled := uint64([]landlock.Config{landlock.V1, landlock.V2, landlock.V3, landlock.V4, landlock.V5}[min(abi, 5)-1].HandledAccessFS)
+	r := &llRules{Handled: handled, Paths: [][2]any{{"/", llRead & handled}}}
+	for _, d := range scratchDirs {
+		r.Paths = append(r.Paths, [2]any{d, (llRead | llWrite) & handled})
 	}
-	const read = llsys.AccessFSExecute | llsys.AccessFSReadFile | llsys.AccessFSReadDir
-	file := handled & (llsys.AccessFSExecute | llsys.AccessFSWriteFile | llsys.AccessFSReadFile |
-		llsys.AccessFSTruncate | llsys.AccessFSIoctlDev)
-	r := &llRules{Handled: handled, Paths: [][2]any{{"/", read}}}
-	for _, d := range []string{workDir, "/tmp", "/dev/shm"} {
-		r.Paths = append(r.Paths, [2]any{d, handled})
-	}
-	for _, d := range devices {
-		r.Paths = append(r.Paths, [2]any{"/dev/" + d, file})
+	for _, d := range devicePaths() {
+		r.Paths = append(r.Paths, [2]any{d, (llRead | llWrite) & llFile & handled})
 	}
 	return r
 }

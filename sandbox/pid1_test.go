@@ -1,4 +1,4 @@
-package sandbox
+package sandbox_test
 
 import (
 	"os"
@@ -10,6 +10,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/onpyrunner/onpyrunner/internal/testenv"
+	"github.com/onpyrunner/onpyrunner/sandbox"
 )
 
 // TestPid1Program runs the tiny pid 1 on the host as root: it becomes the
@@ -18,16 +21,14 @@ import (
 // to an init is the corpus's to show.)
 func TestPid1Program(t *testing.T) {
 	if runtime.GOARCH != "amd64" {
-		if pid1Program(1000) != nil {
+		if sandbox.Pid1Program(1000) != nil {
 			t.Fatal("a program for another architecture")
 		}
 		t.Skip("amd64 only")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
+	testenv.Root(t)
 	bin := filepath.Join(t.TempDir(), "pid1")
-	if err := os.WriteFile(bin, pid1Program(2_000_261_000), 0o755); err != nil {
+	if err := os.WriteFile(bin, sandbox.Pid1Program(2_000_261_000), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	os.Chmod(filepath.Dir(bin), 0o755)
@@ -40,11 +41,11 @@ func TestPid1Program(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(50 * time.Millisecond)
-		st, err := os.ReadFile(filepath.Join("/proc", itoa(cmd.Process.Pid), "status"))
+		st, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "status"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !containsLine(string(st), "Uid:\t2000261000\t2000261000\t2000261000") {
+		if !strings.Contains(string(st), "Uid:\t2000261000\t2000261000\t2000261000") {
 			t.Errorf("uid not taken:\n%s", st)
 		}
 		_ = cmd.Process.Signal(tc.sig)
@@ -66,7 +67,3 @@ func TestPid1Program(t *testing.T) {
 		}
 	}
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
-
-func containsLine(s, line string) bool { return strings.Contains(s, line) }

@@ -62,8 +62,8 @@ func landlockSelf() error {
 	cfg := landlock.Config{HandledAccessFS: landlock.V5.HandledAccessFS}
 	fd, flags, err := cfg.BestEffort().NewRulesetFD(
 		landlock.RODirs("/"),
-		landlock.RWDirs(workDir, "/tmp", "/dev/shm"),
-		landlock.RWFiles("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"),
+		landlock.RWDirs(scratchDirs...),
+		landlock.RWFiles(devicePaths()...),
 	)
 	if err != nil {
 		return fmt.Errorf("landlock: %w", err)

@@ -150,6 +150,15 @@ func (s *Sandbox) Runtimes() []Runtime {
 	return out
 }
 
+// Languages lists the installed runtimes as the service offers them.
+func (s *Sandbox) Languages() []onpyrunner.Runtime {
+	var out []onpyrunner.Runtime
+	for _, rt := range s.Runtimes() {
+		out = append(out, onpyrunner.Runtime{Language: rt.Name, Version: rt.Version})
+	}
+	return out
+}
+
 // CgroupVersion is 1 or 2: the cgroup version the sandbox found.
 func (s *Sandbox) CgroupVersion() int { return s.cgroups.Version() }
 

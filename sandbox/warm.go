@@ -27,9 +27,6 @@ type Slot struct {
 	rt  *Runtime
 	uid int // the host uid of this slot's programs
 
-	filter   string   // the seccomp filter, for the zygote
-	landlock *llRules // nil where the kernel has no Landlock
-
 	mu   sync.Mutex // one run at a time
 	z    *zygote
 	runs int // runs by this zygote
@@ -68,10 +65,7 @@ func (s *Sandbox) NewSlot(runtime string) (*Slot, error) {
 	if !ok {
 		return nil, fmt.Errorf("sandbox: more than %d runs at once", s.cfg.MaxRuns)
 	}
-	sl := &Slot{s: s, rt: rt, uid: uid, filter: filterBase64(s.filter)}
-	if s.landlock {
-		sl.landlock = landlockRules()
-	}
+	sl := &Slot{s: s, rt: rt, uid: uid}
 	if err := sl.restart(); err != nil {
 		s.uids.release(uid)
 		return nil, err

@@ -16,14 +16,19 @@ import (
 
 // warmJob is what the zygote gets for one run (see zygote.py).
 type warmJob struct {
-	UID           int         `json:"uid"`
-	Code          []byte      `json:"code"`
-	ScratchBytes  int64       `json:"scratchBytes"`
-	ScratchInodes int64       `json:"scratchInodes"`
-	Rlimits       [][2]uint64 `json:"rlimits"`
-	Landlock      *llRules    `json:"landlock"`
-	Filter        string      `json:"filter"` // base64 of the struct sock_filter array
-	Argv0         string      `json:"argv0"`
+	UID           int      `json:"uid"`
+	Code          []byte   `json:"code"`
+	ScratchBytes  int64    `json:"scratchBytes"`
+	ScratchInodes int64    `json:"scratchInodes"`
+	Rlimits       []rlimit `json:"rlimits"`
+	Argv0         string   `json:"argv0"`
+}
+
+// zygoteSetup is what a zygote gets once, as its argument: what is the
+// same for all its runs.
+type zygoteSetup struct {
+	Filter   string   `json:"filter"` // base64 of the struct sock_filter array
+	Landlock *llRules `json:"landlock"`
 }
 
 // launchWarm hands the run to the slot's zygote.
@@ -33,12 +38,8 @@ func (r *run) launchWarm(p *pipes) (*launched, error) {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	c := r.config()
-	job := warmJob{UID: programUID, Code: c.Code, ScratchBytes: c.ScratchBytes, ScratchInodes: c.ScratchInodes,
-		Filter: r.slot.filter, Landlock: r.slot.landlock, Argv0: r.rt.Binary}
-	for _, rl := range c.Rlimits {
-		job.Rlimits = append(job.Rlimits, [2]uint64{uint64(rl.Resource), rl.Value})
-	}
-	msg, err := json.Marshal(job)
+	msg, err := json.Marshal(warmJob{UID: programUID, Code: c.Code, ScratchBytes: c.ScratchBytes,
+		ScratchInodes: c.ScratchInodes, Rlimits: c.Rlimits, Argv0: r.rt.Binary})
 	if err != nil {
 		return nil, err
 	}

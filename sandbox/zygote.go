@@ -38,9 +38,19 @@ func (sl *Slot) startZygote(cg *cgroup.Run) (*zygote, error) {
 	}
 	defer devnull.Close()
 	defer logW.Close()
+	setup := zygoteSetup{Filter: filterBase64(sl.s.filter)}
+	if sl.s.landlock {
+		setup.Landlock = landlockRules()
+	}
+	arg, err := json.Marshal(setup)
+	if err != nil {
+		ctl.Close()
+		logR.Close()
+		return nil, err
+	}
 	r := &run{s: sl.s, rt: sl.rt, uid: sl.uid, cg: cg}
 	cfg := initConfig{UID: programUID, RootDir: sl.s.rootPath(), View: sl.rt.view,
-		Argv: []string{sl.rt.Binary, "-c", zygoteSource}, Env: r.env(),
+		Argv: []string{sl.rt.Binary, "-c", zygoteSource, string(arg)}, Env: r.env(),
 		ScratchBytes: 1 << 20, ScratchInodes: 64, ZygoteFD: fdCgroup, Pid1: pid1Program(programUID)}
 	cmd := r.initCmd(devnull, devnull, logW, []*os.File{p.cfgR, p.statusW, theirs})
 	if err := r.start(cmd); err != nil {

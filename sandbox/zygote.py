@@ -1,6 +1,8 @@
 # The zygote of a warm sandbox slot (see warm.go): Python started once in
 # the slot's namespaces, as the slot's uid 0, that forks one job at a time.
-# For each job it receives on fd 3 a JSON config and descriptors (stdin,
+# Its argument is the slot's setup (JSON): the seccomp filter and the
+# Landlock rules, the same for every job. For each job it receives on fd 3
+# a JSON config and descriptors (stdin,
 # stdout, stderr, a status pipe, the job cgroup's cgroup.procs files),
 # mounts fresh scratch tmpfs over the last job's, and then (spawn_job)
 # enters new pid and IPC namespaces for its children, spawns the tiny pid 1
@@ -52,7 +54,8 @@ class PathBeneath(ctypes.Structure):
 
 def landlock_ruleset(rules):
     """A Landlock ruleset fd from the supervisor's rules: handled rights,
-    and [path, rights] pairs. Made once per zygote; each C enforces it."""
+    and [path, rights] pairs. Landlock ignores rules on a mount point's
+    covered directory, so each job's is made after its tmpfs are mounted."""
     handled = ctypes.c_uint64(rules["handled"])
     fd = check(libc.syscall(SYS_LL_CREATE, ctypes.byref(handled), ctypes.c_size_t(8), 0), "landlock")
     for path, rights in rules["paths"]:
@@ -66,16 +69,10 @@ def landlock_ruleset(rules):
     return fd
 
 
-class Prepared:
-    """What is the same for every job of this zygote, made at its first."""
-    def __init__(self, job):
-        code = base64.b64decode(job["filter"])
-        self.filter = ctypes.create_string_buffer(code, len(code))
-        self.fprog = SockFprog(len(code) // 8, ctypes.addressof(self.filter))
-        self.ruleset = -1  # each job's, made once its tmpfs are mounted
-
-
-prepared = []
+SETUP = json.loads(sys.argv[1])
+_filter = base64.b64decode(SETUP["filter"])
+FILTER = ctypes.create_string_buffer(_filter, len(_filter))
+FPROG = SockFprog(len(_filter) // 8, ctypes.addressof(FILTER))
 
 
 def drop_privileges(uid):
@@ -185,19 +182,18 @@ def job_c(job, fds, status):
         os.write(fd, b"0")
     check(libc.unshare(CLONE_NEWCGROUP), "unshare cgroup")
     os.setsid()
-    for res, value in job["rlimits"]:
-        resource.setrlimit(res, (value, value))
+    for r in job["rlimits"]:
+        resource.setrlimit(r["resource"], (r["value"], r["value"]))
     drop_privileges(job["uid"])
     for i, fd in enumerate(fds["stdio"]):
         os.dup2(fd, i)
     keep = 3
     os.dup2(status, keep)
     os.chdir("/work")
-    p = prepared[0]
-    if p.ruleset >= 0:
-        check(libc.syscall(SYS_LL_RESTRICT, p.ruleset, 0), "landlock")
+    if fds["ruleset"] >= 0:
+        check(libc.syscall(SYS_LL_RESTRICT, fds["ruleset"], 0), "landlock")
     os.closerange(keep + 1, 1 << 20)
-    check(libc.syscall(SYS_SECCOMP, 1, 0, ctypes.byref(p.fprog)), "seccomp")
+    check(libc.syscall(SYS_SECCOMP, 1, 0, ctypes.byref(FPROG)), "seccomp")
     report(keep, started=True)
     os.close(keep)
     std_streams()
@@ -238,17 +234,13 @@ def job_b(job, fds, status):
             os._exit(0)
 
 
-job_proc = []  # a job's /proc is mounted over the slot's
-
-
 def prepare(job):
     """Fresh scratch space for the next job, in the slot's mount namespace:
-    the last job's tmpfs and /proc are detached, new ones mounted."""
-    for path in ["/work", "/tmp", "/dev/shm"] + job_proc:
+    the last job's tmpfs and /proc (or at first the slot's) are detached,
+    new tmpfs mounted (its /proc is the job's own to mount). Returns the
+    job's Landlock ruleset, or -1."""
+    for path in ("/work", "/tmp", "/dev/shm", "/proc"):
         libc.umount2(path.encode(), MNT_DETACH)
-    job_proc[:] = ["/proc"]
-    if not prepared:
-        prepared.append(Prepared(job))
     uid, size, inodes = job["uid"], job["scratchBytes"], job["scratchInodes"]
     for path, mode in (("/work", "0700"), ("/tmp", "1777"), ("/dev/shm", "1777")):
         mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
@@ -257,12 +249,7 @@ def prepare(job):
     os.write(fd, base64.b64decode(job["code"]))
     os.fchown(fd, uid, uid)
     os.close(fd)
-    p = prepared[0]
-    if p.ruleset >= 0:
-        os.close(p.ruleset)
-        p.ruleset = -1
-    if job["landlock"]:
-        p.ruleset = landlock_ruleset(job["landlock"])
+    return landlock_ruleset(SETUP["landlock"]) if SETUP["landlock"] else -1
 
 
 def clone_b():
@@ -344,10 +331,10 @@ def serve(sock):
         for fd in fds:
             os.set_inheritable(fd, False)
         job = json.loads(msg)
-        got = {"stdio": fds[0:3], "prog": fds[4:]}
+        got = {"stdio": fds[0:3], "prog": fds[4:], "ruleset": -1}
         status = fds[3]
         try:
-            prepare(job)
+            got["ruleset"] = prepare(job)
             # Nothing of the zygote's for the run's collector to walk: a
             # collection that walked them would copy every page they are on.
             gc.freeze()
@@ -358,6 +345,8 @@ def serve(sock):
                 run_child(job_b, job, got, status)
         except OSError as e:
             report(status, error="prepare: %s" % e)
+        if got["ruleset"] >= 0:
+            os.close(got["ruleset"])
         for fd in fds:
             try:
                 os.close(fd)

@@ -85,7 +85,7 @@ func when(t sql.NullInt64) *time.Time {
 func (s *Store) Get(ctx context.Context, id string) (*onpyrunner.Job, error) {
 	j, err := scanJob(s.r.QueryRowContext(ctx, `SELECT `+columns+` FROM jobs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, onpyrunner.Errorf(onpyrunner.CodeNotFound, "no job %q (jobs are kept for %s after they end)", id, s.cfg.Retention)
+		return nil, onpyrunner.NoJob(id, s.cfg.Retention)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)

@@ -54,14 +54,7 @@ func startPlayground(t testing.TB) *playground {
 		Web:           web.Handler(),
 		Logger:        quiet,
 	}
-	for _, rt := range sb.Runtimes() {
-		r := api.Runtime{Language: rt.Name, Version: rt.Version}
-		if rt.Name == "python" {
-			cfg.Runtimes = append([]api.Runtime{r}, cfg.Runtimes...)
-		} else {
-			cfg.Runtimes = append(cfg.Runtimes, r)
-		}
-	}
+	cfg.Runtimes = sb.Languages()
 	h := api.New(store, cfg, nil)
 	p := &playground{}
 	p.fault.Store("")

@@ -164,25 +164,12 @@ func (p *Pool) runJob(runCtx context.Context, runner Runner, j *onpyrunner.Job) 
 // watch follows a running job's log and kills its run when a client
 // cancels it (a final status that this slot did not write).
 func (p *Pool) watch(ctx context.Context, id string, kill func(), canceled chan<- struct{}) {
-	after := 0
-	for {
-		evs, done, err := p.store.Events(ctx, id, after)
-		if err != nil {
-			if ctx.Err() == nil {
-				p.cfg.Logger.Warn("follow a job's log", "job", id, "err", err)
-			}
-			return
-		}
-		for _, ev := range evs {
-			after = ev.Seq
-			if ev.Type == onpyrunner.StatusEvent && onpyrunner.Status(ev.Data) == onpyrunner.Canceled {
-				close(canceled)
-				kill()
-				return
-			}
-		}
-		if done {
-			return
-		}
+	st, err := onpyrunner.AwaitEnd(ctx, p.store, id)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		p.cfg.Logger.Warn("follow a job's log", "job", id, "err", err)
+	case st == onpyrunner.Canceled:
+		close(canceled)
+		kill()
 	}
 }

@@ -73,10 +73,7 @@ func newWorkers(ctx context.Context, b *backend, f backendFlags, slots int, drai
 	if err != nil {
 		return nil, err
 	}
-	w := &workers{}
-	for _, rt := range sb.Runtimes() {
-		w.runtimes = append(w.runtimes, onpyrunner.Runtime{Language: rt.Name, Version: rt.Version})
-	}
+	w := &workers{runtimes: sb.Languages()}
 	if len(w.runtimes) == 0 {
 		return nil, errors.New("no runtime installed (python3 or pypy3)")
 	}

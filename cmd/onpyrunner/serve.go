@@ -137,24 +137,20 @@ func listenAndServe(ctx context.Context, addr string, handler http.Handler, writ
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("listening", "url", "http://"+ln.Addr().String())
-	g, gctx := errgroup.WithContext(ctx)
-	for _, run := range parts {
-		g.Go(func() error { return run(gctx) })
-	}
-	g.Go(func() error {
+	serveHTTP := func(context.Context) error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
+	}
+	shutdown := func(ctx context.Context) error {
+		<-ctx.Done()
 		log.Info("shutting down")
 		draining.Store(true)
 		stopRequests()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		return srv.Shutdown(sctx)
-	})
-	return g.Wait()
+	}
+	return runParts(ctx, append(parts, serveHTTP, shutdown)...)
 }
