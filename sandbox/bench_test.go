@@ -107,7 +107,7 @@ func BenchmarkWarmPrint1(b *testing.B) {
 	latency(b, "warm", func() { warm(b, sl) })
 }
 
-func warm(b *testing.B, sl *sandbox.Slot) {
+func warm(b testing.TB, sl *sandbox.Slot) {
 	res, err := sl.Run(context.Background(), sandbox.Spec{Code: []byte("print(1)")})
 	if err != nil || res.Stdout != "1\n" {
 		b.Fatalf("warm: %+v %v", res, err)

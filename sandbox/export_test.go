@@ -1,16 +1,23 @@
 package sandbox
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 )
 
 // LeftoverCgroups lists run cgroups that still exist, the warm slots'
-// own aside (tests only).
+// own aside, and those that slots keep for their next program but that
+// still hold a process (tests only).
 func LeftoverCgroups(s *Sandbox) []string {
 	var out []string
 	for _, d := range s.cgroups.Runs() {
-		if !strings.HasPrefix(filepath.Base(d), slotPrefix) {
+		name := filepath.Base(d)
+		if strings.HasPrefix(name, progPrefix) {
+			if b, err := os.ReadFile(filepath.Join(d, "cgroup.procs")); err != nil || len(b) > 0 {
+				out = append(out, d)
+			}
+		} else if !strings.HasPrefix(name, slotPrefix) {
 			out = append(out, d)
 		}
 	}

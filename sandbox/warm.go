@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -27,9 +28,11 @@ type Slot struct {
 	rt  *Runtime
 	uid int // the host uid of this slot's programs
 
-	mu   sync.Mutex // one run at a time
-	z    *zygote
-	runs int // runs by this zygote
+	mu      sync.Mutex // one run at a time
+	z       *zygote
+	runs    int         // runs by this zygote
+	prog    *cgroup.Run // the last program's cgroup, kept for the next
+	noReset bool        // the kernel cannot reset a cgroup for reuse
 }
 
 // zygoteRuns is how many runs a zygote serves before a fresh one replaces
@@ -91,19 +94,54 @@ func (sl *Slot) Run(ctx context.Context, spec Spec) (*onpyrunner.Result, error) 
 		}
 	}
 	sl.runs++
-	// The program alone will be in it: no init leaf, the exact limits.
-	cg, err := sl.s.cgroups.NewProgRun(newID(), cgroup.Limits{
-		MemoryBytes: lim.MemoryMB << 20, Pids: lim.Processes, CPUs: sl.s.cfg.CPUs})
+	cg, err := sl.progCgroup(cgroup.Limits{MemoryBytes: lim.MemoryMB << 20, Pids: lim.Processes, CPUs: sl.s.cfg.CPUs})
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
-	defer func() {
-		if err := cg.Remove(10 * time.Second); err != nil {
-			sl.s.cfg.Logger.Error("sandbox: cgroup left behind", "err", err)
-		}
-	}()
 	r := &run{s: sl.s, rt: sl.rt, spec: spec, lim: lim, uid: sl.uid, cg: cg, slot: sl}
-	return r.run(ctx)
+	res, err := r.run(ctx)
+	sl.keep(cg, err == nil)
+	return res, err
+}
+
+// keepCharged is the most memory a program may leave charged to its cgroup
+// (page cache it read first, kernel objects not yet freed) for the cgroup
+// to serve the next program; past it the next gets a fresh cgroup.
+const keepCharged = 4 << 20
+
+// progCgroup is the cgroup of the slot's next program: the program alone
+// is in it, limited by l. It is the last program's, reset, where that one
+// was kept (a fresh cgroup costs several times a whole warm run's
+// supervision on cgroup v1), else a fresh one.
+func (sl *Slot) progCgroup(l cgroup.Limits) (*cgroup.Run, error) {
+	if cg := sl.prog; cg != nil {
+		sl.prog = nil
+		err := cg.Reset(l)
+		if err == nil {
+			return cg, nil
+		}
+		sl.noReset = errors.Is(err, cgroup.ErrNoReset)
+		sl.removeCgroup(cg)
+	}
+	return sl.s.cgroups.NewProgRun(progPrefix+newID(), l)
+}
+
+// keep keeps a run's cgroup for the next program if the run ended as runs
+// do and its program left little charged; otherwise it removes it.
+func (sl *Slot) keep(cg *cgroup.Run, clean bool) {
+	if clean && !sl.noReset {
+		if used, err := cg.Usage(); err == nil && used <= keepCharged {
+			sl.prog = cg
+			return
+		}
+	}
+	sl.removeCgroup(cg)
+}
+
+func (sl *Slot) removeCgroup(cg *cgroup.Run) {
+	if err := cg.Remove(10 * time.Second); err != nil {
+		sl.s.cfg.Logger.Error("sandbox: cgroup left behind", "err", err)
+	}
 }
 
 // Close stops the slot.
@@ -113,6 +151,10 @@ func (sl *Slot) Close() error {
 	if sl.z != nil {
 		sl.z.stop(sl.s)
 		sl.z = nil
+	}
+	if sl.prog != nil {
+		sl.removeCgroup(sl.prog)
+		sl.prog = nil
 	}
 	sl.s.uids.release(sl.uid)
 	return nil
@@ -136,8 +178,12 @@ func (z *zygote) stop(s *Sandbox) {
 	}
 }
 
-// slotPrefix starts the name of a slot's own cgroup.
-const slotPrefix = "slot-"
+// slotPrefix starts the name of a slot's own cgroup, progPrefix that of its
+// programs'.
+const (
+	slotPrefix = "slot-"
+	progPrefix = "prog-"
+)
 
 // slotLimits hold the slot's own processes: the init, the zygote, and the
 // small per-run helpers it forks.
@@ -148,6 +194,10 @@ func (sl *Slot) restart() error {
 	if sl.z != nil {
 		sl.z.stop(sl.s)
 		sl.z = nil
+	}
+	if sl.prog != nil { // a fresh cgroup with the fresh zygote, too
+		sl.removeCgroup(sl.prog)
+		sl.prog = nil
 	}
 	cg, err := sl.s.cgroups.NewRun(slotPrefix+newID(), cgroup.Limits{
 		MemoryBytes: slotLimits.MemoryMB << 20, Pids: slotLimits.Processes, CPUs: 0})

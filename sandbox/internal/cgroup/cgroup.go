@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -58,6 +59,13 @@ type Run struct {
 	flat  bool              // no leaves: R is the program's
 	dirs  map[string]string // controller -> R in its hierarchy
 	rmdir func(string) error
+
+	limit func(*Run, Limits) error // sets a flat run's limits
+	lim   Limits                   // what limit set last
+	base  counters                 // the counters at the last Reset
+
+	mu    sync.Mutex
+	files map[string]*os.File // kept open until Remove; see read
 }
 
 // leafDir is leaf's directory under root (root itself in a flat run).
@@ -136,33 +144,45 @@ func (r *Run) PidsMaxFile() string { return r.file("pids", "pids.max") }
 
 // CPU reads the program leaf's CPU time; it is cheap enough to poll.
 func (r *Run) CPU() (time.Duration, error) {
+	cpu, err := r.cpu()
+	return cpu - r.base.cpu, err
+}
+
+func (r *Run) cpu() (time.Duration, error) {
 	if r.v2 {
-		b, err := os.ReadFile(r.file("cpu", "cpu.stat"))
+		b, err := r.read(r.file("cpu", "cpu.stat"))
 		if err != nil {
 			return 0, err
 		}
 		usec, err := statField(b, "usage_usec")
 		return time.Duration(usec) * time.Microsecond, err
 	}
-	ns, err := readInt(r.file("cpuacct", "cpuacct.usage"))
+	ns, err := r.readInt(r.file("cpuacct", "cpuacct.usage"))
 	return time.Duration(ns), err
 }
 
-// Stats reads the program leaf's accounting.
+// Stats reads the program leaf's accounting (since the last Reset).
 func (r *Run) Stats() (Stats, error) {
 	var s Stats
 	var err, e2, e3 error
 	s.CPU, err = r.CPU()
-	peak, events, key := "memory.max_usage_in_bytes", "memory.oom_control", "oom_kill"
-	if r.v2 {
-		peak, events = "memory.peak", "memory.events"
-	}
-	s.MemoryPeak, e2 = readInt(r.file("memory", peak))
-	b, e3 := os.ReadFile(r.file("memory", events))
-	if e3 == nil {
-		s.OOMKills, e3 = statField(b, key)
-	}
+	s.MemoryPeak, e2 = r.readInt(r.peakFile())
+	s.MemoryPeak = max(s.MemoryPeak-r.base.memory, 0)
+	s.OOMKills, e3 = r.oomKills()
+	s.OOMKills -= r.base.oomKills
 	return s, errors.Join(err, e2, e3)
+}
+
+func (r *Run) oomKills() (int64, error) {
+	events := "memory.oom_control"
+	if r.v2 {
+		events = "memory.events"
+	}
+	b, err := r.read(r.file("memory", events))
+	if err != nil {
+		return 0, err
+	}
+	return statField(b, "oom_kill")
 }
 
 // Procs lists the processes left in the run (both leaves, every hierarchy).
@@ -170,6 +190,8 @@ func (r *Run) Procs() ([]int, error) {
 	var pids []int
 	for _, leaf := range r.leaves() {
 		for _, f := range r.ProcsFiles(leaf) {
+			// Opened afresh: on v1 an open file keeps serving the list of
+			// processes it read first.
 			b, err := os.ReadFile(f)
 			if err != nil {
 				return nil, err
@@ -214,6 +236,7 @@ func (r *Run) Remove(timeout time.Duration) error {
 	if err := r.Kill(timeout); err != nil {
 		return err
 	}
+	r.closeFiles()
 	var errs []error
 	for _, root := range r.roots() {
 		dirs := []string{filepath.Join(root, Prog), filepath.Join(root, Init), root}
@@ -258,8 +281,8 @@ func writeFile(file, value string) error {
 	return nil
 }
 
-func readInt(file string) (int64, error) {
-	b, err := os.ReadFile(file)
+func (r *Run) readInt(file string) (int64, error) {
+	b, err := r.read(file)
 	if err != nil {
 		return 0, err
 	}

@@ -50,21 +50,25 @@ func (m *v1) NewRun(id string, l Limits) (*Run, error) {
 }
 
 func (m *v1) NewProgRun(id string, l Limits) (*Run, error) {
-	return mkRun(false, true, m.bases, id, m.rmdir, func(r *Run) error {
-		mem := strconv.FormatInt(l.MemoryBytes, 10)
-		steps := [][]string{
-			{r.dirs["memory"], "memory.limit_in_bytes", mem, "memory.memsw.limit_in_bytes?", mem, "memory.swappiness?", "0"},
-			{r.dirs["pids"], "pids.max", strconv.FormatInt(l.Pids, 10)},
+	return mkRun(false, true, m.bases, id, m.rmdir, func(r *Run) error { return r.setLimits(limitProgV1, l) })
+}
+
+// limitProgV1 sets a program-only run's limits.
+func limitProgV1(r *Run, l Limits) error {
+	mem := strconv.FormatInt(l.MemoryBytes, 10)
+	cpu := "-1" // unthrottled
+	if l.CPUs > 0 {
+		cpu = strconv.FormatInt(quota(l.CPUs), 10)
+	}
+	steps := [][]string{
+		{r.dirs["memory"], "memory.limit_in_bytes", mem, "memory.memsw.limit_in_bytes?", mem, "memory.swappiness?", "0"},
+		{r.dirs["pids"], "pids.max", strconv.FormatInt(l.Pids, 10)},
+		{r.dirs["cpu"], "cpu.cfs_period_us", "100000", "cpu.cfs_quota_us", cpu},
+	}
+	for _, s := range steps {
+		if err := writeAll(s[0], s[1:]...); err != nil {
+			return err
 		}
-		if l.CPUs > 0 {
-			steps = append(steps, []string{r.dirs["cpu"],
-				"cpu.cfs_period_us", "100000", "cpu.cfs_quota_us", strconv.FormatInt(quota(l.CPUs), 10)})
-		}
-		for _, s := range steps {
-			if err := writeAll(s[0], s[1:]...); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }

@@ -56,12 +56,15 @@ func (m *v2) NewProgRun(id string, l Limits) (*Run, error) {
 	for _, c := range controllers {
 		bases[c] = m.base
 	}
-	return mkRun(true, true, bases, id, m.rmdir, func(r *Run) error {
-		cpu := "max 100000"
-		if l.CPUs > 0 {
-			cpu = fmt.Sprintf("%d 100000", quota(l.CPUs))
-		}
-		return writeAll(r.dirs["memory"], "memory.max", strconv.FormatInt(l.MemoryBytes, 10), "memory.swap.max?", "0",
-			"memory.oom.group?", "1", "pids.max", strconv.FormatInt(l.Pids, 10), "cpu.max", cpu)
-	})
+	return mkRun(true, true, bases, id, m.rmdir, func(r *Run) error { return r.setLimits(limitProgV2, l) })
+}
+
+// limitProgV2 sets a program-only run's limits.
+func limitProgV2(r *Run, l Limits) error {
+	cpu := "max 100000"
+	if l.CPUs > 0 {
+		cpu = fmt.Sprintf("%d 100000", quota(l.CPUs))
+	}
+	return writeAll(r.dirs["memory"], "memory.max", strconv.FormatInt(l.MemoryBytes, 10), "memory.swap.max?", "0",
+		"memory.oom.group?", "1", "pids.max", strconv.FormatInt(l.Pids, 10), "cpu.max", cpu)
 }
