@@ -21,14 +21,17 @@ type warmJob struct {
 	ScratchBytes  int64    `json:"scratchBytes"`
 	ScratchInodes int64    `json:"scratchInodes"`
 	Rlimits       []rlimit `json:"rlimits"`
-	Argv0         string   `json:"argv0"`
 }
 
 // zygoteSetup is what a zygote gets once, as its argument: what is the
 // same for all its runs.
 type zygoteSetup struct {
-	Filter   string   `json:"filter"` // base64 of the struct sock_filter array
-	Landlock *llRules `json:"landlock"`
+	Filter   string             `json:"filter"` // base64 of the struct sock_filter array
+	Landlock *llRules           `json:"landlock"`
+	Syscalls map[string]uintptr `json:"syscalls"` // see stepSyscalls
+	Runner   []byte             `json:"runner"`   // see stepRunner (base64)
+	CapLast  int                `json:"capLast"`  // the kernel's last capability
+	Argv0    string             `json:"argv0"`    // the runtime's binary, as sys.orig_argv[0]
 }
 
 // launchWarm hands the run to the slot's zygote.
@@ -39,7 +42,7 @@ func (r *run) launchWarm(p *pipes) (*launched, error) {
 	}
 	c := r.config()
 	msg, err := json.Marshal(warmJob{UID: programUID, Code: c.Code, ScratchBytes: c.ScratchBytes,
-		ScratchInodes: c.ScratchInodes, Rlimits: c.Rlimits, Argv0: r.rt.Binary})
+		ScratchInodes: c.ScratchInodes, Rlimits: c.Rlimits})
 	if err != nil {
 		return nil, err
 	}

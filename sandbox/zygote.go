@@ -38,7 +38,8 @@ func (sl *Slot) startZygote(cg *cgroup.Run) (*zygote, error) {
 	}
 	defer devnull.Close()
 	defer logW.Close()
-	setup := zygoteSetup{Filter: filterBase64(sl.s.filter)}
+	setup := zygoteSetup{Filter: filterBase64(sl.s.filter), Syscalls: stepSyscalls(), Runner: stepRunner(),
+		CapLast: capLast(), Argv0: sl.rt.Binary}
 	if sl.s.landlock {
 		setup.Landlock = landlockRules()
 	}

@@ -15,7 +15,7 @@
 # x86-64) it clones B instead, a copy of itself, as the pid 1 that forks C.
 # Nothing here holds a secret. A job runs as another uid, in a pid
 # namespace where the zygote does not exist, and never sees fd 3.
-import base64, builtins, ctypes, gc, io, json, os, resource, signal, socket, sys, types
+import atexit, base64, builtins, ctypes, gc, io, json, os, resource, signal, socket, sys, types
 from importlib.machinery import SourceFileLoader
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -75,46 +75,163 @@ FILTER = ctypes.create_string_buffer(_filter, len(_filter))
 FPROG = SockFprog(len(_filter) // 8, ctypes.addressof(FILTER))
 
 
-def drop_privileges(uid):
-    cap = 0
-    while libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0:
-        cap += 1
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)  # leaving uid 0 clears the capabilities
-    for args in ((PR_CAP_AMBIENT, 4), (PR_SET_DUMPABLE, 0), (PR_SET_NO_NEW_PRIVS, 1)):
-        check(libc.prctl(args[0], args[1], 0, 0, 0), "prctl")
+class Step(ctypes.Structure):
+    _fields_ = [("nr", ctypes.c_long), ("args", ctypes.c_long * 6), ("res", ctypes.c_long)]
 
 
-def std_streams():
-    """sys.stdin, stdout and stderr as a fresh `python3` makes them: made
-    in the zygote (fds 0-2 are the run's in C by then), not in each run."""
-    sys.stdin, sys.stdout, sys.stderr = sys.__stdin__, sys.__stdout__, sys.__stderr__ = streams
+NR = SETUP["syscalls"]
+KEEP = []  # what the steps point to
 
 
-def make_streams():
+def cstr(s):
+    b = ctypes.create_string_buffer(s.encode())
+    KEEP.append(b)
+    return ctypes.addressof(b)
+
+
+def make_steps(n_cgroups, n_rlimits):
+    """The system calls that set up a job's program, in order: its /proc
+    (PROC steps), joining its cgroup, its limits, dropping every privilege,
+    its stdio, Landlock and seccomp. fill_steps sets what is the job's.
+    The forked program runs them in one call (run_steps): calls from here
+    would touch, and so copy, page after page of the interpreter."""
+    proc_flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    steps = [
+        ("mount /proc", "mount", cstr("proc"), cstr("/proc"), cstr("proc"), proc_flags, 0),
+        ("mount /proc/sys", "mount", cstr("/proc/sys"), cstr("/proc/sys"), 0, MS_BIND | MS_REC, 0),
+        ("remount /proc/sys", "mount", cstr(""), cstr("/proc/sys"), 0, MS_REMOUNT | MS_BIND | MS_RDONLY | proc_flags, 0)]
+    steps += [("join cgroup", "write", -1, cstr("0"), 1)] * n_cgroups
+    steps += [("unshare cgroup", "unshare", CLONE_NEWCGROUP), ("setsid", "setsid")]
+    steps += [("setrlimit", "prlimit64", 0, -1, ctypes.addressof(RLIMITS[i]), 0) for i in range(n_rlimits)]
+    steps += [("drop capability %d" % cap, "prctl", PR_CAPBSET_DROP, cap) for cap in range(SETUP["capLast"] + 1)]
+    steps += [("setgroups", "setgroups", 0, 0), ("setresgid", "setresgid"), ("setresuid", "setresuid"),
+              ("clear ambient capabilities", "prctl", PR_CAP_AMBIENT, 4), ("not dumpable", "prctl", PR_SET_DUMPABLE, 0),
+              ("no_new_privs", "prctl", PR_SET_NO_NEW_PRIVS, 1)]
+    steps += [("dup", "dup3", -1, fd, 0) for fd in range(4)]
+    steps += [("chdir /work", "chdir", cstr("/work"))]
+    if SETUP["landlock"]:
+        steps += [("landlock", "landlock_restrict_self", -1, 0)]
+    steps += [("close descriptors", "close_range", 4, 0xFFFFFFFF, 0),
+              ("seccomp", "seccomp", 1, 0, ctypes.addressof(FPROG))]
+    table = (Step * len(steps))()
+    for i, (_, nr, *args) in enumerate(steps):
+        table[i].nr = NR[nr]
+        for j, a in enumerate(args):
+            table[i].args[j] = a
+    return table, [st[0] for st in steps]
+
+
+RLIMITS = ((ctypes.c_uint64 * 2) * 16)()
+STEPS, NAMES, PROC = None, [], 3
+
+
+def fill_steps(job, fds, status):
+    """Sets a job's own arguments in the steps, made on the first job (the
+    count of cgroup files is the host's)."""
+    global STEPS, NAMES
+    rl = job["rlimits"]
+    if STEPS is None or NAMES.count("join cgroup") != len(fds["prog"]):
+        STEPS, NAMES = make_steps(len(fds["prog"]), len(rl))
+    i = PROC
+    for fd in fds["prog"]:
+        STEPS[i].args[0] = fd
+        i += 1
+    i += 2
+    for k, r in enumerate(rl):
+        RLIMITS[k][0] = RLIMITS[k][1] = r["value"]
+        STEPS[i].args[1] = r["resource"]
+        i += 1
+    i += SETUP["capLast"] + 2
+    uid = job["uid"]
+    for k in range(2):
+        STEPS[i + k].args[0] = STEPS[i + k].args[1] = STEPS[i + k].args[2] = uid
+    i += 5
+    for fd in fds["stdio"] + [status]:
+        STEPS[i].args[0] = fd
+        i += 1
+    if SETUP["landlock"]:
+        STEPS[i + 1].args[0] = fds["ruleset"]
+
+
+def load_runner(code):
+    """The step runner (steps.go) as a function, or None where there is
+    none."""
+    if not code:
+        return None
+    code = base64.b64decode(code)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    addr = libc.mmap(None, 4096, 3, 0x22, -1, 0)  # PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS
+    if addr in (None, ctypes.c_void_p(-1).value):
+        return None
+    ctypes.memmove(addr, code, len(code))
+    check(libc.mprotect(ctypes.c_void_p(addr), 4096, 5), "mprotect")  # PROT_READ|PROT_EXEC
+    return ctypes.CFUNCTYPE(ctypes.c_long, ctypes.c_void_p, ctypes.c_long)(addr)
+
+
+RUNNER = load_runner(SETUP["runner"])
+SYSCALL = ctypes.CFUNCTYPE(ctypes.c_long, *[ctypes.c_long] * 7, use_errno=True)(("syscall", libc))
+
+
+def run_steps(first, last):
+    """Runs steps first to last (exclusive); raises OSError naming the step
+    that failed."""
+    if RUNNER:
+        done = first + RUNNER(ctypes.addressof(STEPS) + first * ctypes.sizeof(Step), last - first)
+    else:
+        done = first
+        while done < last:
+            st = STEPS[done]
+            if SYSCALL(st.nr, *st.args) < 0:
+                st.res = -ctypes.get_errno()
+                break
+            done += 1
+    if done < last:
+        err = -STEPS[done].res
+        raise OSError(err, "%s: %s" % (NAMES[done], os.strerror(err)))
+
+
+MAIN = "/work/main.py"
+
+
+def as_python3_main():
+    """Makes what `python3 main.py` has before it runs main.py: the standard
+    streams on fds 0-2, sys.argv and sys.path, an empty __main__. They are
+    made once, here (the zygote's fds 0-2 are /dev/null, and it writes
+    nothing there), and each job's program finds them made."""
     def text(fd, mode, line):
         raw = io.FileIO(fd, mode, closefd=False)
         buf = io.BufferedReader(raw) if mode == "rb" else io.BufferedWriter(raw)
-        tty = raw.isatty()
         return io.TextIOWrapper(buf, encoding="utf-8", errors="backslashreplace" if fd == 2 else "strict",
-                                line_buffering=line or tty, write_through=(fd == 2))
-    return text(0, "rb", False), text(1, "wb", False), text(2, "wb", True)
-
-
-def run_main(path, argv0):
-    """Runs path as __main__, then exits as the interpreter would; never
-    returns."""
+                                line_buffering=line, write_through=(fd == 2))
+    streams = text(0, "rb", False), text(1, "wb", False), text(2, "wb", True)
+    sys.stdin, sys.stdout, sys.stderr = sys.__stdin__, sys.__stdout__, sys.__stderr__ = streams
     main = types.ModuleType("__main__")
-    main.__file__, main.__builtins__, main.__cached__ = path, builtins, None
-    main.__loader__ = SourceFileLoader("__main__", path)
+    main.__file__, main.__builtins__, main.__cached__ = MAIN, builtins, None
+    main.__loader__ = SourceFileLoader("__main__", MAIN)
     sys.modules["__main__"] = main
-    sys.argv, sys.orig_argv = ["main.py"], [argv0, "main.py"]
-    sys.path[0] = os.path.dirname(path)
+    sys.argv, sys.orig_argv = ["main.py"], [SETUP["argv0"], "main.py"]
+    sys.path[0] = os.path.dirname(MAIN)
+
+
+def read_file(path):
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def run_main():
+    """Runs main.py as __main__, then exits as the interpreter would; never
+    returns."""
+    path, main = MAIN, sys.modules["__main__"]
     code = 0
     try:
-        with open(path, "rb") as f:
-            source = f.read()
+        source = read_file(path)
         nul = source.find(b"\0")
         if nul >= 0 and sys.version_info < (3, 12):
             # As 3.11 reads a script: each line ends at its first NUL.
@@ -156,7 +273,6 @@ def shutdown(main, code):
         threading = sys.modules.get("threading")
         if threading:
             threading._shutdown()
-        import atexit
         atexit._run_exitfuncs()
         main.__dict__.clear()
         gc.collect()
@@ -175,45 +291,20 @@ def shutdown(main, code):
     return code
 
 
-def job_c(job, fds, status):
+def job_c(job, fds, status, proc):
     """The program: C."""
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    for fd in fds["prog"]:
-        os.write(fd, b"0")
-    check(libc.unshare(CLONE_NEWCGROUP), "unshare cgroup")
-    os.setsid()
-    for r in job["rlimits"]:
-        resource.setrlimit(r["resource"], (r["value"], r["value"]))
-    drop_privileges(job["uid"])
-    for i, fd in enumerate(fds["stdio"]):
-        os.dup2(fd, i)
-    keep = 3
-    os.dup2(status, keep)
-    os.chdir("/work")
-    if fds["ruleset"] >= 0:
-        check(libc.syscall(SYS_LL_RESTRICT, fds["ruleset"], 0), "landlock")
-    os.closerange(keep + 1, 1 << 20)
-    check(libc.syscall(SYS_SECCOMP, 1, 0, ctypes.byref(FPROG)), "seccomp")
-    report(keep, started=True)
-    os.close(keep)
-    std_streams()
-    run_main("/work/main.py", job["argv0"])
-
-
-def mount_proc():
-    """A /proc for the job's pid namespace, /proc/sys read-only; by a
-    process inside it."""
-    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    mount("/proc/sys", "/proc/sys", None, MS_BIND | MS_REC)
-    mount("", "/proc/sys", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    run_steps(0 if proc else PROC, len(STEPS))
+    os.write(3, b'{"started":true}\n')
+    os.close(3)
+    run_main()
 
 
 def job_b(job, fds, status):
     """pid 1 of the job's pid namespace: B (where there is no tiny pid 1)."""
-    mount_proc()
+    run_steps(0, PROC)
     c = os.fork()
     if c == 0:
-        run_child(job_c, job, fds, status)
+        run_child(job_c, job, fds, status, False)
     for fd in fds["stdio"] + fds["prog"]:
         os.close(fd)
     # The program's own uid, as a fresh run's init has, so that it may
@@ -258,20 +349,23 @@ def clone_b():
     return check(libc.syscall(SYS_CLONE, CLONE_NEWPID | CLONE_NEWIPC | signal.SIGCHLD, 0, 0, 0, 0), "clone")
 
 
-def run_child(step, job, fds, status, proc=False):
+def run_child(step, job, fds, status, *args):
     """Runs one step in a child; a failure is reported, never raised."""
     try:
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        if proc:
-            mount_proc()
-        step(job, fds, status)
+        if not spawn[0]:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        step(job, fds, status, *args)
     except SystemExit:
         raise
     except BaseException as e:
-        try:
-            report(status, error="%s: %s" % (step.__doc__.split(":")[0], e))
-        finally:
-            os._exit(1)
+        msg = "%s: %s" % (step.__doc__.split(":")[0], e)
+        for fd in (status, 3):  # 3 once the status pipe is there
+            try:
+                report(fd, error=msg)
+                break
+            except OSError:
+                pass
+        os._exit(1)
 
 
 PID1 = "/.slot/pid1"  # the tiny pid 1, where the slot has one (pid1.go)
@@ -294,8 +388,7 @@ def spawn_job(job, got, status, sock, own):
             raise
         c = os.fork()
         if c == 0:
-            sock.close()
-            run_child(job_c, job, got, status, proc=True)
+            run_child(job_c, job, got, status, True)
     finally:
         check(libc.setns(own[0], CLONE_NEWPID), "setns pid")
         check(libc.setns(own[1], CLONE_NEWIPC), "setns ipc")
@@ -314,10 +407,9 @@ def warm_up():
 
 
 def serve(sock):
-    global streams
     sock.set_inheritable(False)  # never to the pid 1s it spawns
-    streams = make_streams()
     warm_up()
+    as_python3_main()
     spawn[0] = os.path.exists(PID1)
     own = [os.open("/.slot/proc/self/ns/" + ns, os.O_RDONLY) for ns in ("pid", "ipc")]
     if not spawn[0]:
@@ -335,13 +427,13 @@ def serve(sock):
         status = fds[3]
         try:
             got["ruleset"] = prepare(job)
+            fill_steps(job, got, status)
             # Nothing of the zygote's for the run's collector to walk: a
             # collection that walked them would copy every page they are on.
             gc.freeze()
             if spawn[0]:
                 spawn_job(job, got, status, sock, own)
             elif clone_b() == 0:
-                sock.close()
                 run_child(job_b, job, got, status)
         except OSError as e:
             report(status, error="prepare: %s" % e)
