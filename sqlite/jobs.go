@@ -19,20 +19,31 @@ func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
 	}
 	// Microseconds: what the database keeps, so every answer says the same.
 	j.Status, j.CreatedAt = onpyrunner.Queued, time.Now().UTC().Truncate(time.Microsecond)
-	tx, err := s.w.BeginTx(ctx, nil)
+	// The writer commits with synchronous=NORMAL, which a kill -9 cannot
+	// undo but a power cut can; a submission alone is committed with FULL,
+	// which makes it, and all before it, safe from both.
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = FULL`); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	defer conn.ExecContext(context.Background(), `PRAGMA synchronous = NORMAL`)
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
 	defer tx.Rollback()
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE status = 'queued'`).Scan(&n); err != nil {
+	if err := tx.StmtContext(ctx, s.st.count).QueryRowContext(ctx).Scan(&n); err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
 	if n >= s.cfg.QueueCap {
 		return onpyrunner.Errorf(onpyrunner.CodeQueueFull, "the queue is full (%d jobs); try again shortly", n)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO jobs (id, status, language, limits, code, input, created_at)
-		VALUES (?, 'queued', ?, ?, ?, ?, ?)`, j.ID, j.Language, string(limits), j.Code, j.Input,
+	if _, err := tx.StmtContext(ctx, s.st.insert).ExecContext(ctx, j.ID, j.Language, string(limits), j.Code, j.Input,
 		j.CreatedAt.UnixMicro()); err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
@@ -83,7 +94,7 @@ func when(t sql.NullInt64) *time.Time {
 
 // Get implements onpyrunner.Store.
 func (s *Store) Get(ctx context.Context, id string) (*onpyrunner.Job, error) {
-	j, err := scanJob(s.r.QueryRowContext(ctx, `SELECT `+columns+` FROM jobs WHERE id = ?`, id))
+	j, err := scanJob(s.st.get.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, onpyrunner.NoJob(id, s.cfg.Retention)
 	}
@@ -98,9 +109,7 @@ func (s *Store) Claim(ctx context.Context) (*onpyrunner.Job, error) {
 	poll := time.NewTicker(time.Second) // a safety net; Submit wakes a waiter
 	defer poll.Stop()
 	for {
-		j, err := scanJob(s.w.QueryRowContext(ctx, `UPDATE jobs SET status = 'running', started_at = ?,
-			attempts = attempts + 1 WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY rowid LIMIT 1)
-			RETURNING `+columns, time.Now().UnixMicro()))
+		j, err := scanJob(s.st.claim.QueryRowContext(ctx, time.Now().UnixMicro()))
 		switch {
 		case err == nil:
 			s.logs.Add(j.ID, onpyrunner.StatusEvent, string(onpyrunner.Running))
@@ -135,8 +144,7 @@ func (s *Store) Finish(ctx context.Context, j *onpyrunner.Job) error {
 		result = string(b)
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	res, err := s.w.ExecContext(ctx, `UPDATE jobs SET status = ?, finished_at = ?, result = ?, error = ?
-		WHERE id = ? AND status = 'running'`, j.Status, now.UnixMicro(), result, j.Error, j.ID)
+	res, err := s.st.finish.ExecContext(ctx, j.Status, now.UnixMicro(), result, j.Error, j.ID)
 	if err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}

@@ -32,8 +32,32 @@ type Config struct {
 type Store struct {
 	cfg    Config
 	w, r   *sql.DB // one writer connection; readers in parallel (WAL)
+	st     stmts
 	logs   livelog.Logs
 	queued chan struct{} // a token: a job may be waiting in the queue
+}
+
+// stmts are the statements of every job's way through the store, parsed
+// once.
+type stmts struct {
+	count, insert, claim, finish, get *sql.Stmt
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	var errs [5]error
+	s.st.count, errs[0] = s.w.PrepareContext(ctx, `SELECT COUNT(*) FROM jobs WHERE status = 'queued'`)
+	s.st.insert, errs[1] = s.w.PrepareContext(ctx, `INSERT INTO jobs (id, status, language, limits, code, input, created_at)
+		VALUES (?, 'queued', ?, ?, ?, ?, ?)`)
+	s.st.claim, errs[2] = s.w.PrepareContext(ctx, `UPDATE jobs SET status = 'running', started_at = ?,
+		attempts = attempts + 1 WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY rowid LIMIT 1)
+		RETURNING `+columns)
+	s.st.finish, errs[3] = s.w.PrepareContext(ctx, `UPDATE jobs SET status = ?, finished_at = ?, result = ?, error = ?
+		WHERE id = ? AND status = 'running'`)
+	s.st.get, errs[4] = s.r.PrepareContext(ctx, `SELECT `+columns+` FROM jobs WHERE id = ?`)
+	if err := errors.Join(errs[:]...); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	return nil
 }
 
 var _ onpyrunner.Store = (*Store)(nil)
@@ -74,7 +98,7 @@ func Open(cfg Config) (*Store, error) {
 	file := filepath.Join(cfg.Dir, "jobs.db")
 	dsn := func(extra string) string {
 		return "file:" + (&url.URL{Path: file}).EscapedPath() +
-			"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" + extra
+			"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" + extra
 	}
 	s := &Store{cfg: cfg, queued: make(chan struct{}, 1)}
 	var err error
@@ -87,7 +111,7 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	s.r.SetMaxOpenConns(8)
-	if err := s.recover(context.Background()); err != nil {
+	if err := errors.Join(s.recover(context.Background()), s.prepare(context.Background())); err != nil {
 		s.Close()
 		return nil, err
 	}
