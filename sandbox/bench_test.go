@@ -68,19 +68,22 @@ func BenchmarkThroughput(b *testing.B) {
 	throughput(b, "sandbox", func() { sandboxed(b, s) })
 }
 
-// throughput runs fn and then bare python3 b.N times each, GOMAXPROCS at a
-// time, and reports runs per second of each and their ratio.
+// throughput runs fn and bare python3 b.N times each, GOMAXPROCS at a
+// time, in alternating batches (this host's speed drifts), and reports
+// runs per second of each and their ratio.
 func throughput(b *testing.B, name string, fn func()) {
 	par := runtime.GOMAXPROCS(0)
-	rate := func(fn func()) float64 {
+	batch := 20 * par
+	// timed runs n calls of fn, par at a time, and says how long they took.
+	timed := func(fn func(), n int) time.Duration {
 		var wg sync.WaitGroup
-		jobs := make(chan struct{}, b.N)
-		for i := 0; i < b.N; i++ {
+		jobs := make(chan struct{}, n)
+		for range n {
 			jobs <- struct{}{}
 		}
 		close(jobs)
 		start := time.Now()
-		for w := 0; w < par; w++ {
+		for range par {
 			wg.Go(func() {
 				for range jobs {
 					fn()
@@ -88,10 +91,15 @@ func throughput(b *testing.B, name string, fn func()) {
 			})
 		}
 		wg.Wait()
-		return float64(b.N) / time.Since(start).Seconds()
+		return time.Since(start)
 	}
-	sr := rate(fn)
-	br := rate(func() { bare(b) })
+	var st, bt time.Duration
+	for done := 0; done < b.N; done += batch {
+		n := min(batch, b.N-done)
+		st += timed(fn, n)
+		bt += timed(func() { bare(b) }, n)
+	}
+	sr, br := float64(b.N)/st.Seconds(), float64(b.N)/bt.Seconds()
 	b.ReportMetric(sr, name+"-runs/s")
 	b.ReportMetric(br, "bare-runs/s")
 	b.ReportMetric(sr/br, "ratio")

@@ -243,7 +243,7 @@ func (r *run) awaitStart(ctx context.Context, msgs <-chan initMsg) (time.Time, e
 func (r *run) supervise(ctx context.Context, msgs <-chan initMsg, start time.Time) (string, exit, time.Duration) {
 	wall := time.NewTimer(r.lim.WallTime())
 	defer wall.Stop()
-	cpu := time.NewTimer(0)
+	cpu := time.NewTimer(r.cpuPoll(r.lim.CPUTime()))
 	defer cpu.Stop()
 	for {
 		select {
@@ -266,11 +266,16 @@ func (r *run) supervise(ctx context.Context, msgs <-chan initMsg, start time.Tim
 			if err == nil && left <= 0 {
 				return string(onpyrunner.TimeLimit), exit{}, time.Since(start)
 			}
-			// Usage grows at most CPUs times as fast as the clock.
-			next := time.Duration(float64(left) / r.s.cfg.CPUs)
-			cpu.Reset(min(max(next, 2*time.Millisecond), 100*time.Millisecond))
+			cpu.Reset(r.cpuPoll(left))
 		}
 	}
+}
+
+// cpuPoll is when to look at the CPU time again, with left of it left:
+// usage grows at most CPUs times as fast as the clock.
+func (r *run) cpuPoll(left time.Duration) time.Duration {
+	next := time.Duration(float64(left) / r.s.cfg.CPUs)
+	return min(max(next, 2*time.Millisecond), 100*time.Millisecond)
 }
 
 func readStatus(f *os.File, out chan<- initMsg) {

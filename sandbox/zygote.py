@@ -1,21 +1,23 @@
 # The zygote of a warm sandbox slot (see warm.go): Python started once in
 # the slot's namespaces, as the slot's uid 0, that forks one job at a time.
-# Its argument is the slot's setup (JSON): the seccomp filter and the
-# Landlock rules, the same for every job. For each job it receives on fd 3
-# a JSON config and descriptors (stdin,
+# Its argument is the slot's setup (JSON): the seccomp filter, the Landlock
+# rules and the set-up steps' system calls, the same for every job. For
+# each job it receives on fd 3 a JSON config and descriptors (stdin,
 # stdout, stderr, a status pipe, the job cgroup's cgroup.procs files),
 # mounts fresh scratch tmpfs over the last job's, and then (spawn_job)
 # enters new pid and IPC namespaces for its children, spawns the tiny pid 1
 # there (pid1.go) and forks
 #   C: pid 2; mounts a /proc for the namespace, joins the job's cgroup,
-#      drops every privilege, installs Landlock and the seccomp filter, and
-#      runs the code as __main__ as `python3 main.py` would.
+#      drops every privilege, installs Landlock and the seccomp filter (all
+#      in one call: make_steps), and runs the code as __main__ as
+#      `python3 main.py` would.
 # It waits for C, reports how it ended and kills the pid 1, which ends
-# every other process of the job. Where there is no tiny pid 1 (not
-# x86-64) it clones B instead, a copy of itself, as the pid 1 that forks C.
+# every other process of the job (the supervisor kills them too, through
+# the job's cgroup). Where there is no tiny pid 1 (not x86-64) it clones B
+# instead, a copy of itself, as the pid 1 that forks C.
 # Nothing here holds a secret. A job runs as another uid, in a pid
 # namespace where the zygote does not exist, and never sees fd 3.
-import atexit, base64, builtins, ctypes, gc, io, json, os, resource, signal, socket, sys, types
+import array, atexit, base64, builtins, ctypes, gc, io, json, os, resource, signal, socket, sys, types
 from importlib.machinery import SourceFileLoader
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -372,12 +374,12 @@ PID1 = "/.slot/pid1"  # the tiny pid 1, where the slot has one (pid1.go)
 spawn = [False]  # whether runs use it
 
 
-def spawn_job(job, got, status, sock, own):
+def spawn_job(job, got, status, own):
     """Runs a job with the tiny pid 1: new pid and IPC namespaces for the
     zygote's children, B spawned (no copy of the interpreter) as their
     init, C forked as pid 2; then the zygote's own namespaces again. It
     waits for C, reports how it ended and kills B, which ends every other
-    process of the job."""
+    process of the job that the supervisor has not killed already."""
     check(libc.unshare(CLONE_NEWPID | CLONE_NEWIPC), "unshare")
     try:
         try:
@@ -392,10 +394,8 @@ def spawn_job(job, got, status, sock, own):
     finally:
         check(libc.setns(own[0], CLONE_NEWPID), "setns pid")
         check(libc.setns(own[1], CLONE_NEWIPC), "setns ipc")
-    for fd in got["stdio"] + got["prog"]:
-        os.close(fd)
     _, st = os.waitpid(c, 0)
-    report(status, exited=True, status=st)
+    os.write(status, b'{"exited":true,"status":%d}\n' % st)
     os.kill(b, signal.SIGKILL)
     os.waitpid(b, 0)
 
@@ -414,15 +414,22 @@ def serve(sock):
     own = [os.open("/.slot/proc/self/ns/" + ns, os.O_RDONLY) for ns in ("pid", "ipc")]
     if not spawn[0]:
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the B processes reap themselves
+    gc.collect()
     gc.freeze()  # keep the forks' pages shared
+    libc.malloc_trim(0)  # and as few as can be
     sock.send(b'{"ready":true}')
+    buf = bytearray(16 << 20)  # made once: pages a job's message never reached stay unmade
+    fd_size = array.array("i").itemsize
     while True:
-        msg, fds, _, _ = socket.recv_fds(sock, 16 << 20, 64)
-        if not msg:
+        n, anc, _, _ = sock.recvmsg_into([buf], socket.CMSG_SPACE(64 * fd_size), socket.MSG_CMSG_CLOEXEC)
+        if not n:
             os._exit(0)
-        for fd in fds:
-            os.set_inheritable(fd, False)
-        job = json.loads(msg)
+        fds = array.array("i")
+        for level, kind, data in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.frombytes(data[:len(data) - len(data) % fd_size])
+        fds = fds.tolist()
+        job = json.loads(bytes(memoryview(buf)[:n]))
         got = {"stdio": fds[0:3], "prog": fds[4:], "ruleset": -1}
         status = fds[3]
         try:
@@ -432,7 +439,7 @@ def serve(sock):
             # collection that walked them would copy every page they are on.
             gc.freeze()
             if spawn[0]:
-                spawn_job(job, got, status, sock, own)
+                spawn_job(job, got, status, own)
             elif clone_b() == 0:
                 run_child(job_b, job, got, status)
         except OSError as e:
@@ -440,10 +447,7 @@ def serve(sock):
         if got["ruleset"] >= 0:
             os.close(got["ruleset"])
         for fd in fds:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+            os.close(fd)
 
 
 serve(socket.socket(fileno=3))
