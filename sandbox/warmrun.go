@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/onpyrunner/onpyrunner/sandbox/internal/cgroup"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,7 +36,8 @@ type zygoteSetup struct {
 // launchWarm hands the run to the slot's zygote.
 func (r *run) launchWarm(p *pipes) (*launched, error) {
 	z := r.slot.z
-	if err := p.openFiles(r.cg.ProcsFiles(cgroup.Prog)...); err != nil {
+	join, err := r.cg.JoinFiles()
+	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	c := r.config()
@@ -47,7 +47,7 @@ func (r *run) launchWarm(p *pipes) (*launched, error) {
 		return nil, err
 	}
 	fds := []int{int(p.stdinR.Fd()), int(p.stdoutW.Fd()), int(p.stderrW.Fd()), int(p.statusW.Fd())}
-	for _, f := range p.cgroupFiles {
+	for _, f := range join {
 		fds = append(fds, int(f.Fd()))
 	}
 	if err := send(z.ctl, msg, unix.UnixRights(fds...)); err != nil {

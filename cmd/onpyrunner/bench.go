@@ -21,6 +21,7 @@ func benchCmd(ctx context.Context, args []string, env func(string) string, _ io.
 	dur := fs.Duration("d", 10*time.Second, "how long to run")
 	code := fs.String("code", "print(1)", "the program each job runs")
 	baseline := fs.String("baseline", "/usr/bin/python3", "also run the program with this python, back to back with the same concurrency, and compare (empty: skip)")
+	round := fs.Duration("round", time.Second, "with -baseline, alternate server and baseline runs of this length, so that both see the host's drifting speed alike")
 	if code, ok := parseArgs(fs, args, env, stderr); !ok {
 		return code
 	}
@@ -32,7 +33,7 @@ func benchCmd(ctx context.Context, args []string, env func(string) string, _ io.
 	}
 	fmt.Fprintf(stdout, "submit-and-wait of %q, %d clients, %s\n", *code, *conc, *dur)
 	want := ""
-	srv := loadgen.Run(ctx, *conc, *dur, func(ctx context.Context) error {
+	viaServer := func(ctx context.Context) error {
 		j, err := c.Submit(ctx, api.SubmitRequest{Code: code}, time.Minute)
 		if err == nil && !j.Status.Final() {
 			j, err = c.Wait(ctx, j.ID)
@@ -47,7 +48,24 @@ func benchCmd(ctx context.Context, args []string, env func(string) string, _ io.
 		}
 		want = j.Result.Stdout
 		return nil
-	})
+	}
+	viaBare := func(ctx context.Context) error {
+		out, err := exec.CommandContext(ctx, *baseline, "-c", *code).Output()
+		if err == nil && want != "" && string(out) != want {
+			return fmt.Errorf("bare output %q, the server's %q", out, want)
+		}
+		return err
+	}
+	var srv, bare loadgen.Report
+	if *baseline == "" || *round <= 0 {
+		*round = *dur
+	}
+	for left := *dur; left > 0 && ctx.Err() == nil; left -= *round {
+		srv.Add(loadgen.Run(ctx, *conc, min(*round, left), viaServer))
+		if *baseline != "" {
+			bare.Add(loadgen.Run(ctx, *conc, min(*round, left), viaBare))
+		}
+	}
 	fmt.Fprintf(stdout, "server:        %s\n", srv)
 	if srv.FirstErr != nil {
 		fmt.Fprintf(stdout, "first error:   %v\n", srv.FirstErr)
@@ -55,13 +73,6 @@ func benchCmd(ctx context.Context, args []string, env func(string) string, _ io.
 	if *baseline == "" {
 		return 0
 	}
-	bare := loadgen.Run(ctx, *conc, *dur, func(ctx context.Context) error {
-		out, err := exec.CommandContext(ctx, *baseline, "-c", *code).Output()
-		if err == nil && want != "" && string(out) != want {
-			return fmt.Errorf("bare output %q, the server's %q", out, want)
-		}
-		return err
-	})
 	fmt.Fprintf(stdout, "bare %s: %s\n", *baseline, bare)
 	if bare.Rate() > 0 {
 		fmt.Fprintf(stdout, "ratio:         %.2f× the bare rate\n", srv.Rate()/bare.Rate())

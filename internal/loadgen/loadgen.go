@@ -56,6 +56,19 @@ func Run(ctx context.Context, c int, d time.Duration, fn func(context.Context) e
 	return r
 }
 
+// Add merges o, a run of the same calls, into r: their counts, latencies
+// and wall times add up.
+func (r *Report) Add(o Report) {
+	r.Done += o.Done
+	r.Errors += o.Errors
+	if r.FirstErr == nil {
+		r.FirstErr = o.FirstErr
+	}
+	r.Elapsed += o.Elapsed
+	r.lat = append(r.lat, o.lat...)
+	slices.Sort(r.lat)
+}
+
 // Rate is successful calls per second.
 func (r Report) Rate() float64 {
 	if r.Elapsed <= 0 {

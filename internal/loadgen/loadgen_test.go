@@ -46,3 +46,12 @@ func TestRunCountsAndStops(t *testing.T) {
 		t.Errorf("stopped after %v", r.Elapsed)
 	}
 }
+
+func TestAdd(t *testing.T) {
+	boom := errors.New("boom")
+	a := Report{Done: 2, Errors: 1, FirstErr: boom, Elapsed: time.Second, lat: []time.Duration{1, 5}}
+	a.Add(Report{Done: 1, Errors: 1, FirstErr: errors.New("later"), Elapsed: time.Second, lat: []time.Duration{3}})
+	if a.Done != 3 || a.Errors != 2 || a.FirstErr != boom || a.Rate() != 1.5 || a.Percentile(50) != 3 || a.Percentile(100) != 5 {
+		t.Errorf("merged %+v", a)
+	}
+}

@@ -39,7 +39,7 @@ func (r *Run) Reset(l Limits) error {
 		}
 		r.lim = l
 	}
-	f, err := r.open(r.peakFile())
+	f, err := r.open(r.peakFile(), os.O_RDWR)
 	if err == nil {
 		_, err = f.WriteAt([]byte("0"), 0)
 	}
@@ -77,17 +77,16 @@ func (r *Run) peakFile() string {
 	return r.file("memory", "memory.max_usage_in_bytes")
 }
 
-// open returns the run's descriptor for file, opening it the first time:
-// the path lookups in cgroupfs cost more than the reads.
-func (r *Run) open(file string) (*os.File, error) {
+// open returns the run's descriptor for file, opening it with flag the
+// first time: the path lookups in cgroupfs cost more than the reads.
+func (r *Run) open(file string, flag int) (*os.File, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if f, ok := r.files[file]; ok {
 		return f, nil
 	}
-	flag := os.O_RDONLY
 	if file == r.peakFile() {
-		flag = os.O_RDWR
+		flag = os.O_RDWR // read through the descriptor that resets it
 	}
 	f, err := os.OpenFile(file, flag, 0)
 	if err != nil {
@@ -100,10 +99,25 @@ func (r *Run) open(file string) (*os.File, error) {
 	return f, nil
 }
 
+// JoinFiles are the program leaf's cgroup.procs files, open for writing:
+// a process joins the leaf by writing "0" to each. They stay open until
+// Remove.
+func (r *Run) JoinFiles() ([]*os.File, error) {
+	var out []*os.File
+	for _, name := range r.ProcsFiles(Prog) {
+		f, err := r.open(name, os.O_WRONLY)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
 // read reads a counter file whole from its start, through the run's
 // descriptor.
 func (r *Run) read(file string) ([]byte, error) {
-	f, err := r.open(file)
+	f, err := r.open(file, os.O_RDONLY)
 	if err != nil {
 		return nil, err
 	}
