@@ -17,7 +17,7 @@
 # instead, a copy of itself, as the pid 1 that forks C.
 # Nothing here holds a secret. A job runs as another uid, in a pid
 # namespace where the zygote does not exist, and never sees fd 3.
-import array, atexit, base64, builtins, ctypes, gc, io, json, os, resource, signal, socket, sys, types
+import array, atexit, base64, builtins, ctypes, gc, io, json, mmap, os, resource, signal, socket, sys, types
 from importlib.machinery import SourceFileLoader
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -418,7 +418,9 @@ def serve(sock):
     gc.freeze()  # keep the forks' pages shared
     libc.malloc_trim(0)  # and as few as can be
     sock.send(b'{"ready":true}')
-    buf = bytearray(16 << 20)  # made once: pages a job's message never reached stay unmade
+    # Made once, and untouched: the pages a message never reached stay
+    # unmade, in the zygote and in every fork.
+    buf = mmap.mmap(-1, 16 << 20)
     fd_size = array.array("i").itemsize
     while True:
         n, anc, _, _ = sock.recvmsg_into([buf], socket.CMSG_SPACE(64 * fd_size), socket.MSG_CMSG_CLOEXEC)
@@ -429,7 +431,7 @@ def serve(sock):
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                 fds.frombytes(data[:len(data) - len(data) % fd_size])
         fds = fds.tolist()
-        job = json.loads(bytes(memoryview(buf)[:n]))
+        job = json.loads(buf[:n])
         got = {"stdio": fds[0:3], "prog": fds[4:], "ruleset": -1}
         status = fds[3]
         try:

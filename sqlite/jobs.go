@@ -19,19 +19,7 @@ func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
 	}
 	// Microseconds: what the database keeps, so every answer says the same.
 	j.Status, j.CreatedAt = onpyrunner.Queued, time.Now().UTC().Truncate(time.Microsecond)
-	// The writer commits with synchronous=NORMAL, which a kill -9 cannot
-	// undo but a power cut can; a submission alone is committed with FULL,
-	// which makes it, and all before it, safe from both.
-	conn, err := s.w.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("sqlite: %w", err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = FULL`); err != nil {
-		return fmt.Errorf("sqlite: %w", err)
-	}
-	defer conn.ExecContext(context.Background(), `PRAGMA synchronous = NORMAL`)
-	tx, err := conn.BeginTx(ctx, nil)
+	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
@@ -53,7 +41,7 @@ func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
 		return fmt.Errorf("sqlite: %w", err)
 	}
 	s.wake()
-	return nil
+	return s.durable.wait() // on disk before the submitter hears of it
 }
 
 const columns = `id, status, language, limits, code, input, created_at, started_at, finished_at, result, error, attempts`

@@ -30,11 +30,12 @@ type Config struct {
 
 // Store is the embedded onpyrunner.Store.
 type Store struct {
-	cfg    Config
-	w, r   *sql.DB // one writer connection; readers in parallel (WAL)
-	st     stmts
-	logs   livelog.Logs
-	queued chan struct{} // a token: a job may be waiting in the queue
+	cfg     Config
+	w, r    *sql.DB // one writer connection; readers in parallel (WAL)
+	st      stmts
+	durable *groupSync
+	logs    livelog.Logs
+	queued  chan struct{} // a token: a job may be waiting in the queue
 }
 
 // stmts are the statements of every job's way through the store, parsed
@@ -100,7 +101,7 @@ func Open(cfg Config) (*Store, error) {
 		return "file:" + (&url.URL{Path: file}).EscapedPath() +
 			"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" + extra
 	}
-	s := &Store{cfg: cfg, queued: make(chan struct{}, 1)}
+	s := &Store{cfg: cfg, queued: make(chan struct{}, 1), durable: newGroupSync(file)}
 	var err error
 	if s.w, err = sql.Open("sqlite", dsn("&_txlock=immediate")); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
@@ -161,6 +162,7 @@ func (s *Store) recover(ctx context.Context) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	defer s.durable.close()
 	return errors.Join(s.w.Close(), s.r.Close())
 }
 
