@@ -186,10 +186,15 @@ func (r *run) run(ctx context.Context) (*onpyrunner.Result, error) {
 	r.stdout = newCapped(r.lim.OutputKB<<10, r.spec.Stdout, r.limitHit)
 	r.stderr = newCapped(r.lim.StderrKB<<10, r.spec.Stderr, r.limitHit)
 	var streams sync.WaitGroup
-	streams.Add(3)
+	streams.Add(2)
 	go func() { defer streams.Done(); r.stdout.drain(p.stdoutR) }()
 	go func() { defer streams.Done(); r.stderr.drain(p.stderrR) }()
-	go func() { defer streams.Done(); feed(p.stdinW, r.spec.Stdin) }()
+	if r.spec.Stdin != nil {
+		streams.Add(1)
+		go func() { defer streams.Done(); feed(p.stdinW, r.spec.Stdin) }()
+	} else {
+		p.stdinW.Close() // at once: the program reads an empty input
+	}
 
 	start, err := r.awaitStart(ctx, msgs)
 	if err != nil {
@@ -291,9 +296,7 @@ func readStatus(f *os.File, out chan<- initMsg) {
 
 func feed(w *os.File, in io.Reader) {
 	defer w.Close()
-	if in != nil {
-		_, _ = io.Copy(w, in)
-	}
+	_, _ = io.Copy(w, in)
 }
 
 func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // groupSync makes commits durable in groups: the database commits with
@@ -86,7 +88,7 @@ func (g *groupSync) flush() error {
 		}
 		g.f = f
 	}
-	return g.f.Sync()
+	return unix.Fdatasync(int(g.f.Fd())) // as SQLite syncs: the log's data and size
 }
 
 func (g *groupSync) close() {

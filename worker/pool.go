@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"runtime"
 	"strings"
@@ -125,7 +126,7 @@ func (p *Pool) runJob(runCtx context.Context, runner Runner, j *onpyrunner.Job) 
 	res, err := runner.Run(ctx, sandbox.Spec{
 		Runtime: j.Language,
 		Code:    []byte(j.Code),
-		Stdin:   strings.NewReader(j.Input),
+		Stdin:   stdin(j.Input),
 		Limits:  j.Limits,
 		Stdout:  out.stream(onpyrunner.StdoutEvent),
 		Stderr:  out.stream(onpyrunner.StderrEvent),
@@ -172,4 +173,12 @@ func (p *Pool) watch(ctx context.Context, id string, kill func(), canceled chan<
 		close(canceled)
 		kill()
 	}
+}
+
+// stdin is a job's input for the sandbox: nil when there is none.
+func stdin(input string) io.Reader {
+	if input == "" {
+		return nil
+	}
+	return strings.NewReader(input)
 }
