@@ -1,6 +1,7 @@
 package cgroup
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -191,5 +192,68 @@ func TestV2ProgRun(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("run dir left: %v", err)
+	}
+}
+
+func TestV2Reset(t *testing.T) {
+	root := fakeV2(t, "cpu memory pids")
+	m, err := newV2(root, 4242)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.rmdir = os.RemoveAll
+	r, err := m.NewProgRun("p1", Limits{MemoryBytes: 64 << 20, Pids: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(m.base, "p1")
+	write := func(name, v string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// What the last program left: its CPU time, an OOM kill, a peak.
+	write("cpu.stat", "usage_usec 2000000\n")
+	write("memory.events", "oom 1\noom_kill 1\n")
+	write("memory.current", "4096\n")
+	write("memory.peak", "99999999\n")
+	if err := r.Reset(Limits{MemoryBytes: 32 << 20, Pids: 8, CPUs: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{"memory.max": strconv.Itoa(32 << 20), "cpu.max": "100000 100000", "pids.max": "8"} {
+		if got := read(t, filepath.Join(dir, file)); got != want {
+			t.Errorf("%s = %q after reset, want %q", file, got, want)
+		}
+	}
+	if got := read(t, filepath.Join(dir, "memory.peak")); !strings.HasPrefix(got, "0") {
+		t.Errorf("memory.peak not reset: %q", got)
+	}
+	// The next program's use.
+	write("cpu.stat", "usage_usec 2500000\n")
+	write("memory.peak", "1052672\n")
+	st, err := r.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.CPU != 500*time.Millisecond || st.OOMKills != 0 || st.MemoryPeak != 1052672-4096 {
+		t.Errorf("stats after reset %+v", st)
+	}
+	if fs, err := r.JoinFiles(); err != nil || len(fs) != 1 || fs[0].Name() != filepath.Join(dir, "cgroup.procs") {
+		t.Errorf("join files %v %v", fs, err)
+	}
+	if err := r.Remove(time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	// A kernel whose memory.peak cannot be written cannot reset a run.
+	r2, err := m.NewProgRun("p2", Limits{MemoryBytes: 64 << 20, Pids: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peak := filepath.Join(m.base, "p2", "memory.peak")
+	os.Remove(peak)
+	os.Mkdir(peak, 0o755)
+	if err := r2.Reset(Limits{MemoryBytes: 64 << 20, Pids: 8}); !errors.Is(err, ErrNoReset) {
+		t.Errorf("reset without a writable memory.peak: %v", err)
 	}
 }
