@@ -36,19 +36,25 @@
 // once (namespaces, root, network, a cgroup of the slot's own), whose
 // program is a zygote: Python, past its start-up, as the slot's uid 0
 // (the host's unprivileged UIDBase), holding nothing but its code. For each
-// run the supervisor creates the run's cgroup and hands the zygote, over a
-// socket, the run's config with its stdio, a status pipe and the cgroup's
-// cgroup.procs files. The zygote mounts fresh scratch tmpfs over the last
-// run's, enters new pid and IPC namespaces for its children, spawns there
-// a tiny static pid 1 (pid1.go: it becomes the program's uid, reaps
-// orphans and ends the run on a terminating signal, as a cold run's init
-// does) and forks C as pid 2. C mounts a /proc for its namespace, moves
-// into the run's cgroup and a cgroup namespace of its own, sets the
-// rlimits, drops every privilege as the init above does, installs Landlock
-// and the seccomp filter, takes the run's stdio, and runs the code as
-// __main__ from /work/main.py with the semantics of `python3 main.py`
-// (sys.argv, sys.path[0], __file__, tracebacks without the zygote's
-// frames, SystemExit codes, fresh sys.std* with the usual buffering). When
+// run the supervisor readies the program cgroup (the slot keeps the last
+// run's, empty, with its limits set again where they differ and its
+// counters reset, while the last program left little charged to it; see
+// cgroup.Run.Reset) and hands the zygote, over a socket, the run's config
+// with its stdio, a status pipe and the cgroup's cgroup.procs files. The
+// zygote mounts fresh scratch tmpfs over the last run's, enters new pid
+// and IPC namespaces for its children, spawns there a tiny static pid 1
+// (pid1.go: it becomes the program's uid, reaps orphans and ends the run
+// on a terminating signal, as a cold run's init does) and forks C as pid
+// 2. C mounts a /proc for its namespace, moves into the run's cgroup and a
+// cgroup namespace of its own, sets the rlimits, drops every privilege as
+// the init above does, takes the run's stdio and installs Landlock and the
+// seccomp filter, all in one call through a table of system calls
+// (steps.go: calls from Python would each touch, and so copy, pages that
+// the fork shares), and runs the code as __main__ from /work/main.py with
+// the semantics of `python3 main.py` (sys.argv, sys.path[0], __file__,
+// tracebacks without the zygote's frames, SystemExit codes, sys.std* with
+// the usual buffering, made once by the zygote, which never writes to
+// them). When
 // C ends, the zygote reports how and kills the pid 1, and the kernel ends
 // every process left in the run's pid namespace; the supervisor kills what
 // is left in the run's cgroup either way. (Where there is no tiny pid 1,

@@ -142,49 +142,6 @@ func (r *Run) file(c, name string) string { return filepath.Join(r.leafDir(r.dir
 // PidsMaxFile is the pids.max file of the program leaf.
 func (r *Run) PidsMaxFile() string { return r.file("pids", "pids.max") }
 
-// CPU reads the program leaf's CPU time; it is cheap enough to poll.
-func (r *Run) CPU() (time.Duration, error) {
-	cpu, err := r.cpu()
-	return cpu - r.base.cpu, err
-}
-
-func (r *Run) cpu() (time.Duration, error) {
-	if r.v2 {
-		b, err := r.read(r.file("cpu", "cpu.stat"))
-		if err != nil {
-			return 0, err
-		}
-		usec, err := statField(b, "usage_usec")
-		return time.Duration(usec) * time.Microsecond, err
-	}
-	ns, err := r.readInt(r.file("cpuacct", "cpuacct.usage"))
-	return time.Duration(ns), err
-}
-
-// Stats reads the program leaf's accounting (since the last Reset).
-func (r *Run) Stats() (Stats, error) {
-	var s Stats
-	var err, e2, e3 error
-	s.CPU, err = r.CPU()
-	s.MemoryPeak, e2 = r.readInt(r.peakFile())
-	s.MemoryPeak = max(s.MemoryPeak-r.base.memory, 0)
-	s.OOMKills, e3 = r.oomKills()
-	s.OOMKills -= r.base.oomKills
-	return s, errors.Join(err, e2, e3)
-}
-
-func (r *Run) oomKills() (int64, error) {
-	events := "memory.oom_control"
-	if r.v2 {
-		events = "memory.events"
-	}
-	b, err := r.read(r.file("memory", events))
-	if err != nil {
-		return 0, err
-	}
-	return statField(b, "oom_kill")
-}
-
 // Procs lists the processes left in the run (both leaves, every hierarchy).
 func (r *Run) Procs() ([]int, error) {
 	var pids []int

@@ -3,7 +3,6 @@ package cgroup
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 )
@@ -77,61 +76,45 @@ func (r *Run) peakFile() string {
 	return r.file("memory", "memory.max_usage_in_bytes")
 }
 
-// open returns the run's descriptor for file, opening it with flag the
-// first time: the path lookups in cgroupfs cost more than the reads.
-func (r *Run) open(file string, flag int) (*os.File, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if f, ok := r.files[file]; ok {
-		return f, nil
-	}
-	if file == r.peakFile() {
-		flag = os.O_RDWR // read through the descriptor that resets it
-	}
-	f, err := os.OpenFile(file, flag, 0)
-	if err != nil {
-		return nil, err
-	}
-	if r.files == nil {
-		r.files = map[string]*os.File{}
-	}
-	r.files[file] = f
-	return f, nil
+// CPU reads the program leaf's CPU time; it is cheap enough to poll.
+func (r *Run) CPU() (time.Duration, error) {
+	cpu, err := r.cpu()
+	return cpu - r.base.cpu, err
 }
 
-// JoinFiles are the program leaf's cgroup.procs files, open for writing:
-// a process joins the leaf by writing "0" to each. They stay open until
-// Remove.
-func (r *Run) JoinFiles() ([]*os.File, error) {
-	var out []*os.File
-	for _, name := range r.ProcsFiles(Prog) {
-		f, err := r.open(name, os.O_WRONLY)
+func (r *Run) cpu() (time.Duration, error) {
+	if r.v2 {
+		b, err := r.read(r.file("cpu", "cpu.stat"))
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
-		out = append(out, f)
+		usec, err := statField(b, "usage_usec")
+		return time.Duration(usec) * time.Microsecond, err
 	}
-	return out, nil
+	ns, err := r.readInt(r.file("cpuacct", "cpuacct.usage"))
+	return time.Duration(ns), err
 }
 
-// read reads a counter file whole from its start, through the run's
-// descriptor.
-func (r *Run) read(file string) ([]byte, error) {
-	f, err := r.open(file, os.O_RDONLY)
+// Stats reads the program leaf's accounting (since the last Reset).
+func (r *Run) Stats() (Stats, error) {
+	var s Stats
+	var err, e2, e3 error
+	s.CPU, err = r.CPU()
+	s.MemoryPeak, e2 = r.readInt(r.peakFile())
+	s.MemoryPeak = max(s.MemoryPeak-r.base.memory, 0)
+	s.OOMKills, e3 = r.oomKills()
+	s.OOMKills -= r.base.oomKills
+	return s, errors.Join(err, e2, e3)
+}
+
+func (r *Run) oomKills() (int64, error) {
+	events := "memory.oom_control"
+	if r.v2 {
+		events = "memory.events"
+	}
+	b, err := r.read(r.file("memory", events))
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	return io.ReadAll(f)
-}
-
-func (r *Run) closeFiles() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, f := range r.files {
-		f.Close()
-	}
-	r.files = nil
+	return statField(b, "oom_kill")
 }

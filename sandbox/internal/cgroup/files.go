@@ -1,0 +1,65 @@
+package cgroup
+
+import (
+	"io"
+	"os"
+)
+
+// open returns the run's descriptor for file, opening it with flag the
+// first time: the path lookups in cgroupfs cost more than the reads.
+func (r *Run) open(file string, flag int) (*os.File, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if f, ok := r.files[file]; ok {
+		return f, nil
+	}
+	if file == r.peakFile() {
+		flag = os.O_RDWR // read through the descriptor that resets it
+	}
+	f, err := os.OpenFile(file, flag, 0)
+	if err != nil {
+		return nil, err
+	}
+	if r.files == nil {
+		r.files = map[string]*os.File{}
+	}
+	r.files[file] = f
+	return f, nil
+}
+
+// JoinFiles are the program leaf's cgroup.procs files, open for writing:
+// a process joins the leaf by writing "0" to each. They stay open until
+// Remove.
+func (r *Run) JoinFiles() ([]*os.File, error) {
+	var out []*os.File
+	for _, name := range r.ProcsFiles(Prog) {
+		f, err := r.open(name, os.O_WRONLY)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// read reads a counter file whole from its start, through the run's
+// descriptor.
+func (r *Run) read(file string) ([]byte, error) {
+	f, err := r.open(file, os.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(f)
+}
+
+func (r *Run) closeFiles() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, f := range r.files {
+		f.Close()
+	}
+	r.files = nil
+}
