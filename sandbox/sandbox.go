@@ -58,6 +58,7 @@ type Sandbox struct {
 	uids     *uidPool
 	uidLock  *os.File // holds this process's block of host uids
 	landlock bool
+	slotCPUs slotCPUs
 }
 
 // New checks that this host can run sandboxes (root, cgroups, namespaces),

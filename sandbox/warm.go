@@ -12,6 +12,7 @@ import (
 
 	"github.com/onpyrunner/onpyrunner"
 	"github.com/onpyrunner/onpyrunner/sandbox/internal/cgroup"
+	"golang.org/x/sys/unix"
 )
 
 //go:embed zygote.py
@@ -27,6 +28,7 @@ type Slot struct {
 	s   *Sandbox
 	rt  *Runtime
 	uid int // the host uid of this slot's programs
+	cpu int // the CPU that the slot's zygote and programs run on, or -1
 
 	mu      sync.Mutex // one run at a time
 	z       *zygote
@@ -68,9 +70,13 @@ func (s *Sandbox) NewSlot(runtime string) (*Slot, error) {
 	if !ok {
 		return nil, fmt.Errorf("sandbox: more than %d runs at once", s.cfg.MaxRuns)
 	}
-	sl := &Slot{s: s, rt: rt, uid: uid}
+	sl := &Slot{s: s, rt: rt, uid: uid, cpu: -1}
+	if s.cfg.CPUs <= 1 {
+		sl.cpu = s.slotCPUs.take()
+	}
 	if err := sl.restart(); err != nil {
 		s.uids.release(uid)
+		s.slotCPUs.give(sl.cpu)
 		return nil, err
 	}
 	return sl, nil
@@ -157,6 +163,8 @@ func (sl *Slot) Close() error {
 		sl.prog = nil
 	}
 	sl.s.uids.release(sl.uid)
+	sl.s.slotCPUs.give(sl.cpu)
+	sl.cpu = -1
 	return nil
 }
 
@@ -211,4 +219,48 @@ func (sl *Slot) restart() error {
 	}
 	sl.z, sl.runs = z, 0
 	return nil
+}
+
+// slotCPUs gives each slot a CPU of its own among those this process may
+// run on, while there are more CPUs than slots: its zygote and programs
+// run there, which spares every run the moves between CPUs that the
+// zygote's forks and hand-offs otherwise cost, and keeps a run's timing
+// steady. A slot beyond the CPUs, or a run allowed more than one core, is
+// not pinned.
+type slotCPUs struct {
+	mu    sync.Mutex
+	slots map[int]int // CPU -> slots on it
+}
+
+// take returns a free CPU for a new slot, or -1.
+func (c *slotCPUs) take() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.slots == nil {
+		c.slots = map[int]int{}
+		var set unix.CPUSet
+		if unix.SchedGetaffinity(0, &set) == nil {
+			for cpu := range 1024 {
+				if set.IsSet(cpu) {
+					c.slots[cpu] = 0
+				}
+			}
+		}
+	}
+	for cpu := range 1024 {
+		if n, ok := c.slots[cpu]; ok && n == 0 {
+			c.slots[cpu] = 1
+			return cpu
+		}
+	}
+	return -1
+}
+
+// give returns a slot's CPU.
+func (c *slotCPUs) give(cpu int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cpu >= 0 {
+		c.slots[cpu] = 0
+	}
 }

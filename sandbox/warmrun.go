@@ -31,6 +31,7 @@ type zygoteSetup struct {
 	Runner   []byte             `json:"runner"`   // see stepRunner (base64)
 	CapLast  int                `json:"capLast"`  // the kernel's last capability
 	Argv0    string             `json:"argv0"`    // the runtime's binary, as sys.orig_argv[0]
+	CPU      int                `json:"cpu"`      // the slot's CPU
 }
 
 // launchWarm hands the run to the slot's zygote.

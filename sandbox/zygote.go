@@ -39,7 +39,7 @@ func (sl *Slot) startZygote(cg *cgroup.Run) (*zygote, error) {
 	defer devnull.Close()
 	defer logW.Close()
 	setup := zygoteSetup{Filter: filterBase64(sl.s.filter), Syscalls: stepSyscalls(), Runner: stepRunner(),
-		CapLast: capLast(), Argv0: sl.rt.Binary}
+		CapLast: capLast(), Argv0: sl.rt.Binary, CPU: sl.cpu}
 	if sl.s.landlock {
 		setup.Landlock = landlockRules()
 	}

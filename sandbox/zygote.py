@@ -408,6 +408,11 @@ def warm_up():
 
 def serve(sock):
     sock.set_inheritable(False)  # never to the pid 1s it spawns
+    try:
+        if SETUP["cpu"] >= 0:
+            os.sched_setaffinity(0, {SETUP["cpu"]})  # and so its forks
+    except OSError:
+        pass  # the CPU went away: run anywhere
     warm_up()
     as_python3_main()
     spawn[0] = os.path.exists(PID1)
