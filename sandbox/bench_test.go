@@ -73,7 +73,7 @@ func BenchmarkThroughput(b *testing.B) {
 // runs per second of each and their ratio.
 func throughput(b *testing.B, name string, fn func()) {
 	par := runtime.GOMAXPROCS(0)
-	batch := 20 * par
+	batch := 50 * par
 	// timed runs n calls of fn, par at a time, and says how long they took.
 	timed := func(fn func(), n int) time.Duration {
 		var wg sync.WaitGroup
