@@ -212,6 +212,11 @@ func (r *run) run(ctx context.Context) (*onpyrunner.Result, error) {
 	if reason == "canceled" {
 		return nil, ctx.Err()
 	}
+	if reason == "" && (r.stdout.truncated || r.stderr.truncated) {
+		// The program passed a cap and ended before the supervisor could
+		// stop it: the same verdict as if it had been quick enough.
+		reason, ex = string(onpyrunner.OutputLimit), exit{}
+	}
 	stats, err := r.cg.Stats()
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: read cgroup: %w", err)
