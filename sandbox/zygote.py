@@ -17,7 +17,7 @@
 # instead, a copy of itself, as the pid 1 that forks C.
 # Nothing here holds a secret. A job runs as another uid, in a pid
 # namespace where the zygote does not exist, and never sees fd 3.
-import array, atexit, base64, builtins, ctypes, gc, io, json, mmap, os, resource, signal, socket, sys, types
+import array, atexit, base64, builtins, ctypes, gc, io, json, mmap, os, signal, socket, sys, types
 from importlib.machinery import SourceFileLoader
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -25,7 +25,6 @@ libc.syscall.restype = ctypes.c_long
 CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWPID = 0x02000000, 0x08000000, 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC = 1, 2, 4, 8, 32, 4096, 16384
 PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 4, 24, 38, 47
-SYS_CLONE, SYS_SECCOMP, SYS_LL_CREATE, SYS_LL_ADD, SYS_LL_RESTRICT = 56, 317, 444, 445, 446
 MNT_DETACH = 2
 
 
@@ -59,12 +58,12 @@ def landlock_ruleset(rules):
     and [path, rights] pairs. Landlock ignores rules on a mount point's
     covered directory, so each job's is made after its tmpfs are mounted."""
     handled = ctypes.c_uint64(rules["handled"])
-    fd = check(libc.syscall(SYS_LL_CREATE, ctypes.byref(handled), ctypes.c_size_t(8), 0), "landlock")
+    fd = check(libc.syscall(NR["landlock_create_ruleset"], ctypes.byref(handled), ctypes.c_size_t(8), 0), "landlock")
     for path, rights in rules["paths"]:
         pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
         try:
             attr = PathBeneath(rights, pfd)
-            check(libc.syscall(SYS_LL_ADD, fd, 1, ctypes.byref(attr), 0), "landlock " + path)
+            check(libc.syscall(NR["landlock_add_rule"], fd, 1, ctypes.byref(attr), 0), "landlock " + path)
         finally:
             os.close(pfd)
     os.set_inheritable(fd, False)
@@ -72,6 +71,7 @@ def landlock_ruleset(rules):
 
 
 SETUP = json.loads(sys.argv[1])
+NR = SETUP["syscalls"]  # this architecture's system call numbers
 _filter = base64.b64decode(SETUP["filter"])
 FILTER = ctypes.create_string_buffer(_filter, len(_filter))
 FPROG = SockFprog(len(_filter) // 8, ctypes.addressof(FILTER))
@@ -81,7 +81,6 @@ class Step(ctypes.Structure):
     _fields_ = [("nr", ctypes.c_long), ("args", ctypes.c_long * 6), ("res", ctypes.c_long)]
 
 
-NR = SETUP["syscalls"]
 KEEP = []  # what the steps point to
 
 
@@ -98,7 +97,7 @@ def make_steps(n_cgroups, n_rlimits):
     The forked program runs them in one call (run_steps): calls from here
     would touch, and so copy, page after page of the interpreter."""
     proc_flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
-    steps = [
+    steps = [  # PROC of them
         ("mount /proc", "mount", cstr("proc"), cstr("/proc"), cstr("proc"), proc_flags, 0),
         ("mount /proc/sys", "mount", cstr("/proc/sys"), cstr("/proc/sys"), 0, MS_BIND | MS_REC, 0),
         ("remount /proc/sys", "mount", cstr(""), cstr("/proc/sys"), 0, MS_REMOUNT | MS_BIND | MS_RDONLY | proc_flags, 0)]
@@ -116,43 +115,39 @@ def make_steps(n_cgroups, n_rlimits):
     steps += [("close descriptors", "close_range", 4, 0xFFFFFFFF, 0),
               ("seccomp", "seccomp", 1, 0, ctypes.addressof(FPROG))]
     table = (Step * len(steps))()
-    for i, (_, nr, *args) in enumerate(steps):
+    at = {}  # the first step of each name
+    for i, (name, nr, *args) in enumerate(steps):
+        at.setdefault(name, i)
         table[i].nr = NR[nr]
         for j, a in enumerate(args):
             table[i].args[j] = a
-    return table, [st[0] for st in steps]
+    return table, [st[0] for st in steps], at
 
 
 RLIMITS = ((ctypes.c_uint64 * 2) * 16)()
-STEPS, NAMES, PROC = None, [], 3
+STEPS, NAMES, AT = None, [], {}
+PROC = 3  # the steps that mount /proc come first
 
 
 def fill_steps(job, fds, status):
     """Sets a job's own arguments in the steps, made on the first job (the
     count of cgroup files is the host's)."""
-    global STEPS, NAMES
+    global STEPS, NAMES, AT
     rl = job["rlimits"]
     if STEPS is None or NAMES.count("join cgroup") != len(fds["prog"]):
-        STEPS, NAMES = make_steps(len(fds["prog"]), len(rl))
-    i = PROC
-    for fd in fds["prog"]:
-        STEPS[i].args[0] = fd
-        i += 1
-    i += 2
+        STEPS, NAMES, AT = make_steps(len(fds["prog"]), len(rl))
+    for k, fd in enumerate(fds["prog"]):
+        STEPS[AT["join cgroup"] + k].args[0] = fd
     for k, r in enumerate(rl):
         RLIMITS[k][0] = RLIMITS[k][1] = r["value"]
-        STEPS[i].args[1] = r["resource"]
-        i += 1
-    i += SETUP["capLast"] + 2
-    uid = job["uid"]
-    for k in range(2):
-        STEPS[i + k].args[0] = STEPS[i + k].args[1] = STEPS[i + k].args[2] = uid
-    i += 5
-    for fd in fds["stdio"] + [status]:
-        STEPS[i].args[0] = fd
-        i += 1
-    if SETUP["landlock"]:
-        STEPS[i + 1].args[0] = fds["ruleset"]
+        STEPS[AT["setrlimit"] + k].args[1] = r["resource"]
+    for name in ("setresgid", "setresuid"):
+        for j in range(3):
+            STEPS[AT[name]].args[j] = job["uid"]
+    for k, fd in enumerate(fds["stdio"] + [status]):
+        STEPS[AT["dup"] + k].args[0] = fd
+    if "landlock" in AT:
+        STEPS[AT["landlock"]].args[0] = fds["ruleset"]
 
 
 def load_runner(code):
@@ -348,7 +343,7 @@ def prepare(job):
 def clone_b():
     """Clones B into new pid and IPC namespaces in one system call: B then
     forks C with os.fork, which does the interpreter's after-fork work."""
-    return check(libc.syscall(SYS_CLONE, CLONE_NEWPID | CLONE_NEWIPC | signal.SIGCHLD, 0, 0, 0, 0), "clone")
+    return check(libc.syscall(NR["clone"], CLONE_NEWPID | CLONE_NEWIPC | signal.SIGCHLD, 0, 0, 0, 0), "clone")
 
 
 def run_child(step, job, fds, status, *args):
