@@ -15,6 +15,7 @@ import (
 	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"github.com/onpyrunner/onpyrunner"
 	"github.com/onpyrunner/onpyrunner/sandbox/internal/cgroup"
+	"golang.org/x/sys/unix"
 )
 
 // setupTimeout bounds the init's work before the program starts.
@@ -101,9 +102,12 @@ type pipes struct {
 // reopen them through /dev/stdout and the like, as it could outside) and
 // the status pipe.
 func (p *pipes) openStdio(uid int) (err error) {
-	for _, pr := range []struct{ r, w **os.File }{{&p.stdinR, &p.stdinW}, {&p.stdoutR, &p.stdoutW},
-		{&p.stderrR, &p.stderrW}, {&p.statusR, &p.statusW}} {
-		if *pr.r, *pr.w, err = os.Pipe(); err != nil {
+	for _, pr := range []struct {
+		ours, theirs **os.File
+		theyRead     bool
+	}{{&p.stdinW, &p.stdinR, true}, {&p.stdoutR, &p.stdoutW, false},
+		{&p.stderrR, &p.stderrW, false}, {&p.statusR, &p.statusW, false}} {
+		if *pr.ours, *pr.theirs, err = pipe(pr.theyRead); err != nil {
 			return err
 		}
 	}
@@ -113,6 +117,26 @@ func (p *pipes) openStdio(uid int) (err error) {
 		}
 	}
 	return nil
+}
+
+// pipe makes a pipe whose end ours the supervisor uses through Go's poller
+// and whose end theirs, which it only hands on, stays blocking, as the
+// program expects its stdio, and out of the poller.
+func pipe(theyRead bool) (ours, theirs *os.File, err error) {
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+		return nil, nil, err
+	}
+	o, t := fds[0], fds[1]
+	if theyRead {
+		o, t = t, o
+	}
+	if err := unix.SetNonblock(o, true); err != nil {
+		unix.Close(o)
+		unix.Close(t)
+		return nil, nil, err
+	}
+	return os.NewFile(uintptr(o), "pipe"), os.NewFile(uintptr(t), "pipe"), nil
 }
 
 // openFiles opens cgroup files for the child.
