@@ -13,12 +13,17 @@ func (r *Run) open(file string, flag int) (*os.File, error) {
 	if f, ok := r.files[file]; ok {
 		return f, nil
 	}
+	var f *os.File
+	var err error
 	if file == r.peakFile() {
-		flag = os.O_RDWR // read through the descriptor that resets it
+		// Read through the descriptor that resets it, where the kernel
+		// lets it be written (where not, Reset fails with ErrNoReset).
+		f, err = os.OpenFile(file, os.O_RDWR, 0)
 	}
-	f, err := os.OpenFile(file, flag, 0)
-	if err != nil {
-		return nil, err
+	if f == nil {
+		if f, err = os.OpenFile(file, flag, 0); err != nil {
+			return nil, err
+		}
 	}
 	if r.files == nil {
 		r.files = map[string]*os.File{}
