@@ -40,7 +40,7 @@
 // run's, empty, with its limits set again where they differ and its
 // counters reset, while the last program left little charged to it; see
 // cgroup.Run.Reset) and hands the zygote, over a socket, the run's config
-// with its stdio, a status pipe and the cgroup's cgroup.procs files. The
+// with its stdio, a status pipe and the files that join the cgroup. The
 // zygote mounts fresh scratch tmpfs over the last run's, enters new pid
 // and IPC namespaces for its children, spawns there a tiny static pid 1
 // (pid1.go: it becomes the program's uid, reaps orphans and ends the run

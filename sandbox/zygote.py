@@ -3,7 +3,7 @@
 # Its argument is the slot's setup (JSON): the seccomp filter, the Landlock
 # rules and the set-up steps' system calls, the same for every job. For
 # each job it receives on fd 3 a JSON config and descriptors (stdin,
-# stdout, stderr, a status pipe, the job cgroup's cgroup.procs files),
+# stdout, stderr, a status pipe, the files that join the job's cgroup),
 # mounts fresh scratch tmpfs over the last job's, and then (spawn_job)
 # enters new pid and IPC namespaces for its children, spawns the tiny pid 1
 # there (pid1.go) and forks

@@ -32,12 +32,14 @@ func (r *Run) open(file string, flag int) (*os.File, error) {
 	return f, nil
 }
 
-// JoinFiles are the program leaf's cgroup.procs files, open for writing:
-// a process joins the leaf by writing "0" to each. They stay open until
-// Remove.
+// JoinFiles are the program leaf's MoveFiles, open for writing: a
+// single-threaded process joins the leaf by writing "0" to each (on v1
+// that moves the writing thread only, without the global lock and RCU
+// grace period that moving a whole process takes, and a process of one
+// thread is all of it). They stay open until Remove.
 func (r *Run) JoinFiles() ([]*os.File, error) {
 	var out []*os.File
-	for _, name := range r.ProcsFiles(Prog) {
+	for _, name := range r.MoveFiles(Prog) {
 		f, err := r.open(name, os.O_WRONLY)
 		if err != nil {
 			return nil, err
