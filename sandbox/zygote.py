@@ -322,13 +322,18 @@ def job_b(job, fds, status):
             os._exit(0)
 
 
-def prepare(job):
-    """Fresh scratch space for the next job, in the slot's mount namespace:
-    the last job's tmpfs and /proc (or at first the slot's) are detached,
-    new tmpfs mounted (its /proc is the job's own to mount). Returns the
-    job's Landlock ruleset, or -1."""
+def detach_scratch():
+    """Detaches the last job's tmpfs and /proc (or at first the slot's),
+    once its processes are all gone: each detach waits for an RCU grace
+    period, which the supervisor's own work after a job hides."""
     for path in ("/work", "/tmp", "/dev/shm", "/proc"):
         libc.umount2(path.encode(), MNT_DETACH)
+
+
+def prepare(job):
+    """Fresh scratch space for the next job, in the slot's mount namespace:
+    new tmpfs over the detached ones (its /proc is the job's own to mount).
+    Returns the job's Landlock ruleset, or -1."""
     uid, size, inodes = job["uid"], job["scratchBytes"], job["scratchInodes"]
     for path, mode in (("/work", "0700"), ("/tmp", "1777"), ("/dev/shm", "1777")):
         mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
@@ -414,6 +419,7 @@ def serve(sock):
     own = [os.open("/.slot/proc/self/ns/" + ns, os.O_RDONLY) for ns in ("pid", "ipc")]
     if not spawn[0]:
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the B processes reap themselves
+    detach_scratch()
     gc.collect()
     gc.freeze()  # keep the forks' pages shared
     libc.malloc_trim(0)  # and as few as can be
@@ -450,6 +456,7 @@ def serve(sock):
             os.close(got["ruleset"])
         for fd in fds:
             os.close(fd)
+        detach_scratch()
 
 
 serve(socket.socket(fileno=3))
