@@ -117,13 +117,13 @@ const keepCharged = 4 << 20
 
 // progCgroup is the cgroup of the slot's next program: the program alone
 // is in it, limited by l. It is the last program's, reset, where that one
-// was kept (a fresh cgroup costs several times a whole warm run's
-// supervision on cgroup v1), else a fresh one.
+// was kept and little is left charged to it (a fresh cgroup costs several
+// times a whole warm run's supervision on cgroup v1), else a fresh one.
 func (sl *Slot) progCgroup(l cgroup.Limits) (*cgroup.Run, error) {
 	if cg := sl.prog; cg != nil {
 		sl.prog = nil
 		err := cg.Reset(l)
-		if err == nil {
+		if err == nil && cg.Charged() <= keepCharged {
 			return cg, nil
 		}
 		sl.noReset = errors.Is(err, cgroup.ErrNoReset)
@@ -133,15 +133,21 @@ func (sl *Slot) progCgroup(l cgroup.Limits) (*cgroup.Run, error) {
 }
 
 // keep keeps a run's cgroup for the next program if the run ended as runs
-// do and its program left little charged; otherwise it removes it.
+// do (and the kernel can reset it); otherwise it removes it.
 func (sl *Slot) keep(cg *cgroup.Run, clean bool) {
 	if clean && !sl.noReset {
-		if used, err := cg.Usage(); err == nil && used <= keepCharged {
-			sl.prog = cg
-			return
-		}
+		sl.prog = cg
+		return
 	}
 	sl.removeCgroup(cg)
+}
+
+// dropProg removes the kept program cgroup, if any.
+func (sl *Slot) dropProg() {
+	if sl.prog != nil {
+		sl.removeCgroup(sl.prog)
+		sl.prog = nil
+	}
 }
 
 func (sl *Slot) removeCgroup(cg *cgroup.Run) {
@@ -158,10 +164,7 @@ func (sl *Slot) Close() error {
 		sl.z.stop(sl.s)
 		sl.z = nil
 	}
-	if sl.prog != nil {
-		sl.removeCgroup(sl.prog)
-		sl.prog = nil
-	}
+	sl.dropProg()
 	sl.s.uids.release(sl.uid)
 	sl.s.slotCPUs.give(sl.cpu)
 	sl.cpu = -1
@@ -203,10 +206,7 @@ func (sl *Slot) restart() error {
 		sl.z.stop(sl.s)
 		sl.z = nil
 	}
-	if sl.prog != nil { // a fresh cgroup with the fresh zygote, too
-		sl.removeCgroup(sl.prog)
-		sl.prog = nil
-	}
+	sl.dropProg() // a fresh cgroup with the fresh zygote, too
 	cg, err := sl.s.cgroups.NewRun(slotPrefix+newID(), cgroup.Limits{
 		MemoryBytes: slotLimits.MemoryMB << 20, Pids: slotLimits.Processes, CPUs: 0})
 	if err != nil {
@@ -228,28 +228,29 @@ func (sl *Slot) restart() error {
 // steady. A slot beyond the CPUs, or a run allowed more than one core, is
 // not pinned.
 type slotCPUs struct {
-	mu    sync.Mutex
-	slots map[int]int // CPU -> slots on it
+	mu   sync.Mutex
+	cpus []int        // this process's CPUs, found on first use
+	busy map[int]bool // those a slot has
 }
 
 // take returns a free CPU for a new slot, or -1.
 func (c *slotCPUs) take() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.slots == nil {
-		c.slots = map[int]int{}
+	if c.busy == nil {
+		c.busy = map[int]bool{}
 		var set unix.CPUSet
 		if unix.SchedGetaffinity(0, &set) == nil {
 			for cpu := range 1024 {
 				if set.IsSet(cpu) {
-					c.slots[cpu] = 0
+					c.cpus = append(c.cpus, cpu)
 				}
 			}
 		}
 	}
-	for cpu := range 1024 {
-		if n, ok := c.slots[cpu]; ok && n == 0 {
-			c.slots[cpu] = 1
+	for _, cpu := range c.cpus {
+		if !c.busy[cpu] {
+			c.busy[cpu] = true
 			return cpu
 		}
 	}
@@ -260,7 +261,5 @@ func (c *slotCPUs) take() int {
 func (c *slotCPUs) give(cpu int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if cpu >= 0 {
-		c.slots[cpu] = 0
-	}
+	delete(c.busy, cpu)
 }

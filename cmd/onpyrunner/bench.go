@@ -57,13 +57,14 @@ func benchCmd(ctx context.Context, args []string, env func(string) string, _ io.
 		return err
 	}
 	var srv, bare loadgen.Report
-	if *baseline == "" || *round <= 0 {
-		*round = *dur
+	each := *round // one round of each, alternately
+	if *baseline == "" || each <= 0 {
+		each = *dur
 	}
-	for left := *dur; left > 0 && ctx.Err() == nil; left -= *round {
-		srv.Add(loadgen.Run(ctx, *conc, min(*round, left), viaServer))
+	for left := *dur; left > 0 && ctx.Err() == nil; left -= each {
+		srv.Add(loadgen.Run(ctx, *conc, min(each, left), viaServer))
 		if *baseline != "" {
-			bare.Add(loadgen.Run(ctx, *conc, min(*round, left), viaBare))
+			bare.Add(loadgen.Run(ctx, *conc, min(each, left), viaBare))
 		}
 	}
 	fmt.Fprintf(stdout, "server:        %s\n", srv)

@@ -26,8 +26,8 @@ var ErrNoReset = errors.New("cgroup: the kernel cannot reset peak memory")
 // memory to the current usage and counts CPU time, OOM kills and peak
 // memory from now. A fresh cgroup's counters start at zero; these start
 // from whatever the last program left charged (page cache, kernel
-// objects), which Usage shows, so callers keep a run only while that is
-// small.
+// objects), which Charged then says, so callers keep a run only while that
+// is small.
 func (r *Run) Reset(l Limits) error {
 	if !r.flat {
 		return errors.New("cgroup: only a program-only run can be reset")
@@ -48,9 +48,12 @@ func (r *Run) Reset(l Limits) error {
 	var e1, e2, e3 error
 	r.base.cpu, e1 = r.cpu()
 	r.base.oomKills, e2 = r.oomKills()
-	r.base.memory, e3 = r.Usage()
+	r.base.memory, e3 = r.usage()
 	return errors.Join(e1, e2, e3)
 }
+
+// Charged is the memory charged to the program leaf at the last Reset.
+func (r *Run) Charged() int64 { return r.base.memory }
 
 // setLimits sets l with limit, which Reset uses again when limits change.
 func (r *Run) setLimits(limit func(*Run, Limits) error, l Limits) error {
@@ -58,8 +61,8 @@ func (r *Run) setLimits(limit func(*Run, Limits) error, l Limits) error {
 	return limit(r, l)
 }
 
-// Usage is the memory charged to the program leaf now.
-func (r *Run) Usage() (int64, error) {
+// usage is the memory charged to the program leaf now.
+func (r *Run) usage() (int64, error) {
 	name := "memory.usage_in_bytes"
 	if r.v2 {
 		name = "memory.current"

@@ -225,6 +225,9 @@ func TestV2Reset(t *testing.T) {
 			t.Errorf("%s = %q after reset, want %q", file, got, want)
 		}
 	}
+	if r.Charged() != 4096 {
+		t.Errorf("charged at the reset: %d, want 4096", r.Charged())
+	}
 	if got := read(t, filepath.Join(dir, "memory.peak")); !strings.HasPrefix(got, "0") {
 		t.Errorf("memory.peak not reset: %q", got)
 	}
