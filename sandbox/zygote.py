@@ -125,17 +125,18 @@ def make_steps(n_cgroups, n_rlimits):
 
 
 RLIMITS = ((ctypes.c_uint64 * 2) * 16)()
-STEPS, NAMES, AT = None, [], {}
+STEPS, NAMES, AT, JOINS = None, [], {}, 0  # JOINS: the cgroup files they were made for
 PROC = 3  # the steps that mount /proc come first
 
 
 def fill_steps(job, fds, status):
     """Sets a job's own arguments in the steps, made on the first job (the
     count of cgroup files is the host's)."""
-    global STEPS, NAMES, AT
+    global STEPS, NAMES, AT, JOINS
     rl = job["rlimits"]
-    if STEPS is None or NAMES.count("join cgroup") != len(fds["prog"]):
+    if STEPS is None or len(fds["prog"]) != JOINS:
         STEPS, NAMES, AT = make_steps(len(fds["prog"]), len(rl))
+        JOINS = len(fds["prog"])
     for k, fd in enumerate(fds["prog"]):
         STEPS[AT["join cgroup"] + k].args[0] = fd
     for k, r in enumerate(rl):
