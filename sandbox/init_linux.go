@@ -53,9 +53,6 @@ func sandboxInit() error {
 	if err := unix.Sethostname([]byte("sandbox")); err != nil {
 		return fmt.Errorf("sethostname: %w", err)
 	}
-	if err := loopbackUp(); err != nil {
-		return err
-	}
 	if c.ZygoteFD != 0 {
 		return slotInit(&c)
 	}
@@ -153,28 +150,6 @@ func writeFDs(first, n int, s string) error {
 			return fmt.Errorf("write cgroup file: %w", err)
 		}
 		_ = syscall.Close(fd)
-	}
-	return nil
-}
-
-// loopbackUp brings lo up in the run's empty network namespace, so that a
-// program may talk to itself; nothing else is reachable.
-func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("loopback: %w", err)
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("loopback: %w", err)
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("loopback: %w", err)
 	}
 	return nil
 }

@@ -22,8 +22,15 @@ func devicePaths() []string {
 // the file-system rights handled, and the rights granted beneath paths.
 type llRules struct {
 	Handled uint64   `json:"handled"`
+	Scoped  uint64   `json:"scoped"`
 	Paths   [][2]any `json:"paths"`
 }
+
+// llScoped is what a run may not reach outside its own Landlock domain,
+// where the kernel can scope it (ABI 6): abstract unix sockets. (Its
+// network namespace holds none of anyone else's either.) Signals are not
+// scoped: a run may signal its own pid 1, which is outside its domain.
+const llScoped = llsys.ScopeAbstractUnixSocket
 
 // The rights that go-landlock's RODirs, RWDirs and RWFiles grant, which
 // the init's landlockSelf uses: a warm run gets the same.
@@ -44,6 +51,9 @@ func landlockRules() *llRules {
 	}
 	handled := uint64([]landlock.Config{landlock.V1, landlock.V2, landlock.V3, landlock.V4, landlock.V5}[min(abi, 5)-1].HandledAccessFS)
 	r := &llRules{Handled: handled, Paths: [][2]any{{"/", llRead & handled}}}
+	if abi >= 6 {
+		r.Scoped = llScoped
+	}
 	for _, d := range scratchDirs {
 		r.Paths = append(r.Paths, [2]any{d, (llRead | llWrite) & handled})
 	}

@@ -152,7 +152,57 @@ func mountProc(root string) error {
 	if err := unix.Mount(proc+"/sys", proc+"/sys", "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return err
 	}
-	return remount(proc+"/sys", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)
+	if err := remount(proc+"/sys", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
+		return err
+	}
+	for _, m := range procMasks() {
+		if err := m.mount(proc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maskedProc are the /proc entries a run sees empty: what container
+// runtimes mask (the kernel's memory, keys, timers, interrupts, hardware
+// tables), and what would tell the host apart or link runs: the kernel
+// command line and config, the symbols of the host's modules, the boot id.
+var maskedProc = []string{"acpi", "asound", "scsi", "cmdline", "config.gz", "interrupts", "kallsyms",
+	"kcore", "keys", "key-users", "latency_stats", "sched_debug", "timer_list", "timer_stats",
+	"sysrq-trigger", "sys/kernel/random/boot_id"}
+
+// procMask is one entry of maskedProc that this kernel has, and whether it
+// is a directory (a read-only empty tmpfs covers it) or a file (/dev/null
+// does).
+type procMask struct {
+	Path string `json:"path"`
+	Dir  bool   `json:"dir"`
+}
+
+// procMasks lists the entries of maskedProc that this kernel's /proc has.
+func procMasks() []procMask {
+	var out []procMask
+	for _, p := range maskedProc {
+		if st, err := os.Stat("/proc/" + p); err == nil {
+			out = append(out, procMask{p, st.IsDir()})
+		}
+	}
+	return out
+}
+
+// mount covers the entry in the /proc at proc.
+func (m procMask) mount(proc string) error {
+	p := proc + "/" + m.Path
+	var err error
+	if m.Dir {
+		err = unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0555")
+	} else {
+		err = unix.Mount("/dev/null", p, "", unix.MS_BIND, "")
+	}
+	if err != nil {
+		return fmt.Errorf("mask %s: %w", p, err)
+	}
+	return nil
 }
 
 // mountSlotProc gives a warm slot a second, fully visible /proc where

@@ -57,9 +57,9 @@ func dropPrivileges(uid int) error {
 // harmless devices, where the kernel has Landlock (best effort on older
 // ABIs). The library builds the ruleset; the calling thread enforces it.
 func landlockSelf() error {
-	// File system rights only: the network namespace already confines the
-	// network, and a program may use sockets on its own loopback.
-	cfg := landlock.Config{HandledAccessFS: landlock.V5.HandledAccessFS}
+	// File system rights and the abstract unix scope: the network
+	// namespace, with no interface up, already confines the network.
+	cfg := landlock.Config{HandledAccessFS: landlock.V6.HandledAccessFS, Scoped: llScoped}
 	fd, flags, err := cfg.BestEffort().NewRulesetFD(
 		landlock.RODirs("/"),
 		landlock.RWDirs(scratchDirs...),

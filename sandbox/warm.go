@@ -100,7 +100,9 @@ func (sl *Slot) Run(ctx context.Context, spec Spec) (*onpyrunner.Result, error) 
 		}
 	}
 	sl.runs++
-	cg, err := sl.progCgroup(cgroup.Limits{MemoryBytes: lim.MemoryMB << 20, Pids: lim.Processes, CPUs: sl.s.cfg.CPUs})
+	// The run's pid 1 is in its cgroup too (zygote.py), and not the
+	// program's to count.
+	cg, err := sl.progCgroup(cgroup.Limits{MemoryBytes: lim.MemoryMB << 20, Pids: lim.Processes + 1, CPUs: sl.s.cfg.CPUs})
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}

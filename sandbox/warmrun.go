@@ -13,10 +13,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// warmJob is what the zygote gets for one run (see zygote.py).
+// warmJob is what the zygote gets for one run (see zygote.py): the run's
+// settings, never its code, stdin or output, which reach the run's own
+// process only, as descriptors the zygote passes on unread.
 type warmJob struct {
 	UID           int      `json:"uid"`
-	Code          []byte   `json:"code"`
 	ScratchBytes  int64    `json:"scratchBytes"`
 	ScratchInodes int64    `json:"scratchInodes"`
 	Rlimits       []rlimit `json:"rlimits"`
@@ -32,6 +33,7 @@ type zygoteSetup struct {
 	CapLast  int                `json:"capLast"`  // the kernel's last capability
 	Argv0    string             `json:"argv0"`    // the runtime's binary, as sys.orig_argv[0]
 	CPU      int                `json:"cpu"`      // the slot's CPU
+	Masks    []procMask         `json:"masks"`    // the /proc entries to mask
 }
 
 // launchWarm hands the run to the slot's zygote.
@@ -42,12 +44,17 @@ func (r *run) launchWarm(p *pipes) (*launched, error) {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	c := r.config()
-	msg, err := json.Marshal(warmJob{UID: programUID, Code: c.Code, ScratchBytes: c.ScratchBytes,
+	msg, err := json.Marshal(warmJob{UID: programUID, ScratchBytes: c.ScratchBytes,
 		ScratchInodes: c.ScratchInodes, Rlimits: c.Rlimits})
 	if err != nil {
 		return nil, err
 	}
-	fds := []int{int(p.stdinR.Fd()), int(p.stdoutW.Fd()), int(p.stderrW.Fd()), int(p.statusW.Fd())}
+	code, err := sealedFile(c.Code)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	defer code.Close()
+	fds := []int{int(p.stdinR.Fd()), int(p.stdoutW.Fd()), int(p.stderrW.Fd()), int(p.statusW.Fd()), int(code.Fd())}
 	for _, f := range join {
 		fds = append(fds, int(f.Fd()))
 	}
@@ -78,6 +85,26 @@ func (r *run) launchWarm(p *pipes) (*launched, error) {
 			return
 		}
 	}}, nil
+}
+
+// sealedFile is a memory file holding b that no one can change: the run's
+// program copies its code from it (the zygote only passes it on).
+func sealedFile(b []byte) (*os.File, error) {
+	fd, err := unix.MemfdCreate("main.py", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), "main.py")
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return nil, err
+	}
+	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 func send(f *os.File, msg, oob []byte) error {

@@ -19,9 +19,6 @@ func (sl *Slot) startZygote(cg *cgroup.Run) (*zygote, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
-	// Room for a job's message (its code) in one datagram.
-	_ = unix.SetsockoptInt(pair[0], unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 4<<20)
-	_ = unix.SetsockoptInt(pair[1], unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20)
 	_ = unix.SetNonblock(pair[0], true)
 	ctl, theirs := os.NewFile(uintptr(pair[0]), "zygote"), os.NewFile(uintptr(pair[1]), "zygote")
 	defer theirs.Close()
@@ -39,7 +36,7 @@ func (sl *Slot) startZygote(cg *cgroup.Run) (*zygote, error) {
 	defer devnull.Close()
 	defer logW.Close()
 	setup := zygoteSetup{Filter: filterBase64(sl.s.filter), Syscalls: stepSyscalls(), Runner: stepRunner(),
-		CapLast: capLast(), Argv0: sl.rt.Binary, CPU: sl.cpu}
+		CapLast: capLast(), Argv0: sl.rt.Binary, CPU: sl.cpu, Masks: procMasks()}
 	if sl.s.landlock {
 		setup.Landlock = landlockRules()
 	}

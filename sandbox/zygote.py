@@ -1,28 +1,32 @@
 # The zygote of a warm sandbox slot (see warm.go): Python started once in
 # the slot's namespaces, as the slot's uid 0, that forks one job at a time.
 # Its argument is the slot's setup (JSON): the seccomp filter, the Landlock
-# rules and the set-up steps' system calls, the same for every job. For
-# each job it receives on fd 3 a JSON config and descriptors (stdin,
-# stdout, stderr, a status pipe, the files that join the job's cgroup),
+# rules, the /proc entries to mask and the set-up steps' system calls, the
+# same for every job. For each job it receives on fd 3 a JSON config (uid
+# and limits) and descriptors (stdin, stdout, stderr, a status pipe, a
+# sealed memory file with the code, the files that join the job's cgroup),
 # mounts fresh scratch tmpfs over the last job's, and then (spawn_job)
 # enters new pid and IPC namespaces for its children, spawns the tiny pid 1
 # there (pid1.go) and forks
-#   C: pid 2; mounts a /proc for the namespace, joins the job's cgroup,
-#      drops every privilege, installs Landlock and the seccomp filter (all
-#      in one call: make_steps), and runs the code as __main__ as
-#      `python3 main.py` would.
+#   C: pid 2; mounts a /proc for the namespace, moves its pid 1 and itself
+#      into the job's cgroup, copies its code to /work/main.py, drops every
+#      privilege, installs Landlock and the seccomp filter (make_steps),
+#      and runs the code as __main__ as `python3 main.py` would.
 # It waits for C, reports how it ended and kills the pid 1, which ends
 # every other process of the job (the supervisor kills them too, through
-# the job's cgroup). Where there is no tiny pid 1 (not x86-64) it clones B
+# the job's cgroup), and moves itself into a fresh network namespace for
+# the next job. Where there is no tiny pid 1 (not x86-64) it clones B
 # instead, a copy of itself, as the pid 1 that forks C.
-# Nothing here holds a secret. A job runs as another uid, in a pid
-# namespace where the zygote does not exist, and never sees fd 3.
-import array, atexit, base64, builtins, ctypes, gc, io, json, mmap, os, signal, socket, sys, types
+# Nothing here holds a secret, nor ever a job's code, input or output: it
+# passes their descriptors on unread (the kernel copies the code, in C).
+# A job runs as another uid, in a pid namespace where the zygote does not
+# exist, and never sees fd 3.
+import array, atexit, base64, builtins, ctypes, gc, io, json, os, signal, socket, sys, types
 from importlib.machinery import SourceFileLoader
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
-CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWPID = 0x02000000, 0x08000000, 0x20000000
+CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x02000000, 0x08000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC = 1, 2, 4, 8, 32, 4096, 16384
 PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 4, 24, 38, 47
 MNT_DETACH = 2
@@ -53,12 +57,18 @@ class PathBeneath(ctypes.Structure):
     _fields_ = [("allowed", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
 
 
+class RulesetAttr(ctypes.Structure):
+    _fields_ = [("fs", ctypes.c_uint64), ("net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
+
+
 def landlock_ruleset(rules):
     """A Landlock ruleset fd from the supervisor's rules: handled rights,
-    and [path, rights] pairs. Landlock ignores rules on a mount point's
-    covered directory, so each job's is made after its tmpfs are mounted."""
-    handled = ctypes.c_uint64(rules["handled"])
-    fd = check(libc.syscall(NR["landlock_create_ruleset"], ctypes.byref(handled), ctypes.c_size_t(8), 0), "landlock")
+    scopes, and [path, rights] pairs. Landlock ignores rules on a mount
+    point's covered directory, so each job's is made after its tmpfs are
+    mounted."""
+    attr = RulesetAttr(rules["handled"], 0, rules["scoped"])
+    size = ctypes.sizeof(attr) if rules["scoped"] else 8  # what ABIs before 6 know
+    fd = check(libc.syscall(NR["landlock_create_ruleset"], ctypes.byref(attr), ctypes.c_size_t(size), 0), "landlock")
     for path, rights in rules["paths"]:
         pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
         try:
@@ -90,17 +100,34 @@ def cstr(s):
     return ctypes.addressof(b)
 
 
-def make_steps(n_cgroups, n_rlimits):
-    """The system calls that set up a job's program, in order: its /proc
-    (PROC steps), joining its cgroup, its limits, dropping every privilege,
-    its stdio, Landlock and seccomp. fill_steps sets what is the job's.
-    The forked program runs them in one call (run_steps): calls from here
-    would touch, and so copy, page after page of the interpreter."""
+def proc_steps():
+    """The steps that mount a job's /proc: the proc itself, /proc/sys read
+    only, and the host's entries masked (empty), as the init's mountProc
+    does."""
     proc_flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
-    steps = [  # PROC of them
+    steps = [
         ("mount /proc", "mount", cstr("proc"), cstr("/proc"), cstr("proc"), proc_flags, 0),
         ("mount /proc/sys", "mount", cstr("/proc/sys"), cstr("/proc/sys"), 0, MS_BIND | MS_REC, 0),
         ("remount /proc/sys", "mount", cstr(""), cstr("/proc/sys"), 0, MS_REMOUNT | MS_BIND | MS_RDONLY | proc_flags, 0)]
+    for m in SETUP["masks"]:
+        path = cstr("/proc/" + m["path"])
+        if m["dir"]:
+            steps.append(("mask /proc/" + m["path"], "mount", cstr("tmpfs"), path, cstr("tmpfs"), MS_RDONLY | proc_flags, cstr("mode=0555")))
+        else:
+            steps.append(("mask /proc/" + m["path"], "mount", cstr("/dev/null"), path, 0, MS_BIND, 0))
+    return steps
+
+
+def make_steps(n_cgroups, n_rlimits):
+    """The system calls that set up a job's program, in order: its /proc
+    (PROC steps), joining its cgroup (its pid 1 too, so that the cgroup
+    namespace it then enters shows both as /), its limits (from COPY on:
+    C first copies its code), dropping every privilege, its stdio, Landlock
+    and seccomp. fill_steps sets what is the job's. The forked program runs
+    them in few calls (run_steps): calls from here would touch, and so copy,
+    page after page of the interpreter."""
+    steps = proc_steps()
+    steps += [("move pid 1 to the cgroup", "write", -1, cstr("1"), 1)] * n_cgroups
     steps += [("join cgroup", "write", -1, cstr("0"), 1)] * n_cgroups
     steps += [("unshare cgroup", "unshare", CLONE_NEWCGROUP), ("setsid", "setsid")]
     steps += [("setrlimit", "prlimit64", 0, -1, ctypes.addressof(RLIMITS[i]), 0) for i in range(n_rlimits)]
@@ -126,7 +153,7 @@ def make_steps(n_cgroups, n_rlimits):
 
 RLIMITS = ((ctypes.c_uint64 * 2) * 16)()
 STEPS, NAMES, AT, JOINS = None, [], {}, 0  # JOINS: the cgroup files they were made for
-PROC = 3  # the steps that mount /proc come first
+PROC = len(proc_steps())  # the steps that mount /proc come first
 
 
 def fill_steps(job, fds, status):
@@ -138,6 +165,7 @@ def fill_steps(job, fds, status):
         STEPS, NAMES, AT = make_steps(len(fds["prog"]), len(rl))
         JOINS = len(fds["prog"])
     for k, fd in enumerate(fds["prog"]):
+        STEPS[AT["move pid 1 to the cgroup"] + k].args[0] = fd
         STEPS[AT["join cgroup"] + k].args[0] = fd
     for k, r in enumerate(rl):
         RLIMITS[k][0] = RLIMITS[k][1] = r["value"]
@@ -190,6 +218,20 @@ def run_steps(first, last):
 
 
 MAIN = "/work/main.py"
+
+
+def copy_code(job, code):
+    """Copies the job's code from its memory file to main.py, kernel to
+    kernel, and closes the memory file."""
+    fd = os.open(MAIN, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        at = 0
+        while n := os.sendfile(fd, code, at, 1 << 30):
+            at += n
+        os.fchown(fd, job["uid"], job["uid"])
+    finally:
+        os.close(fd)
+        os.close(code)
 
 
 def as_python3_main():
@@ -291,7 +333,10 @@ def shutdown(main, code):
 
 def job_c(job, fds, status, proc):
     """The program: C."""
-    run_steps(0 if proc else PROC, len(STEPS))
+    copy_at = AT["setsid"] + 1  # in its cgroup, before its limits
+    run_steps(0 if proc else PROC, copy_at)
+    copy_code(job, fds["code"])
+    run_steps(copy_at, len(STEPS))
     os.write(3, b'{"started":true}\n')
     os.close(3)
     run_main()
@@ -325,10 +370,14 @@ def job_b(job, fds, status):
 
 def detach_scratch():
     """Detaches the last job's tmpfs and /proc (or at first the slot's),
-    once its processes are all gone: each detach waits for an RCU grace
-    period, which the supervisor's own work after a job hides."""
+    once its processes are all gone, and moves the zygote into a fresh
+    network namespace (no interface up) for the next job's: each detach
+    waits for an RCU grace period, and the supervisor's own work after a
+    job hides them. The last job's network namespace, its sockets, ports
+    and counters go with its last socket."""
     for path in ("/work", "/tmp", "/dev/shm", "/proc"):
         libc.umount2(path.encode(), MNT_DETACH)
+    check(libc.unshare(CLONE_NEWNET), "unshare net")
 
 
 def prepare(job):
@@ -339,10 +388,6 @@ def prepare(job):
     for path, mode in (("/work", "0700"), ("/tmp", "1777"), ("/dev/shm", "1777")):
         mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
               "size=%d,nr_inodes=%d,mode=%s,uid=%d,gid=%d" % (size, inodes, mode, uid, uid))
-    fd = os.open("/work/main.py", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-    os.write(fd, base64.b64decode(job["code"]))
-    os.fchown(fd, uid, uid)
-    os.close(fd)
     return landlock_ruleset(SETUP["landlock"]) if SETUP["landlock"] else -1
 
 
@@ -425,21 +470,19 @@ def serve(sock):
     gc.freeze()  # keep the forks' pages shared
     libc.malloc_trim(0)  # and as few as can be
     sock.send(b'{"ready":true}')
-    # Made once, and untouched: the pages a message never reached stay
-    # unmade, in the zygote and in every fork.
-    buf = mmap.mmap(-1, 16 << 20)
     fd_size = array.array("i").itemsize
     while True:
-        n, anc, _, _ = sock.recvmsg_into([buf], socket.CMSG_SPACE(64 * fd_size), socket.MSG_CMSG_CLOEXEC)
-        if not n:
+        # A job's settings only, in a fresh private buffer.
+        msg, anc, _, _ = sock.recvmsg(64 << 10, socket.CMSG_SPACE(64 * fd_size), socket.MSG_CMSG_CLOEXEC)
+        if not msg:
             os._exit(0)
         fds = array.array("i")
         for level, kind, data in anc:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                 fds.frombytes(data[:len(data) - len(data) % fd_size])
         fds = fds.tolist()
-        job = json.loads(buf[:n])
-        got = {"stdio": fds[0:3], "prog": fds[4:], "ruleset": -1}
+        job = json.loads(msg)
+        got = {"stdio": fds[0:3], "code": fds[4], "prog": fds[5:], "ruleset": -1}
         status = fds[3]
         try:
             got["ruleset"] = prepare(job)
