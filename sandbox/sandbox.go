@@ -61,6 +61,11 @@ type Sandbox struct {
 	slotCPUs slotCPUs
 }
 
+// Close removes what New made on the host (this process's cgroup
+// directories, once no other Sandbox of this process holds them); call it
+// once every run and slot has ended. The Sandbox cannot run after.
+func (s *Sandbox) Close() error { return s.cgroups.Close() }
+
 // New checks that this host can run sandboxes (root, cgroups, namespaces),
 // probes the installed runtimes and prepares this process's cgroup subtree.
 func New(cfg Config) (*Sandbox, error) {

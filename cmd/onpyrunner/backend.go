@@ -78,7 +78,13 @@ func newWorkers(ctx context.Context, b *backend, f backendFlags, slots int, drai
 		return nil, errors.New("no runtime installed (python3 or pypy3)")
 	}
 	pool := worker.New(b.store, sb, worker.Config{Slots: slots, Drain: drain, Logger: log, Observer: obs, Cold: f.cold})
-	w.parts = append(w.parts, pool.Run)
+	w.parts = append(w.parts, func(ctx context.Context) error {
+		err := pool.Run(ctx) // returns once every slot has stopped
+		if cerr := sb.Close(); cerr != nil {
+			log.Warn("sandbox: clean up", "err", cerr)
+		}
+		return err
+	})
 	if b.redis != nil {
 		w.parts = append(w.parts, func(ctx context.Context) error {
 			t := time.NewTicker(runtimesEvery)

@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/onpyrunner/onpyrunner"
 	"github.com/onpyrunner/onpyrunner/internal/testenv"
+	"github.com/onpyrunner/onpyrunner/sandbox"
 )
 
 func cli(t *testing.T, env map[string]string, stdin string, args ...string) (int, string, string) {
@@ -94,4 +97,54 @@ func TestRunUnknownRuntime(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "runtime not installed") {
 		t.Errorf("exit %d err %q", code, errs)
 	}
+}
+
+// TestRunRemovesCgroups: a sandbox makes this process's cgroup directories
+// and `run` removes them as it ends.
+func TestRunRemovesCgroups(t *testing.T) {
+	testenv.Root(t)
+	sb, err := sandbox.New(sandbox.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dirs := ownCgroupDirs(t); len(dirs) == 0 {
+		t.Fatal("no cgroup directory of this process while a sandbox is open")
+	}
+	if err := sb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := cli(t, nil, "", "run", prog(t, "print(1)")); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if dirs := ownCgroupDirs(t); len(dirs) > 0 {
+		t.Errorf("cgroup directories left: %v", dirs)
+	}
+}
+
+// ownCgroupDirs lists the cgroup directories named for this process
+// (onpyrunner-PID) beside or below its own cgroups.
+func ownCgroupDirs(t *testing.T) []string {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "onpyrunner-" + strconv.Itoa(os.Getpid())
+	mounts, _ := filepath.Glob("/sys/fs/cgroup/*")
+	mounts = append(mounts, "/sys/fs/cgroup")
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		for _, m := range mounts {
+			for _, d := range []string{parts[2], filepath.Dir(parts[2])} {
+				p := filepath.Join(m, d, name)
+				if st, err := os.Stat(p); err == nil && st.IsDir() && !slices.Contains(out, p) {
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	return out
 }

@@ -60,6 +60,11 @@ func runCmd(ctx context.Context, args []string, env func(string) string, stdin i
 		fmt.Fprintln(stderr, "onpyrunner run:", err)
 		return 1
 	}
+	defer func() {
+		if err := sb.Close(); err != nil {
+			fmt.Fprintln(stderr, "onpyrunner run:", err)
+		}
+	}()
 	res, err := sb.Run(ctx, spec)
 	if err != nil {
 		fmt.Fprintln(stderr, "onpyrunner run:", err)

@@ -45,6 +45,10 @@ type Manager interface {
 	// HomeFiles are the files through which a thread of this process moves
 	// itself back home after MoveFiles (v1 only; nil on v2).
 	HomeFiles() []string
+	// Close ends this use of the Manager; the last removes this process's
+	// run directory from each hierarchy (the kernel refuses one that still
+	// holds a run). No run may be made after.
+	Close() error
 }
 
 var (
@@ -224,6 +228,18 @@ func (r *Run) removeDir(d string, deadline time.Time) error {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// removeDirs removes this process's run directories, one per hierarchy.
+func removeDirs(rmdir func(string) error, bases map[string]string) error {
+	var errs []error
+	for _, d := range bases {
+		// Co-mounted controllers share a directory: the second finds it gone.
+		if err := rmdir(d); err != nil && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("cgroup: remove %s: %w", d, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func writeFile(file, value string) error {

@@ -20,19 +20,56 @@ const SupervisorLeaf = "onpyrunner-supervisor"
 
 var (
 	once     sync.Once
-	detected Manager
+	detected manager
 	errNew   error
+
+	usersMu sync.Mutex
+	users   int // Managers New returned and Close did not release
 )
 
-// New detects the host's cgroup version (v2 when the unified hierarchy
-// offers the memory controller here or no v1 hierarchy has it, else v1) and prepares this process's
-// subtree. It does so once per process.
-func New() (Manager, error) {
-	once.Do(func() { detected, errNew = detect() })
-	return detected, errNew
+// manager is a Manager that makes and removes this process's run
+// directories.
+type manager interface {
+	Manager
+	makeBases() error
+	removeBases() error
 }
 
-func detect() (Manager, error) {
+// New detects the host's cgroup version (v2 when the unified hierarchy
+// offers the memory controller here or no v1 hierarchy has it, else v1),
+// once per process, and makes this process's run directory unless an
+// earlier Manager still holds it. Close each Manager: the last Close
+// removes the directory.
+func New() (Manager, error) {
+	once.Do(func() { detected, errNew = detect() })
+	if errNew != nil {
+		return nil, errNew
+	}
+	usersMu.Lock()
+	defer usersMu.Unlock()
+	if users == 0 {
+		if err := detected.makeBases(); err != nil {
+			return nil, err
+		}
+	}
+	users++
+	return detected, nil
+}
+
+// release ends one New's use of m; the last removes the run directories.
+func release(m manager) error {
+	usersMu.Lock()
+	defer usersMu.Unlock()
+	if users == 0 {
+		return nil
+	}
+	if users--; users > 0 {
+		return nil
+	}
+	return m.removeBases()
+}
+
+func detect() (manager, error) {
 	mounts, err := readMounts("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
@@ -115,12 +152,8 @@ func newV1(mounts, selfs map[string]string, pid int) (*v1, error) {
 			return nil, fmt.Errorf("cgroup: the %s controller is mounted neither on cgroup v2 nor on v1", c)
 		}
 		own := filepath.Join(mnt, selfs[c])
-		base := filepath.Join(own, "onpyrunner-"+strconv.Itoa(pid))
 		sweep(own)
-		if err := os.MkdirAll(base, 0o755); err != nil {
-			return nil, fmt.Errorf("cgroup: %w", err)
-		}
-		m.bases[c] = base
+		m.bases[c] = filepath.Join(own, "onpyrunner-"+strconv.Itoa(pid))
 		if home := filepath.Join(own, "tasks"); !slices.Contains(m.home, home) {
 			m.home = append(m.home, home)
 		}
@@ -157,15 +190,32 @@ func newV2(dir string, pid int) (*v2, error) {
 		return nil, err
 	}
 	sweep(dir)
-	base := filepath.Join(dir, "onpyrunner-"+strconv.Itoa(pid))
-	if err := mkdir(base, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-		return nil, fmt.Errorf("cgroup: %w", err)
-	}
-	if err := writeFile(filepath.Join(base, "cgroup.subtree_control"), enable); err != nil {
-		return nil, err
-	}
-	return &v2{base: base, rmdir: unix.Rmdir}, nil
+	return &v2{base: filepath.Join(dir, "onpyrunner-"+strconv.Itoa(pid)), rmdir: unix.Rmdir}, nil
 }
+
+func (m *v1) makeBases() error {
+	for _, base := range m.bases {
+		if err := os.MkdirAll(base, 0o755); err != nil {
+			return fmt.Errorf("cgroup: %w", err)
+		}
+	}
+	return nil
+}
+
+func (m *v2) makeBases() error {
+	if err := mkdir(m.base, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("cgroup: %w", err)
+	}
+	return writeFile(filepath.Join(m.base, "cgroup.subtree_control"), enable)
+}
+
+func (m *v1) removeBases() error { return removeDirs(m.rmdir, m.bases) }
+
+func (m *v2) removeBases() error { return removeDirs(m.rmdir, map[string]string{"memory": m.base}) }
+
+func (m *v1) Close() error { return release(m) }
+
+func (m *v2) Close() error { return release(m) }
 
 // sweep removes run directories that a dead process of ours left under own.
 // Their processes died with their init (it has a parent-death signal), so

@@ -55,7 +55,7 @@ func read(t *testing.T, path string) string {
 
 func TestV2Setup(t *testing.T) {
 	root := fakeV2(t, "cpuset cpu io memory hugetlb pids rdma misc")
-	m, err := newV2(root, 4242)
+	m, err := setupV2(root, 4242)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,21 +71,21 @@ func TestV2Setup(t *testing.T) {
 		t.Errorf("base %s", m.base)
 	}
 	// Started again from inside the leaf, it finds the same cgroup.
-	if again, err := newV2(filepath.Join(root, SupervisorLeaf), 4242); err != nil || again.base != m.base {
+	if again, err := setupV2(filepath.Join(root, SupervisorLeaf), 4242); err != nil || again.base != m.base {
 		t.Errorf("second setup: %v %v", again, err)
 	}
 }
 
 func TestV2RefusesUndelegated(t *testing.T) {
 	root := fakeV2(t, "cpu io")
-	if _, err := newV2(root, 1); err == nil || !strings.Contains(err.Error(), "Delegate=yes") {
+	if _, err := setupV2(root, 1); err == nil || !strings.Contains(err.Error(), "Delegate=yes") {
 		t.Errorf("err %v, want advice to delegate", err)
 	}
 }
 
 func TestV2Run(t *testing.T) {
 	root := fakeV2(t, "cpu memory pids")
-	m, err := newV2(root, 7)
+	m, err := setupV2(root, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestDetectParsing(t *testing.T) {
 
 func TestV2ProgRun(t *testing.T) {
 	root := fakeV2(t, "cpu memory pids")
-	m, err := newV2(root, 4242)
+	m, err := setupV2(root, 4242)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestV2ProgRun(t *testing.T) {
 
 func TestV2Reset(t *testing.T) {
 	root := fakeV2(t, "cpu memory pids")
-	m, err := newV2(root, 4242)
+	m, err := setupV2(root, 4242)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,5 +258,33 @@ func TestV2Reset(t *testing.T) {
 	os.Mkdir(peak, 0o755)
 	if err := r2.Reset(Limits{MemoryBytes: 64 << 20, Pids: 8}); !errors.Is(err, ErrNoReset) {
 		t.Errorf("reset without a writable memory.peak: %v", err)
+	}
+}
+
+// setupV2 is what New does on a v2 host: detect, then make the run
+// directory.
+func setupV2(dir string, pid int) (*v2, error) {
+	m, err := newV2(dir, pid)
+	if err == nil {
+		err = m.makeBases()
+	}
+	return m, err
+}
+
+func TestV2RemoveBases(t *testing.T) {
+	root := fakeV2(t, "cpu memory pids")
+	m, err := setupV2(root, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.rmdir = os.RemoveAll // the fake's directories hold real files
+	if err := m.removeBases(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(m.base); !os.IsNotExist(err) {
+		t.Errorf("run directory left: %v", err)
+	}
+	if err := m.removeBases(); err != nil {
+		t.Errorf("removing it again: %v", err)
 	}
 }
