@@ -29,6 +29,9 @@ func report(m initMsg) {
 	_, _ = syscall.Write(fdStatus, append(b, '\n'))
 }
 
+// listenerMsg is the status message that hands over the seccomp listener.
+var listenerMsg = []byte(`{"listener":true}` + "\n")
+
 // sandboxInit runs as pid 1 of the run's fresh namespaces, in the run's
 // init cgroup, with every capability of its own user namespace. It returns
 // only on failure.

@@ -75,13 +75,18 @@ func landlockSelf() error {
 	return nil
 }
 
-// loadFilter installs the seccomp filter on the calling thread; the
-// program inherits it.
+// loadFilter installs the seccomp filter on the calling thread, which the
+// program inherits, and hands its listener to the supervisor on the status
+// channel (see serveNetlinkCap); the init keeps no copy.
 func loadFilter(filter []syscall.SockFilter) error {
 	prog := syscall.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
-	_, _, e := syscall.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&prog)))
+	l, _, e := syscall.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, uintptr(unsafe.Pointer(&prog)))
 	if e != 0 {
 		return fmt.Errorf("seccomp: %w", e)
+	}
+	defer unix.Close(int(l))
+	if err := unix.Sendmsg(fdStatus, listenerMsg, unix.UnixRights(int(l)), nil, 0); err != nil {
+		return fmt.Errorf("seccomp: hand over the listener: %w", err)
 	}
 	return nil
 }

@@ -60,6 +60,9 @@ type initMsg struct {
 	Status int  `json:"status,omitempty"`
 	// Error: the sandbox could not be set up.
 	Error string `json:"error,omitempty"`
+	// Listener: the message carries the run's seccomp listener (see
+	// serveNetlinkCap), which the supervisor keeps.
+	Listener bool `json:"listener,omitempty"`
 }
 
 // The run's paths inside its root.

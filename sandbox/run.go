@@ -1,9 +1,7 @@
 package sandbox
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -100,16 +98,18 @@ type pipes struct {
 
 // openStdio makes the program's stdio pipes (owned by uid, so that it may
 // reopen them through /dev/stdout and the like, as it could outside) and
-// the status pipe.
+// the status channel.
 func (p *pipes) openStdio(uid int) (err error) {
 	for _, pr := range []struct {
 		ours, theirs **os.File
 		theyRead     bool
-	}{{&p.stdinW, &p.stdinR, true}, {&p.stdoutR, &p.stdoutW, false},
-		{&p.stderrR, &p.stderrW, false}, {&p.statusR, &p.statusW, false}} {
+	}{{&p.stdinW, &p.stdinR, true}, {&p.stdoutR, &p.stdoutW, false}, {&p.stderrR, &p.stderrW, false}} {
 		if *pr.ours, *pr.theirs, err = pipe(pr.theyRead); err != nil {
 			return err
 		}
+	}
+	if p.statusR, p.statusW, err = statusPair(); err != nil {
+		return err
 	}
 	for _, f := range []*os.File{p.stdinR, p.stdoutW, p.stderrW} {
 		if err := f.Chown(uid, uid); err != nil {
@@ -310,17 +310,6 @@ func (r *run) supervise(ctx context.Context, msgs <-chan initMsg, start time.Tim
 func (r *run) cpuPoll(left time.Duration) time.Duration {
 	next := time.Duration(float64(left) / r.s.cfg.CPUs)
 	return min(max(next, 2*time.Millisecond), 100*time.Millisecond)
-}
-
-func readStatus(f *os.File, out chan<- initMsg) {
-	defer close(out)
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var m initMsg
-		if json.Unmarshal(sc.Bytes(), &m) == nil {
-			out <- m
-		}
-	}
 }
 
 func feed(w *os.File, in io.Reader) {

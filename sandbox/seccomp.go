@@ -1,9 +1,9 @@
 package sandbox
 
 import (
+	"encoding/binary"
 	"fmt"
 
-	seccomp "github.com/elastic/go-seccomp-bpf"
 	"github.com/elastic/go-seccomp-bpf/arch"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -49,58 +49,141 @@ var denied = []string{
 const nsFlags = unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC |
 	unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET
 
-// filterProgram assembles the run's seccomp filter: the native architecture
-// only (anything else, such as int 0x80 on x86-64, kills the process), no
-// x32, the denied calls, clone without namespace flags, clone3 answered
-// ENOSYS (its flags hide in memory the filter cannot read; libc falls back
-// to clone), sockets of the unix, inet and route-netlink families only, no
-// terminal injection, and personality left as it is.
+// Seccomp return values.
+const (
+	retAllow      = unix.SECCOMP_RET_ALLOW
+	retKill       = unix.SECCOMP_RET_KILL_PROCESS
+	retUserNotify = unix.SECCOMP_RET_USER_NOTIF
+)
+
+func retErrno(e unix.Errno) uint32 { return unix.SECCOMP_RET_ERRNO | uint32(e) }
+
+// rule is one conditional rule: the call with every condition true gets
+// action. Conditions compare an argument's low 32 bits, all that the
+// kernel reads of the arguments ruled on here (int and unsigned int, and
+// clone's flags, whose namespace bits are all low): a program cannot slip
+// past a rule with high bits the kernel ignores.
+type rule struct {
+	call   string
+	action uint32
+	conds  []cond
+}
+
+type cond struct {
+	arg int
+	op  bpf.JumpTest // JumpEqual, JumpNotEqual or JumpBitsSet
+	val uint32
+}
+
+func eq(arg int, v uint32) cond      { return cond{arg, bpf.JumpEqual, v} }
+func ne(arg int, v uint32) cond      { return cond{arg, bpf.JumpNotEqual, v} }
+func bitsSet(arg int, v uint32) cond { return cond{arg, bpf.JumpBitsSet, v} }
+
+// rules are checked in order, after the denied calls; the first that holds
+// decides.
+var rules = []rule{
+	{"clone", retErrno(unix.EPERM), []cond{bitsSet(0, nsFlags)}},
+	// Sockets of the unix, inet and netlink families only; of netlink, the
+	// route protocol only.
+	{"socket", retErrno(unix.EAFNOSUPPORT), []cond{
+		ne(0, unix.AF_UNIX), ne(0, unix.AF_INET), ne(0, unix.AF_INET6), ne(0, unix.AF_NETLINK)}},
+	{"socket", retErrno(unix.EPERM), []cond{eq(0, unix.AF_NETLINK), ne(2, unix.NETLINK_ROUTE)}},
+	// A netlink socket's queue is memory no cgroup is charged for: the
+	// supervisor counts them (serveNetlinkCap), and no socket's receive
+	// buffer grows past the default.
+	{"socket", retUserNotify, []cond{eq(0, unix.AF_NETLINK)}},
+	{"setsockopt", retErrno(unix.EPERM), []cond{eq(1, unix.SOL_SOCKET), eq(2, unix.SO_RCVBUF)}},
+	{"setsockopt", retErrno(unix.EPERM), []cond{eq(1, unix.SOL_SOCKET), eq(2, unix.SO_RCVBUFFORCE)}},
+	// No terminal injection; personality left as it is (0xffffffff reads it).
+	{"ioctl", retErrno(unix.EPERM), []cond{eq(1, unix.TIOCSTI)}},
+	{"ioctl", retErrno(unix.EPERM), []cond{eq(1, unix.TIOCLINUX)}},
+	{"personality", retErrno(unix.EPERM), []cond{ne(0, 0), ne(0, 0xffffffff)}},
+}
+
+// seccomp_data offsets.
+const (
+	offNr   = 0
+	offArch = 4
+	offArgs = 16
+)
+
+// filterProgram assembles the run's seccomp filter: the native
+// architecture only (anything else, such as int 0x80 on x86-64, kills the
+// process), no x32, the denied calls (EPERM), clone3 answered ENOSYS (its
+// flags hide in memory the filter cannot read; libc falls back to clone),
+// then the rules; everything else is allowed. Each rule loads what it
+// tests, the call's number included, so that a rule that fails leaves
+// nothing behind for the next.
 func filterProgram() ([]bpf.RawInstruction, error) {
 	info, err := arch.GetInfo("")
 	if err != nil {
 		return nil, err
 	}
-	var names []string
-	for _, n := range denied {
-		if _, ok := info.SyscallNames[n]; ok {
-			names = append(names, n)
+	nr := func(name string) (uint32, bool) {
+		n, ok := info.SyscallNames[name]
+		return uint32(n), ok
+	}
+	prog := []bpf.Instruction{
+		bpf.LoadAbsolute{Off: offArch, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.ID), SkipTrue: 1},
+		bpf.RetConstant{Val: retKill},
+		bpf.LoadAbsolute{Off: offNr, Size: 4},
+	}
+	if info.ID == arch.X86_64.ID { // x32 calls set this bit of the number
+		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: uint32(arch.X32.SeccompMask), SkipFalse: 1},
+			bpf.RetConstant{Val: retErrno(unix.ENOSYS)})
+	}
+	deny := func(name string, action uint32) {
+		if n, ok := nr(name); ok {
+			prog = append(prog, bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: n, SkipTrue: 1}, bpf.RetConstant{Val: action})
 		}
 	}
-	eq := func(arg uint32, v uint64) seccomp.Condition {
-		return seccomp.Condition{Argument: arg, Operation: seccomp.Equal, Value: v}
+	for _, name := range denied {
+		deny(name, retErrno(unix.EPERM))
 	}
-	ne := func(arg uint32, v uint64) seccomp.Condition {
-		return seccomp.Condition{Argument: arg, Operation: seccomp.NotEqual, Value: v}
+	deny("clone3", retErrno(unix.ENOSYS))
+	for _, r := range rules {
+		n, ok := nr(r.call)
+		if !ok {
+			return nil, fmt.Errorf("seccomp: no system call %s here", r.call)
+		}
+		prog = append(prog, r.assemble(n)...)
 	}
-	errno := func(e unix.Errno) seccomp.Action { return seccomp.ActionErrno | seccomp.Action(e) }
-	policy := seccomp.Policy{
-		DefaultAction: seccomp.ActionAllow,
-		Syscalls: []seccomp.SyscallGroup{
-			{Action: seccomp.ActionErrno, Names: names},
-			{Action: errno(unix.ENOSYS), Names: []string{"clone3"}},
-			{Action: seccomp.ActionErrno, NamesWithCondtions: []seccomp.NameWithConditions{
-				{Name: "clone", Conditions: seccomp.ArgumentConditions{{Argument: 0, Operation: seccomp.BitsSet, Value: nsFlags}}},
-				{Name: "socket", Conditions: seccomp.ArgumentConditions{eq(0, unix.AF_NETLINK), ne(2, unix.NETLINK_ROUTE)}},
-				{Name: "ioctl", Conditions: seccomp.ArgumentConditions{eq(1, unix.TIOCSTI)}},
-				{Name: "ioctl", Conditions: seccomp.ArgumentConditions{eq(1, unix.TIOCLINUX)}},
-				{Name: "personality", Conditions: seccomp.ArgumentConditions{ne(0, 0), ne(0, 0xffffffff)}},
-			}},
-			{Action: errno(unix.EAFNOSUPPORT), NamesWithCondtions: []seccomp.NameWithConditions{
-				{Name: "socket", Conditions: seccomp.ArgumentConditions{
-					ne(0, unix.AF_UNIX), ne(0, unix.AF_INET), ne(0, unix.AF_INET6), ne(0, unix.AF_NETLINK)}},
-			}},
-		},
-	}
-	body, err := policy.Assemble()
-	if err != nil {
-		return nil, fmt.Errorf("seccomp: %w", err)
-	}
-	// The library sends a foreign architecture to the default action, which
-	// is allow here; check the architecture first and kill on a mismatch.
-	prog := append([]bpf.Instruction{
-		bpf.LoadAbsolute{Off: 4, Size: 4}, // seccomp_data.arch
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.ID), SkipTrue: 1},
-		bpf.RetConstant{Val: uint32(seccomp.ActionKillProcess)},
-	}, body...)
+	prog = append(prog, bpf.RetConstant{Val: retAllow})
 	return bpf.Assemble(prog)
 }
+
+// assemble is the rule as instructions that end in its action and jump
+// past it when a test fails.
+func (r rule) assemble(nr uint32) []bpf.Instruction {
+	var out []bpf.Instruction
+	var fails []int // the tests whose failure jumps past the rule
+	test := func(off uint32, op bpf.JumpTest, v uint32) {
+		out = append(out, bpf.LoadAbsolute{Off: off, Size: 4})
+		fails = append(fails, len(out))
+		// A JumpIf's skip on failure is set below.
+		out = append(out, bpf.JumpIf{Cond: op, Val: v})
+	}
+	test(offNr, bpf.JumpEqual, nr)
+	for _, c := range r.conds {
+		test(argLow(c.arg), c.op, c.val)
+	}
+	out = append(out, bpf.RetConstant{Val: r.action})
+	for _, i := range fails {
+		j := out[i].(bpf.JumpIf)
+		j.SkipFalse = uint8(len(out) - i - 1)
+		out[i] = j
+	}
+	return out
+}
+
+// argLow is the offset of an argument's low 32 bits in seccomp_data.
+func argLow(arg int) uint32 {
+	off := uint32(offArgs + 8*arg)
+	if bigEndian {
+		off += 4
+	}
+	return off
+}
+
+var bigEndian = binary.NativeEndian.Uint16([]byte{0, 1}) == 1

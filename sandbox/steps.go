@@ -20,7 +20,7 @@ func stepSyscalls() map[string]uintptr {
 		"setsid": unix.SYS_SETSID, "prlimit64": unix.SYS_PRLIMIT64, "prctl": unix.SYS_PRCTL,
 		"setgroups": unix.SYS_SETGROUPS, "setresgid": unix.SYS_SETRESGID, "setresuid": unix.SYS_SETRESUID,
 		"dup3": unix.SYS_DUP3, "chdir": unix.SYS_CHDIR, "landlock_restrict_self": unix.SYS_LANDLOCK_RESTRICT_SELF,
-		"close_range": unix.SYS_CLOSE_RANGE, "seccomp": unix.SYS_SECCOMP,
+		"close_range": unix.SYS_CLOSE_RANGE, "seccomp": unix.SYS_SECCOMP, "sendmsg": unix.SYS_SENDMSG, "close": unix.SYS_CLOSE,
 		// and what the zygote calls itself
 		"clone": unix.SYS_CLONE, "landlock_create_ruleset": unix.SYS_LANDLOCK_CREATE_RULESET,
 		"landlock_add_rule": unix.SYS_LANDLOCK_ADD_RULE,

@@ -25,7 +25,7 @@ func (sl *Slot) startZygote(cg *cgroup.Run) (*zygote, error) {
 	var p pipes
 	defer p.closeAll()
 	if p.cfgR, p.cfgW, err = os.Pipe(); err == nil {
-		p.statusR, p.statusW, err = os.Pipe()
+		p.statusR, p.statusW, err = statusPair()
 	}
 	logR, logW, err2 := os.Pipe()
 	devnull, err3 := os.Open(os.DevNull)

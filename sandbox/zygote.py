@@ -140,7 +140,9 @@ def make_steps(n_cgroups, n_rlimits):
     if SETUP["landlock"]:
         steps += [("landlock", "landlock_restrict_self", -1, 0)]
     steps += [("close descriptors", "close_range", 4, 0xFFFFFFFF, 0),
-              ("seccomp", "seccomp", 1, 0, ctypes.addressof(FPROG))]
+              ("seccomp", "seccomp", 1, SECCOMP_FILTER_FLAG_NEW_LISTENER, ctypes.addressof(FPROG)),
+              ("hand over the seccomp listener", "sendmsg", 3, ctypes.addressof(LISTENER_MSG), 0),
+              ("close the seccomp listener", "close", LISTENER_FD)]
     table = (Step * len(steps))()
     at = {}  # the first step of each name
     for i, (name, nr, *args) in enumerate(steps):
@@ -150,6 +152,30 @@ def make_steps(n_cgroups, n_rlimits):
             table[i].args[j] = a
     return table, [st[0] for st in steps], at
 
+
+class Iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+
+class Msghdr(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_void_p), ("namelen", ctypes.c_uint32), ("iov", ctypes.c_void_p),
+                ("iovlen", ctypes.c_size_t), ("control", ctypes.c_void_p), ("controllen", ctypes.c_size_t),
+                ("flags", ctypes.c_int)]
+
+
+class CmsgRights(ctypes.Structure):  # one descriptor, padded to CMSG_SPACE
+    _fields_ = [("len", ctypes.c_size_t), ("level", ctypes.c_int), ("type", ctypes.c_int),
+                ("fd", ctypes.c_int), ("pad", ctypes.c_int)]
+
+
+# The seccomp step's listener is the lowest free descriptor: 4, with only
+# the stdio and the status channel (3) left. C hands it to the supervisor
+# (serveNetlinkCap in status.go) with a status message and closes it.
+SECCOMP_FILTER_FLAG_NEW_LISTENER, LISTENER_FD = 8, 4
+_text = ctypes.create_string_buffer(b'{"listener":true}\n', 18)
+_iov = Iovec(ctypes.addressof(_text), 18)
+_rights = CmsgRights(20, socket.SOL_SOCKET, socket.SCM_RIGHTS, LISTENER_FD, 0)
+LISTENER_MSG = Msghdr(None, 0, ctypes.addressof(_iov), 1, ctypes.addressof(_rights), ctypes.sizeof(_rights), 0)
 
 RLIMITS = ((ctypes.c_uint64 * 2) * 16)()
 STEPS, NAMES, AT, JOINS = None, [], {}, 0  # JOINS: the cgroup files they were made for
