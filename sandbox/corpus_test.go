@@ -26,9 +26,23 @@ type corpusCase struct {
 	property string
 }
 
+// loadCorpus reads the shared hostile corpus and the project's own rows
+// (testdata/corpus.tsv: attacks found on this design, in the same format).
 func loadCorpus(t *testing.T) []corpusCase {
 	b, err := os.ReadFile(filepath.Join(testenv.Shared(), "hostile", "corpus.tsv"))
 	testenv.Require(t, err == nil, "shared/hostile/corpus.tsv is missing")
+	shared := parseCorpus(b)
+	if len(shared) < 60 {
+		t.Fatalf("corpus has only %d rows", len(shared))
+	}
+	own, err := os.ReadFile(filepath.Join("testdata", "corpus.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(shared, parseCorpus(own)...)
+}
+
+func parseCorpus(b []byte) []corpusCase {
 	var out []corpusCase
 	for i, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
 		f := strings.Split(line, "\t")
@@ -40,9 +54,6 @@ func loadCorpus(t *testing.T) []corpusCase {
 			c.verdicts = append(c.verdicts, shortVerdicts[v])
 		}
 		out = append(out, c)
-	}
-	if len(out) < 60 {
-		t.Fatalf("corpus has only %d rows", len(out))
 	}
 	return out
 }
@@ -72,7 +83,7 @@ func decodeCell(s string) string {
 	return b.String()
 }
 
-// TestHostileCorpus runs every row of shared/hostile/corpus.tsv, checks its
+// TestHostileCorpus runs every row of the corpus (loadCorpus), checks its
 // verdict and, where a test can see it, its property, then what must hold
 // after every case.
 func TestHostileCorpus(t *testing.T) {
@@ -440,6 +451,69 @@ var properties = map[string]check{
 	"E05-abort":         signal("SIGABRT"),
 	"E07-compile-bomb":  verdictOnly,
 	"E08-int-str-limit": has("ValueError"),
+
+	"X01-shared-mappings": all(has("scanned"), lacks("SHARED")),
+	"X02-proc-masked": func(t *testing.T, r *onpyrunner.Result) {
+		for _, line := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
+			if f := strings.Fields(line); len(f) < 2 || f[1] != "0" && f[1] != "denied" {
+				t.Errorf("host /proc entry readable: %q", line)
+			}
+		}
+	},
+	"X03-cgroup-view": func(t *testing.T, r *onpyrunner.Result) {
+		for _, line := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
+			if strings.HasPrefix(line, "self ") && !strings.HasSuffix(line, ":/") {
+				t.Errorf("the run's own cgroup is not /: %q", line)
+			}
+			for _, s := range []string{"slot-", "prog-", "run-", "onpyrunner"} {
+				if strings.Contains(line, s) {
+					t.Errorf("the service's cgroup layout shows: %q", line)
+				}
+			}
+		}
+	},
+	"X04-modify-ldt":           minusOne,
+	"X05-tcp-queue-memory":     heldCharged,
+	"X06-udp-queue-memory":     heldCharged,
+	"X07-netlink-queue-memory": netlinkCapped,
+	"X08-no-interface-up":      all(has("lo up 0", "blocked ('127.0.0.1', 0) 101"), lacks("CONNECTED")),
+	"X09-socket-families": func(t *testing.T, r *onpyrunner.Result) {
+		lacks("CREATED")(t, r)
+		if n := strings.Count(r.Stdout, "errno 97"); n != 6 {
+			t.Errorf("%d of 6 families refused with EAFNOSUPPORT: %s", n, r.Stdout)
+		}
+	},
+	"X10-fresh-network": all(has("checked"), lacks("COUNTER", "SOCKETS")),
+}
+
+// heldCharged: a run that held socket queues was charged for them (or
+// could not make them at all).
+func heldCharged(t *testing.T, r *onpyrunner.Result) {
+	t.Helper()
+	m := regexp.MustCompile(`held (\d+)`).FindStringSubmatch(r.Stdout)
+	if m == nil {
+		t.Fatalf("no held count: %s", show(r))
+	}
+	held, _ := strconv.ParseInt(m[1], 10, 64)
+	if !strings.Contains(r.Stdout, "impossible") && r.Verdict != onpyrunner.MemoryLimit && held > r.MemoryKB<<10 {
+		t.Errorf("%d bytes held in socket queues, %d KiB reported, verdict %s", held, r.MemoryKB, r.Verdict)
+	}
+}
+
+// netlinkCapped: a run holds at most the netlink sockets the supervisor
+// allows, each with its default receive buffer (about 208 KiB, one reply
+// past it at most).
+func netlinkCapped(t *testing.T, r *onpyrunner.Result) {
+	t.Helper()
+	m := regexp.MustCompile(`sockets (\d+) held (\d+)`).FindStringSubmatch(r.Stdout)
+	if m == nil {
+		t.Fatalf("no counts: %s", show(r))
+	}
+	socks, _ := strconv.Atoi(m[1])
+	held, _ := strconv.Atoi(m[2])
+	if socks > 16 || held > 16*(256<<10) || !strings.Contains(r.Stdout, "stopped 24") || strings.Count(r.Stdout, "rcvbuf 1") != socks {
+		t.Errorf("netlink not capped: %d sockets held %d bytes: %s", socks, held, show(r))
+	}
 }
 
 func jsonRoundTrip(t *testing.T, r *onpyrunner.Result) onpyrunner.Result {

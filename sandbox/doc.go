@@ -15,6 +15,14 @@
 // exits, the kernel kills whatever is left in the pid namespace and the
 // scratch tmpfs goes with the mount namespace: the host never walks it.
 //
+// The run's network namespace has only lo, down: no address and no route,
+// so no TCP or UDP, and no socket queue outside what the cgroup charges.
+// The kernel charges no cgroup for a netlink socket's queue of replies, so
+// the seccomp filter sends each socket(AF_NETLINK) to the supervisor, which
+// lets a run open 16 (status.go: the init hands over the filter's
+// listener), and refuses SO_RCVBUF, so that each holds its default buffer
+// at most.
+//
 // Each run has a cgroup with two leaves, init and prog (see package
 // cgroup), so the counters behind the verdict (CPU, peak memory, OOM kills)
 // and the task limit are the program's alone. Verdicts come from the
@@ -39,18 +47,21 @@
 // run the supervisor readies the program cgroup (the slot keeps the last
 // run's, empty, with its limits set again where they differ and its
 // counters reset, while the last program left little charged to it; see
-// cgroup.Run.Reset) and hands the zygote, over a socket, the run's config
-// with its stdio, a status pipe and the files that join the cgroup. The
-// zygote mounts fresh scratch tmpfs over the last run's, enters new pid
-// and IPC namespaces for its children, spawns there a tiny static pid 1
-// (pid1.go: it becomes the program's uid, reaps orphans and ends the run
-// on a terminating signal, as a cold run's init does) and forks C as pid
-// 2. C mounts a /proc for its namespace, moves into the run's cgroup and a
-// cgroup namespace of its own, sets the rlimits, drops every privilege as
-// the init above does, takes the run's stdio and installs Landlock and the
-// seccomp filter, all in one call through a table of system calls
-// (steps.go: calls from Python would each touch, and so copy, pages that
-// the fork shares), and runs the code as __main__ from /work/main.py with
+// cgroup.Run.Reset) and hands the zygote, over a socket, the run's
+// settings (uid, limits) with its stdio, a status channel, a sealed memory
+// file holding the code and the files that join the cgroup. The zygote
+// mounts fresh scratch tmpfs over the last run's, enters new pid and IPC
+// namespaces for its children, spawns there a tiny static pid 1 (pid1.go:
+// it becomes the program's uid, reaps orphans and ends the run on a
+// terminating signal, as a cold run's init does) and forks C as pid 2. C
+// mounts a /proc for its namespace, moves its pid 1 and itself into the
+// run's cgroup and a cgroup namespace rooted there, copies its code from
+// the memory file to /work/main.py (sendfile: kernel to kernel), sets the
+// rlimits, drops every privilege as the init above does, takes the run's
+// stdio, installs Landlock and the seccomp filter and hands the filter's
+// listener to the supervisor, in a few calls through a table of system
+// calls (steps.go: calls from Python would each touch, and so copy, pages
+// that the fork shares), and runs the code as __main__ from /work/main.py with
 // the semantics of `python3 main.py` (sys.argv, sys.path[0], __file__,
 // tracebacks without the zygote's frames, SystemExit codes, sys.std* with
 // the usual buffering, made once by the zygote, which never writes to
@@ -59,9 +70,20 @@
 // every process left in the run's pid namespace; the supervisor kills what
 // is left in the run's cgroup either way. (Where there is no tiny pid 1,
 // the zygote clones a copy of itself as the pid 1, which forks C.)
-// Nothing of a run survives into the next: its
-// processes, pid numbers, IPC objects, scratch files, /proc and cgroup are
-// all its own. The zygote cannot be signalled (another uid, another pid
+// After each run the zygote moves itself into a fresh network namespace
+// (off the next run's path): the last run's sockets, ports, abstract unix
+// names and counters go with the old one. Nothing of a run survives into
+// the next: its processes, pid numbers, IPC objects, network, scratch
+// files, /proc and cgroup are all its own.
+//
+// The zygote never holds any run's code, input or output, not even for a
+// moment: what it holds, every fork of it holds, so a copy left in its
+// heap (freed or not), or in any buffer it reuses, would be readable by
+// every later run of the slot. It receives each run's settings, which hold
+// nothing of the run's, into a fresh private buffer, and passes the run's
+// descriptors (code, stdio) on without reading them; the code reaches
+// memory only in C, the run's own process. No mapping of the zygote is
+// shared: a fork's pages are all copy-on-write. The zygote cannot be signalled (another uid, another pid
 // namespace) or traced (seccomp, not dumpable) by a run, and never shares
 // a descriptor with one; a zygote that dies is replaced at the next run.
 // A zygote is uid 0 inside its slot, so that it can make namespaces and
