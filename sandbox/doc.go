@@ -54,8 +54,9 @@
 // namespaces for its children, spawns there a tiny static pid 1 (pid1.go:
 // it becomes the program's uid, reaps orphans and ends the run on a
 // terminating signal, as a cold run's init does) and forks C as pid 2. C
-// mounts a /proc for its namespace, moves its pid 1 and itself into the
-// run's cgroup and a cgroup namespace rooted there, copies its code from
+// mounts a /proc for its namespace, moves into the run's cgroup (made
+// beside the slot's init leaf, so that its pid 1 shows there as ../init,
+// as a cold run's does) and a cgroup namespace rooted there, copies its code from
 // the memory file to /work/main.py (sendfile: kernel to kernel), sets the
 // rlimits, drops every privilege as the init above does, takes the run's
 // stdio, installs Landlock and the seccomp filter and hands the filter's

@@ -7,18 +7,20 @@ import (
 )
 
 // LeftoverCgroups lists run cgroups that still exist, the warm slots'
-// own aside, and those that slots keep for their next program but that
-// still hold a process (tests only).
+// own aside, and those that slots keep for their next program (inside
+// their own) but that still hold a process (tests only).
 func LeftoverCgroups(s *Sandbox) []string {
 	var out []string
 	for _, d := range s.cgroups.Runs() {
-		name := filepath.Base(d)
-		if strings.HasPrefix(name, progPrefix) {
-			if b, err := os.ReadFile(filepath.Join(d, "cgroup.procs")); err != nil || len(b) > 0 {
-				out = append(out, d)
-			}
-		} else if !strings.HasPrefix(name, slotPrefix) {
+		if !strings.HasPrefix(filepath.Base(d), slotPrefix) {
 			out = append(out, d)
+			continue
+		}
+		progs, _ := filepath.Glob(filepath.Join(d, progPrefix+"*"))
+		for _, p := range progs {
+			if b, err := os.ReadFile(filepath.Join(p, "cgroup.procs")); err != nil || len(b) > 0 {
+				out = append(out, p)
+			}
 		}
 	}
 	return out

@@ -100,9 +100,7 @@ func (sl *Slot) Run(ctx context.Context, spec Spec) (*onpyrunner.Result, error) 
 		}
 	}
 	sl.runs++
-	// The run's pid 1 is in its cgroup too (zygote.py), and not the
-	// program's to count.
-	cg, err := sl.progCgroup(cgroup.Limits{MemoryBytes: lim.MemoryMB << 20, Pids: lim.Processes + 1, CPUs: sl.s.cfg.CPUs})
+	cg, err := sl.progCgroup(cgroup.Limits{MemoryBytes: lim.MemoryMB << 20, Pids: lim.Processes, CPUs: sl.s.cfg.CPUs})
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
@@ -131,7 +129,7 @@ func (sl *Slot) progCgroup(l cgroup.Limits) (*cgroup.Run, error) {
 		sl.noReset = errors.Is(err, cgroup.ErrNoReset)
 		sl.removeCgroup(cg)
 	}
-	return sl.s.cgroups.NewProgRun(progPrefix+newID(), l)
+	return sl.z.cg.NewProgRun(progPrefix+newID(), l)
 }
 
 // keep keeps a run's cgroup for the next program if the run ended as runs
@@ -162,11 +160,11 @@ func (sl *Slot) removeCgroup(cg *cgroup.Run) {
 func (sl *Slot) Close() error {
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
+	sl.dropProg() // it is inside the slot's cgroup
 	if sl.z != nil {
 		sl.z.stop(sl.s)
 		sl.z = nil
 	}
-	sl.dropProg()
 	sl.s.uids.release(sl.uid)
 	sl.s.slotCPUs.give(sl.cpu)
 	sl.cpu = -1
@@ -182,9 +180,16 @@ func (z *zygote) ended() bool {
 	}
 }
 
-func (z *zygote) stop(s *Sandbox) {
+// kill ends the zygote and its init; the slot replaces it at its next run.
+func (z *zygote) kill() {
 	_ = z.cmd.Process.Kill()
 	<-z.dead
+}
+
+// stop ends the zygote and removes the slot's cgroup, which must hold no
+// program's cgroup any more.
+func (z *zygote) stop(s *Sandbox) {
+	z.kill()
 	z.ctl.Close()
 	if err := z.cg.Remove(10 * time.Second); err != nil {
 		s.cfg.Logger.Error("sandbox: slot cgroup left behind", "err", err)
@@ -204,12 +209,12 @@ var slotLimits = onpyrunner.Limits{MemoryMB: 256, Processes: 64}
 
 // restart (re)starts the slot's init and zygote.
 func (sl *Slot) restart() error {
+	sl.dropProg() // inside the slot's cgroup: a fresh one with the fresh zygote
 	if sl.z != nil {
 		sl.z.stop(sl.s)
 		sl.z = nil
 	}
-	sl.dropProg() // a fresh cgroup with the fresh zygote, too
-	cg, err := sl.s.cgroups.NewRun(slotPrefix+newID(), cgroup.Limits{
+	cg, err := sl.s.cgroups.NewSlot(slotPrefix+newID(), cgroup.Limits{
 		MemoryBytes: slotLimits.MemoryMB << 20, Pids: slotLimits.Processes, CPUs: 0})
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)

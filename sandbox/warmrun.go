@@ -59,8 +59,7 @@ func (r *run) launchWarm(p *pipes) (*launched, error) {
 		fds = append(fds, int(f.Fd()))
 	}
 	if err := send(z.ctl, msg, unix.UnixRights(fds...)); err != nil {
-		r.slot.z.stop(r.s) // a zygote that does not listen is replaced
-		r.slot.z = nil
+		z.kill() // a zygote that does not listen is replaced at the next run
 		return nil, fmt.Errorf("sandbox: hand the run to the zygote: %w", err)
 	}
 	p.closeChildEnds()

@@ -8,8 +8,8 @@
 # mounts fresh scratch tmpfs over the last job's, and then (spawn_job)
 # enters new pid and IPC namespaces for its children, spawns the tiny pid 1
 # there (pid1.go) and forks
-#   C: pid 2; mounts a /proc for the namespace, moves its pid 1 and itself
-#      into the job's cgroup, copies its code to /work/main.py, drops every
+#   C: pid 2; mounts a /proc for the namespace, joins the job's cgroup,
+#      copies its code to /work/main.py, drops every
 #      privilege, installs Landlock and the seccomp filter (make_steps),
 #      and runs the code as __main__ as `python3 main.py` would.
 # It waits for C, reports how it ended and kills the pid 1, which ends
@@ -120,14 +120,12 @@ def proc_steps():
 
 def make_steps(n_cgroups, n_rlimits):
     """The system calls that set up a job's program, in order: its /proc
-    (PROC steps), joining its cgroup (its pid 1 too, so that the cgroup
-    namespace it then enters shows both as /), its limits (from COPY on:
-    C first copies its code), dropping every privilege, its stdio, Landlock
-    and seccomp. fill_steps sets what is the job's. The forked program runs
+    (PROC steps), joining its cgroup and a cgroup namespace rooted there,
+    its limits (C first copies its code), dropping every privilege, its
+    stdio, Landlock and seccomp. fill_steps sets what is the job's. The forked program runs
     them in few calls (run_steps): calls from here would touch, and so copy,
     page after page of the interpreter."""
     steps = proc_steps()
-    steps += [("move pid 1 to the cgroup", "write", -1, cstr("1"), 1)] * n_cgroups
     steps += [("join cgroup", "write", -1, cstr("0"), 1)] * n_cgroups
     steps += [("unshare cgroup", "unshare", CLONE_NEWCGROUP), ("setsid", "setsid")]
     steps += [("setrlimit", "prlimit64", 0, -1, ctypes.addressof(RLIMITS[i]), 0) for i in range(n_rlimits)]
@@ -191,7 +189,6 @@ def fill_steps(job, fds, status):
         STEPS, NAMES, AT = make_steps(len(fds["prog"]), len(rl))
         JOINS = len(fds["prog"])
     for k, fd in enumerate(fds["prog"]):
-        STEPS[AT["move pid 1 to the cgroup"] + k].args[0] = fd
         STEPS[AT["join cgroup"] + k].args[0] = fd
     for k, r in enumerate(rl):
         RLIMITS[k][0] = RLIMITS[k][1] = r["value"]

@@ -36,10 +36,10 @@ type Manager interface {
 	Version() int
 	// NewRun creates the cgroups of one run, its program leaf limited by l.
 	NewRun(id string, l Limits) (*Run, error)
-	// NewProgRun creates the cgroup of a run whose processes are all the
-	// program's (a warm slot's run): no leaves, R itself is limited by l
-	// and is what the leaf names of Run's methods stand for.
-	NewProgRun(id string, l Limits) (*Run, error)
+	// NewSlot creates a warm slot's cgroup: R itself is not limited; its
+	// init leaf, limited by l, holds the slot's own processes, and its
+	// programs' cgroups are made beside that leaf (Run.NewProgRun).
+	NewSlot(id string, l Limits) (*Run, error)
 	// Runs lists the run directories that exist now.
 	Runs() []string
 	// HomeFiles are the files through which a thread of this process moves
@@ -228,6 +228,19 @@ func (r *Run) removeDir(d string, deadline time.Time) error {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// NewProgRun creates, beneath a slot's R (NewSlot), the cgroup of a run
+// whose processes are all the program's: no leaves, it is limited by l
+// and is what the leaf names of Run's methods stand for. Seen from it, in
+// a cgroup namespace rooted there, the slot's processes are in ../init, as
+// a cold run's init is.
+func (r *Run) NewProgRun(id string, l Limits) (*Run, error) {
+	limit := limitProgV1
+	if r.v2 {
+		limit = limitProgV2
+	}
+	return mkRun(r.v2, true, r.dirs, id, r.rmdir, func(p *Run) error { return p.setLimits(limit, l) })
 }
 
 // removeDirs removes this process's run directories, one per hierarchy.

@@ -9,10 +9,12 @@
 // kills, tasks) are the program's alone and its pids limit is exact. R bounds
 // both together.
 //
-// A warm slot's runs have one leaf only (NewProgRun): the program alone is
-// in it. The slot keeps it for the next program (Reset): its limits set
-// again where they differ, its peak memory reset and its CPU time and OOM
-// kills counted from then, which costs far less than a fresh cgroup.
+// A warm slot has a cgroup of its own (NewSlot): its init leaf holds the
+// slot's init and zygote, and its runs' cgroups are made beside that leaf,
+// with one leaf only (Run.NewProgRun): the program alone is in it. The slot
+// keeps it for the next program (Reset): its limits set again where they
+// differ, its peak memory reset and its CPU time and OOM kills counted from
+// then, which costs far less than a fresh cgroup.
 //
 // On v2 a cgroup that holds processes cannot enable controllers for its
 // children, so New first moves this process into a leaf of its own cgroup

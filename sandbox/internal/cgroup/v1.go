@@ -49,8 +49,20 @@ func (m *v1) NewRun(id string, l Limits) (*Run, error) {
 	})
 }
 
-func (m *v1) NewProgRun(id string, l Limits) (*Run, error) {
-	return mkRun(false, true, m.bases, id, m.rmdir, func(r *Run) error { return r.setLimits(limitProgV1, l) })
+func (m *v1) NewSlot(id string, l Limits) (*Run, error) {
+	return mkRun(false, false, m.bases, id, m.rmdir, func(r *Run) error {
+		for _, root := range r.roots() {
+			if err := mkdir(filepath.Join(root, Init), 0o755); err != nil {
+				return err
+			}
+		}
+		mem := strconv.FormatInt(l.MemoryBytes, 10)
+		if err := writeAll(filepath.Join(r.dirs["memory"], Init), "memory.limit_in_bytes", mem,
+			"memory.memsw.limit_in_bytes?", mem); err != nil {
+			return err
+		}
+		return writeAll(filepath.Join(r.dirs["pids"], Init), "pids.max", strconv.FormatInt(l.Pids, 10))
+	})
 }
 
 // limitProgV1 sets a program-only run's limits.

@@ -51,12 +51,22 @@ func (m *v2) NewRun(id string, l Limits) (*Run, error) {
 	})
 }
 
-func (m *v2) NewProgRun(id string, l Limits) (*Run, error) {
+func (m *v2) NewSlot(id string, l Limits) (*Run, error) {
 	bases := map[string]string{}
 	for _, c := range controllers {
 		bases[c] = m.base
 	}
-	return mkRun(true, true, bases, id, m.rmdir, func(r *Run) error { return r.setLimits(limitProgV2, l) })
+	return mkRun(true, false, bases, id, m.rmdir, func(r *Run) error {
+		root := r.dirs["memory"]
+		if err := writeAll(root, "cgroup.subtree_control", enable); err != nil {
+			return err
+		}
+		if err := mkdir(filepath.Join(root, Init), 0o755); err != nil {
+			return err
+		}
+		return writeAll(filepath.Join(root, Init), "memory.max", strconv.FormatInt(l.MemoryBytes, 10),
+			"memory.swap.max?", "0", "pids.max", strconv.FormatInt(l.Pids, 10))
+	})
 }
 
 // limitProgV2 sets a program-only run's limits.

@@ -170,11 +170,12 @@ func TestV2ProgRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.rmdir = os.RemoveAll // the fake's directories hold real files
-	r, err := m.NewProgRun("p1", Limits{MemoryBytes: 64 << 20, Pids: 8, CPUs: 1})
+	sl := newSlot(t, m)
+	r, err := sl.NewProgRun("p1", Limits{MemoryBytes: 64 << 20, Pids: 8, CPUs: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(m.base, "p1")
+	dir := filepath.Join(m.base, "s1", "p1")
 	for file, want := range map[string]string{"memory.max": strconv.Itoa(64 << 20), "memory.swap.max": "0",
 		"memory.oom.group": "1", "pids.max": "8", "cpu.max": "100000 100000"} {
 		if got := read(t, filepath.Join(dir, file)); got != want {
@@ -202,11 +203,12 @@ func TestV2Reset(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.rmdir = os.RemoveAll
-	r, err := m.NewProgRun("p1", Limits{MemoryBytes: 64 << 20, Pids: 8})
+	sl := newSlot(t, m)
+	r, err := sl.NewProgRun("p1", Limits{MemoryBytes: 64 << 20, Pids: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(m.base, "p1")
+	dir := filepath.Join(m.base, "s1", "p1")
 	write := func(name, v string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o644); err != nil {
 			t.Fatal(err)
@@ -249,11 +251,11 @@ func TestV2Reset(t *testing.T) {
 	}
 
 	// A kernel whose memory.peak cannot be written cannot reset a run.
-	r2, err := m.NewProgRun("p2", Limits{MemoryBytes: 64 << 20, Pids: 8})
+	r2, err := sl.NewProgRun("p2", Limits{MemoryBytes: 64 << 20, Pids: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
-	peak := filepath.Join(m.base, "p2", "memory.peak")
+	peak := filepath.Join(m.base, "s1", "p2", "memory.peak")
 	os.Remove(peak)
 	os.Mkdir(peak, 0o755)
 	if err := r2.Reset(Limits{MemoryBytes: 64 << 20, Pids: 8}); !errors.Is(err, ErrNoReset) {
@@ -287,4 +289,22 @@ func TestV2RemoveBases(t *testing.T) {
 	if err := m.removeBases(); err != nil {
 		t.Errorf("removing it again: %v", err)
 	}
+}
+
+// newSlot makes slot s1, and checks its layout: limits on its init leaf
+// only, controllers on for the programs beside it.
+func newSlot(t *testing.T, m *v2) *Run {
+	t.Helper()
+	sl, err := m.NewSlot("s1", Limits{MemoryBytes: 256 << 20, Pids: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(m.base, "s1")
+	for file, want := range map[string]string{"cgroup.subtree_control": enable, "memory.max": "max",
+		"init/memory.max": strconv.Itoa(256 << 20), "init/pids.max": "64", "init/memory.swap.max": "0"} {
+		if got := read(t, filepath.Join(dir, file)); got != want {
+			t.Errorf("slot %s = %q, want %q", file, got, want)
+		}
+	}
+	return sl
 }
