@@ -166,10 +166,12 @@ func mountProc(root string) error {
 // maskedProc are the /proc entries a run sees empty: what container
 // runtimes mask (the kernel's memory, keys, timers, interrupts, hardware
 // tables), and what would tell the host apart or link runs: the kernel
-// command line and config, the symbols of the host's modules, the boot id.
-var maskedProc = []string{"acpi", "asound", "scsi", "cmdline", "config.gz", "interrupts", "kallsyms",
-	"kcore", "keys", "key-users", "latency_stats", "sched_debug", "timer_list", "timer_stats",
-	"sysrq-trigger", "sys/kernel/random/boot_id"}
+// command line (it names the host's agents and addresses) and the boot id.
+// The kernel's own identity (version, config, modules) is not hidden:
+// uname tells it anyway. A warm run mounts each of them, so the list is
+// kept to what this kernel has.
+var maskedProc = []string{"acpi", "asound", "scsi", "cmdline", "interrupts", "kcore", "keys", "key-users",
+	"latency_stats", "sched_debug", "timer_list", "timer_stats", "sysrq-trigger", "sys/kernel/random/boot_id"}
 
 // procMask is one entry of maskedProc that this kernel has, and whether it
 // is a directory (a read-only empty tmpfs covers it) or a file (/dev/null

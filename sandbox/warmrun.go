@@ -69,7 +69,7 @@ func (r *run) launchWarm(p *pipes) (*launched, error) {
 		if err := r.cg.Kill(10 * time.Second); err != nil {
 			r.s.cfg.Logger.Error("sandbox: kill a run", "err", err)
 		}
-		// The zygote closes the status pipe's last copy once it has
+		// The zygote closes the status channel's last copy once it has
 		// reported the program's end and reaped the run's pid 1.
 		timeout := time.After(10 * time.Second)
 		for {

@@ -3,7 +3,7 @@
 # Its argument is the slot's setup (JSON): the seccomp filter, the Landlock
 # rules, the /proc entries to mask and the set-up steps' system calls, the
 # same for every job. For each job it receives on fd 3 a JSON config (uid
-# and limits) and descriptors (stdin, stdout, stderr, a status pipe, a
+# and limits) and descriptors (stdin, stdout, stderr, a status channel, a
 # sealed memory file with the code, the files that join the job's cgroup),
 # mounts fresh scratch tmpfs over the last job's, and then (spawn_job)
 # enters new pid and IPC namespaces for its children, spawns the tiny pid 1
@@ -122,9 +122,10 @@ def make_steps(n_cgroups, n_rlimits):
     """The system calls that set up a job's program, in order: its /proc
     (PROC steps), joining its cgroup and a cgroup namespace rooted there,
     its limits (C first copies its code), dropping every privilege, its
-    stdio, Landlock and seccomp. fill_steps sets what is the job's. The forked program runs
-    them in few calls (run_steps): calls from here would touch, and so copy,
-    page after page of the interpreter."""
+    stdio, Landlock, seccomp and handing over the filter's listener.
+    fill_steps sets what is the job's. The forked program runs them in few
+    calls (run_steps): calls from here would touch, and so copy, page after
+    page of the interpreter."""
     steps = proc_steps()
     steps += [("join cgroup", "write", -1, cstr("0"), 1)] * n_cgroups
     steps += [("unshare cgroup", "unshare", CLONE_NEWCGROUP), ("setsid", "setsid")]
@@ -430,7 +431,7 @@ def run_child(step, job, fds, status, *args):
         raise
     except BaseException as e:
         msg = "%s: %s" % (step.__doc__.split(":")[0], e)
-        for fd in (status, 3):  # 3 once the status pipe is there
+        for fd in (status, 3):  # 3 once the status channel is there
             try:
                 report(fd, error=msg)
                 break
