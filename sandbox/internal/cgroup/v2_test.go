@@ -84,12 +84,7 @@ func TestV2RefusesUndelegated(t *testing.T) {
 }
 
 func TestV2Run(t *testing.T) {
-	root := fakeV2(t, "cpu memory pids")
-	m, err := setupV2(root, 7)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.rmdir = os.RemoveAll // the fake's directories hold real files
+	m := fakeManager(t)
 	r, err := m.NewRun("r1", Limits{MemoryBytes: 128 << 20, Pids: 32, CPUs: 1.5})
 	if err != nil {
 		t.Fatal(err)
@@ -164,12 +159,7 @@ func TestDetectParsing(t *testing.T) {
 }
 
 func TestV2ProgRun(t *testing.T) {
-	root := fakeV2(t, "cpu memory pids")
-	m, err := setupV2(root, 4242)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.rmdir = os.RemoveAll // the fake's directories hold real files
+	m := fakeManager(t)
 	sl := newSlot(t, m)
 	r, err := sl.NewProgRun("p1", Limits{MemoryBytes: 64 << 20, Pids: 8, CPUs: 1})
 	if err != nil {
@@ -197,12 +187,7 @@ func TestV2ProgRun(t *testing.T) {
 }
 
 func TestV2Reset(t *testing.T) {
-	root := fakeV2(t, "cpu memory pids")
-	m, err := setupV2(root, 4242)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.rmdir = os.RemoveAll
+	m := fakeManager(t)
 	sl := newSlot(t, m)
 	r, err := sl.NewProgRun("p1", Limits{MemoryBytes: 64 << 20, Pids: 8})
 	if err != nil {
@@ -263,6 +248,18 @@ func TestV2Reset(t *testing.T) {
 	}
 }
 
+// fakeManager is a manager on a fake v2 hierarchy whose directories hold
+// real files (so it removes them whole).
+func fakeManager(t *testing.T) *v2 {
+	t.Helper()
+	m, err := setupV2(fakeV2(t, "cpu memory pids"), 4242)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.rmdir = os.RemoveAll
+	return m
+}
+
 // setupV2 is what New does on a v2 host: detect, then make the run
 // directory.
 func setupV2(dir string, pid int) (*v2, error) {
@@ -274,12 +271,7 @@ func setupV2(dir string, pid int) (*v2, error) {
 }
 
 func TestV2RemoveBases(t *testing.T) {
-	root := fakeV2(t, "cpu memory pids")
-	m, err := setupV2(root, 9)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.rmdir = os.RemoveAll // the fake's directories hold real files
+	m := fakeManager(t)
 	if err := m.removeBases(); err != nil {
 		t.Fatal(err)
 	}
