@@ -21,8 +21,9 @@ import (
 // are newer forms of calls that both allow (fchmodat, futex, *xattr), which
 // a newer libc uses in their place; map_shadow_stack and mseal only
 // harden the caller's own memory (a libc with shadow stacks or sealing
-// calls them at start). Docker allows some that are denied here:
-// io_uring, name_to_handle_at, and modify_ldt on x86-64.
+// calls them at start). Docker allows some that are denied here: ptrace
+// and process_vm_*, io_uring, name_to_handle_at, adjtimex and
+// clock_adjtime (read-only uses), and modify_ldt on x86-64.
 var denied = []string{
 	"unshare", "setns",
 	"mount", "umount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree", "open_tree_attr",

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -13,7 +14,6 @@ import (
 
 	"github.com/onpyrunner/onpyrunner"
 	"github.com/onpyrunner/onpyrunner/internal/testenv"
-	"github.com/onpyrunner/onpyrunner/sandbox"
 )
 
 func cli(t *testing.T, env map[string]string, stdin string, args ...string) (int, string, string) {
@@ -99,36 +99,30 @@ func TestRunUnknownRuntime(t *testing.T) {
 	}
 }
 
-// TestRunRemovesCgroups: a sandbox makes this process's cgroup directories
-// and `run` removes them as it ends.
+// TestRunRemovesCgroups: `run` removes the cgroup directories it made as
+// it ends (TestServeSIGTERM checks serve's).
 func TestRunRemovesCgroups(t *testing.T) {
-	testenv.Root(t)
-	sb, err := sandbox.New(sandbox.Config{})
-	if err != nil {
-		t.Fatal(err)
+	testenv.Sandbox(t) // the probe, before any program runs
+	cmd := exec.Command(os.Args[0], "run", prog(t, "print(1)"))
+	cmd.Env = append(os.Environ(), "ONPYRUNNER_TEST_MAIN=1")
+	if out, err := cmd.CombinedOutput(); err != nil || string(out) != "1\n" {
+		t.Fatalf("run: %v %q", err, out)
 	}
-	if dirs := ownCgroupDirs(t); len(dirs) == 0 {
-		t.Fatal("no cgroup directory of this process while a sandbox is open")
-	}
-	if err := sb.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if code, _, errs := cli(t, nil, "", "run", prog(t, "print(1)")); code != 0 {
-		t.Fatalf("exit %d: %s", code, errs)
-	}
-	if dirs := ownCgroupDirs(t); len(dirs) > 0 {
+	if dirs := ownCgroupDirs(t, cmd.Process.Pid); len(dirs) > 0 {
 		t.Errorf("cgroup directories left: %v", dirs)
 	}
 }
 
-// ownCgroupDirs lists the cgroup directories named for this process
-// (onpyrunner-PID) beside or below its own cgroups.
-func ownCgroupDirs(t *testing.T) []string {
+// ownCgroupDirs lists the cgroup directories that process pid, a child of
+// this one, makes for its runs (onpyrunner-PID beside or below this
+// process's own cgroups).
+func ownCgroupDirs(t *testing.T, pid int) []string {
+	t.Helper()
 	b, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := "onpyrunner-" + strconv.Itoa(os.Getpid())
+	name := "onpyrunner-" + strconv.Itoa(pid)
 	mounts, _ := filepath.Glob("/sys/fs/cgroup/*")
 	mounts = append(mounts, "/sys/fs/cgroup")
 	var out []string

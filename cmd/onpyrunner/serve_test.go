@@ -221,11 +221,17 @@ func TestServeSIGTERM(t *testing.T) {
 			slow := submitSlow(t, s.client, tc.sleep)
 			untilRunning(t, s.client, slow)
 			queued := submitN(t, s.client, 3)
+			if len(ownCgroupDirs(t, s.cmd.Process.Pid)) == 0 {
+				t.Errorf("no cgroup directory of serve while it runs a job")
+			}
 			if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
 			if err := s.waitExit(t, 30*time.Second); err != nil {
 				t.Fatalf("serve exited with %v after SIGTERM\n%s", err, s.logText())
+			}
+			if dirs := ownCgroupDirs(t, s.cmd.Process.Pid); len(dirs) > 0 {
+				t.Errorf("cgroup directories left after a clean shutdown: %v", dirs)
 			}
 			store, err := sqlite.Open(sqlite.Config{Dir: data})
 			if err != nil {
