@@ -57,7 +57,8 @@ func newServer(t testing.TB, o serverOpts) *testServer {
 	srv := httptest.NewServer(h)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	pool := worker.New(store, sb, worker.Config{Slots: o.slots, Drain: 100 * time.Millisecond})
+	pool := worker.New(store, worker.Config{Slots: o.slots, Drain: 100 * time.Millisecond,
+		NewRunner: func() worker.Runner { return sb.NewLane() }})
 	wg.Go(func() { _ = pool.Run(ctx) })
 	t.Cleanup(func() {
 		cancel()

@@ -1,3 +1,5 @@
+//go:build linux
+
 package sandbox
 
 import (
@@ -8,15 +10,22 @@ import (
 )
 
 // Lane runs one program at a time for one worker: in a warm slot of its
-// own when the runtime has one (made at its first run, replaced if it
-// dies), else with a fresh interpreter.
+// own when the runtime has one and the sandbox is not Config.Cold (made
+// at once, replaced if it dies), else with a fresh interpreter.
 type Lane struct {
 	s     *Sandbox
 	slots map[string]*Slot
 }
 
-// NewLane returns a lane; Close it when done.
-func (s *Sandbox) NewLane() *Lane { return &Lane{s: s, slots: map[string]*Slot{}} }
+// NewLane returns a lane with its warm slots started (one that fails to
+// start is logged and started again at its first run); Close it when done.
+func (s *Sandbox) NewLane() *Lane {
+	l := &Lane{s: s, slots: map[string]*Slot{}}
+	if err := l.warm(); err != nil {
+		s.cfg.Logger.Error("sandbox: start a warm slot", "err", err)
+	}
+	return l
+}
 
 // Run runs spec as Sandbox.Run does. Not safe for concurrent use.
 func (l *Lane) Run(ctx context.Context, spec Spec) (*onpyrunner.Result, error) {
@@ -24,7 +33,7 @@ func (l *Lane) Run(ctx context.Context, spec Spec) (*onpyrunner.Result, error) {
 	if name == "" {
 		name = "python"
 	}
-	if _, ok := l.s.runtimes[name]; !ok || !WarmRuntimes[name] {
+	if _, ok := l.s.runtimes[name]; !ok || !WarmRuntimes[name] || l.s.cfg.Cold {
 		return l.s.Run(ctx, spec)
 	}
 	sl, err := l.slot(name)
@@ -34,12 +43,12 @@ func (l *Lane) Run(ctx context.Context, spec Spec) (*onpyrunner.Result, error) {
 	return sl.Run(ctx, spec)
 }
 
-// Warm starts the lane's slots for the warm runtimes now rather than at
+// warm starts the lane's slots for the warm runtimes now rather than at
 // their first run.
-func (l *Lane) Warm() error {
+func (l *Lane) warm() error {
 	var errs []error
 	for name := range l.s.runtimes {
-		if WarmRuntimes[name] {
+		if WarmRuntimes[name] && !l.s.cfg.Cold {
 			_, err := l.slot(name)
 			errs = append(errs, err)
 		}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package sandbox
 
 import (
@@ -5,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -33,8 +34,6 @@ var KnownRuntimes = map[string]string{
 	"pypy":   "/usr/bin/pypy3",
 }
 
-// ErrNoRuntime is returned for a runtime that is unknown or not installed.
-var ErrNoRuntime = errors.New("runtime not installed")
 
 // probeScript prints the version, the import path and every file imported
 // at start-up (site, sitecustomize): all that the sandbox root must show.

@@ -1,3 +1,5 @@
+//go:build linux
+
 package sandbox
 
 import (
@@ -6,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -20,33 +21,6 @@ import (
 	"github.com/onpyrunner/onpyrunner/sandbox/internal/cgroup"
 )
 
-// Config sets up a Sandbox. Its zero value works.
-type Config struct {
-	// Runtimes maps runtime names to interpreter paths. Default:
-	// KnownRuntimes; those not installed are left out.
-	Runtimes map[string]string
-	// UIDBase starts the range of host uids (and gids) the sandbox uses,
-	// which no one else on the host may use: UIDBase is every init's while
-	// it sets a run up; each run in flight has its own from UIDBase+1 to
-	// UIDBase+MaxRuns. Each sandbox process on a host locks a block of
-	// 4096 uids of its own (lock files in /run/onpyrunner/uids). Default:
-	// the first free block from 2000000000 on (64 blocks).
-	UIDBase int
-	// MaxRuns is how many runs may be in flight at once. Default 256, at
-	// most 4095.
-	MaxRuns int
-	// CPUs is the CPU bandwidth of one run, in cores (cgroup cpu.max).
-	// Default 1.
-	CPUs float64
-	// ScratchInodes caps the files of each scratch tmpfs. Default 8192.
-	ScratchInodes int64
-	// RootDir is an empty directory the runs' roots are built on, each in
-	// its own mount namespace. Default /run/onpyrunner/root.
-	RootDir string
-	// Logger receives what the sandbox notices but cannot return.
-	// Default slog.Default().
-	Logger *slog.Logger
-}
 
 // Sandbox runs programs isolated and under limits. It is safe for
 // concurrent use.
@@ -171,20 +145,6 @@ func (s *Sandbox) CgroupVersion() int { return s.cgroups.Version() }
 // Landlock says whether runs are also confined by Landlock.
 func (s *Sandbox) Landlock() bool { return s.landlock }
 
-// Spec is one program to run.
-type Spec struct {
-	// Runtime names the interpreter; default "python".
-	Runtime string
-	// Code is the program's source.
-	Code []byte
-	// Stdin is fed to the program; nil means empty.
-	Stdin io.Reader
-	// Limits bound the run; zero fields take onpyrunner.DefaultLimits.
-	Limits onpyrunner.Limits
-	// Stdout and Stderr, if set, receive the program's output as it is
-	// written, cut at the caps like the result's.
-	Stdout, Stderr io.Writer
-}
 
 // Run runs spec to the end and says how it went. An error means the
 // sandbox itself could not run the program (or ctx ended the run); every

@@ -5,8 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-
-	"golang.org/x/sys/unix"
 )
 
 // groupSync makes commits durable in groups: the database commits with
@@ -88,7 +86,7 @@ func (g *groupSync) flush() error {
 		}
 		g.f = f
 	}
-	return unix.Fdatasync(int(g.f.Fd())) // as SQLite syncs: the log's data and size
+	return dataSync(g.f) // as SQLite syncs: the log's data and size
 }
 
 func (g *groupSync) close() {

@@ -72,7 +72,8 @@ func startPlayground(t testing.TB) *playground {
 	}))
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	pool := worker.New(store, sb, worker.Config{Slots: 2, Drain: 100 * time.Millisecond, Logger: quiet})
+	pool := worker.New(store, worker.Config{Slots: 2, Drain: 100 * time.Millisecond, Logger: quiet,
+		NewRunner: func() worker.Runner { return sb.NewLane() }})
 	wg.Go(func() { _ = pool.Run(ctx) })
 	t.Cleanup(func() {
 		cancel()

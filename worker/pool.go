@@ -11,18 +11,16 @@ import (
 	"time"
 
 	"github.com/onpyrunner/onpyrunner"
-	"github.com/onpyrunner/onpyrunner/sandbox"
 )
 
-// Runner runs one program; *sandbox.Sandbox is the real one.
+// Runner runs one program at a time for one slot of the pool (the
+// sandbox's lanes are the real ones). An error means the program could not
+// be run (onpyrunner.ErrNoRuntime: not in this runtime); how the program
+// itself ended is the Result.
 type Runner interface {
-	Run(ctx context.Context, spec sandbox.Spec) (*onpyrunner.Result, error)
-}
-
-// laneMaker is a Runner that gives each slot a lane of its own (a warm
-// sandbox): *sandbox.Sandbox.
-type laneMaker interface {
-	NewLane() *sandbox.Lane
+	Run(ctx context.Context, req onpyrunner.RunRequest) (*onpyrunner.Result, error)
+	// Close ends the runner when its slot stops.
+	Close() error
 }
 
 // Observer hears of each job a slot takes and ends, for metrics.
@@ -42,19 +40,19 @@ type Config struct {
 	Logger *slog.Logger
 	// Observer, when set, hears of every job started and ended.
 	Observer Observer
-	// Cold runs every job with a fresh interpreter, never in a warm slot.
-	Cold bool
+	// NewRunner makes the runner of one slot, as the slot starts.
+	NewRunner func() Runner
 }
 
 // Pool is a fixed set of worker slots.
 type Pool struct {
-	store  onpyrunner.Store
-	runner Runner
-	cfg    Config
+	store onpyrunner.Store
+	cfg   Config
 }
 
-// New returns a pool that takes jobs from store and runs them with runner.
-func New(store onpyrunner.Store, runner Runner, cfg Config) *Pool {
+// New returns a pool that takes jobs from store and runs each with its
+// slot's runner (cfg.NewRunner).
+func New(store onpyrunner.Store, cfg Config) *Pool {
 	if cfg.Slots <= 0 {
 		cfg.Slots = runtime.NumCPU()
 	}
@@ -64,7 +62,7 @@ func New(store onpyrunner.Store, runner Runner, cfg Config) *Pool {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Pool{store: store, runner: runner, cfg: cfg}
+	return &Pool{store: store, cfg: cfg}
 }
 
 // Run runs the slots until ctx ends, then drains: running jobs get
@@ -84,15 +82,8 @@ func (p *Pool) Run(ctx context.Context) error {
 
 // slot takes jobs until ctx ends; runs end early only when runCtx does.
 func (p *Pool) slot(ctx, runCtx context.Context) {
-	runner := p.runner
-	if lm, ok := runner.(laneMaker); ok && !p.cfg.Cold {
-		lane := lm.NewLane()
-		defer lane.Close()
-		if err := lane.Warm(); err != nil { // it retries at each run
-			p.cfg.Logger.Error("start a warm sandbox", "err", err)
-		}
-		runner = lane
-	}
+	runner := p.cfg.NewRunner()
+	defer runner.Close()
 	for {
 		j, err := p.store.Claim(ctx)
 		if err != nil {
@@ -123,7 +114,7 @@ func (p *Pool) runJob(runCtx context.Context, runner Runner, j *onpyrunner.Job) 
 
 	out := newLive(p.store, j.ID)
 	t0 := time.Now()
-	res, err := runner.Run(ctx, sandbox.Spec{
+	res, err := runner.Run(ctx, onpyrunner.RunRequest{
 		Runtime: j.Language,
 		Code:    []byte(j.Code),
 		Stdin:   stdin(j.Input),
@@ -143,7 +134,7 @@ func (p *Pool) runJob(runCtx context.Context, runner Runner, j *onpyrunner.Job) 
 	switch {
 	case runCtx.Err() != nil:
 		j.Status = onpyrunner.Queued // drained: the next start runs it
-	case errors.Is(err, sandbox.ErrNoRuntime):
+	case errors.Is(err, onpyrunner.ErrNoRuntime):
 		j.Status, j.Error = onpyrunner.Failed, "this worker has no "+j.Language+" runtime"
 	case err != nil:
 		p.cfg.Logger.Error("run a job", "job", j.ID, "err", err)

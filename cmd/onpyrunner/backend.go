@@ -69,7 +69,7 @@ type workers struct {
 const runtimesEvery = 20 * time.Second
 
 func newWorkers(ctx context.Context, b *backend, f backendFlags, slots int, drain time.Duration, obs worker.Observer, log *slog.Logger) (*workers, error) {
-	sb, err := sandbox.New(sandbox.Config{Logger: log})
+	sb, err := sandbox.New(sandbox.Config{Logger: log, Cold: f.cold})
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +77,8 @@ func newWorkers(ctx context.Context, b *backend, f backendFlags, slots int, drai
 	if len(w.runtimes) == 0 {
 		return nil, errors.New("no runtime installed (python3 or pypy3)")
 	}
-	pool := worker.New(b.store, sb, worker.Config{Slots: slots, Drain: drain, Logger: log, Observer: obs, Cold: f.cold})
+	pool := worker.New(b.store, worker.Config{Slots: slots, Drain: drain, Logger: log, Observer: obs,
+		NewRunner: func() worker.Runner { return sb.NewLane() }})
 	w.parts = append(w.parts, func(ctx context.Context) error {
 		err := pool.Run(ctx) // returns once every slot has stopped
 		if cerr := sb.Close(); cerr != nil {

@@ -1,0 +1,26 @@
+package onpyrunner
+
+import (
+	"errors"
+	"io"
+)
+
+// RunRequest is one program to run: what a worker hands a runner (the
+// sandbox is the real one).
+type RunRequest struct {
+	// Runtime names the interpreter; default "python".
+	Runtime string
+	// Code is the program's source.
+	Code []byte
+	// Stdin is fed to the program; nil means empty.
+	Stdin io.Reader
+	// Limits bound the run; zero fields take DefaultLimits.
+	Limits Limits
+	// Stdout and Stderr, if set, receive the program's output as it is
+	// written, cut at the caps like the result's.
+	Stdout, Stderr io.Writer
+}
+
+// ErrNoRuntime is the error of a runner asked for a runtime it does not
+// have.
+var ErrNoRuntime = errors.New("runtime not installed")
