@@ -16,7 +16,7 @@ import (
 // TestBadInput sends what a careless or hostile client might, and checks
 // the status, the error code and that the message names the problem.
 func TestBadInput(t *testing.T) {
-	s := newServer(t, serverOpts{api: api.Config{MaxCodeBytes: 1000, MaxInputBytes: 2000}})
+	s := newServer(t, serverOpts{api: api.Config{MaxCodeBytes: 1000, MaxInputBytes: 2000}, fake: true})
 	big := func(n int) string { return strings.Repeat("x", n) }
 	for _, tc := range []struct {
 		name, method, path, body string
@@ -81,7 +81,7 @@ func TestBadInput(t *testing.T) {
 
 // TestRateLimit: past its burst, a client gets 429 too_many_requests.
 func TestRateLimit(t *testing.T) {
-	s := newServer(t, serverOpts{api: api.Config{SubmitRate: 0.001, SubmitBurst: 3}})
+	s := newServer(t, serverOpts{api: api.Config{SubmitRate: 0.001, SubmitBurst: 3}, fake: true})
 	for i := range 5 {
 		_, err := s.Client.Submit(t.Context(), api.SubmitRequest{Code: ptr("pass")}, 0)
 		ce, limited := errors.AsType[*client.Error](err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onpyrunner/onpyrunner"
 	"github.com/onpyrunner/onpyrunner/api"
 	"github.com/onpyrunner/onpyrunner/client"
 	"github.com/onpyrunner/onpyrunner/internal/testenv"
@@ -16,7 +17,8 @@ import (
 )
 
 // testServer is a real server on a loopback port: the API, the embedded
-// store in a temporary folder and a worker pool on the real sandbox.
+// store in a temporary folder and a worker pool on the real sandbox (or a
+// fake runner: serverOpts.fake).
 type testServer struct {
 	URL    string
 	Client *client.Client
@@ -32,11 +34,30 @@ type serverOpts struct {
 	// wrap, when set, wraps the API's handler (to check it against the
 	// OpenAPI document, say).
 	wrap func(http.Handler) http.Handler
+	// fake, when set, runs no program: a stand-in runner answers each job
+	// with its code as stdout, for tests of what the API does around a
+	// run; they need neither root nor the sandbox.
+	fake bool
 }
+
+// echoRunner is the fake runner: stdout is the code.
+type echoRunner struct{}
+
+func (echoRunner) Run(_ context.Context, req onpyrunner.RunRequest) (*onpyrunner.Result, error) {
+	return &onpyrunner.Result{Verdict: onpyrunner.OK, Stdout: string(req.Code)}, nil
+}
+
+func (echoRunner) Close() error { return nil }
 
 func newServer(t testing.TB, o serverOpts) *testServer {
 	t.Helper()
-	sb := testenv.Sandbox(t)
+	runtimes := []onpyrunner.Runtime{{Language: "python", Version: "fake"}}
+	newRunner := func() worker.Runner { return echoRunner{} }
+	if !o.fake {
+		sb := testenv.Sandbox(t)
+		runtimes = sb.Languages()
+		newRunner = func() worker.Runner { return sb.NewLane() }
+	}
 	if o.store.Dir == "" {
 		o.store.Dir = t.TempDir()
 	}
@@ -45,7 +66,7 @@ func newServer(t testing.TB, o serverOpts) *testServer {
 		t.Fatal(err)
 	}
 	if o.api.Runtimes == nil {
-		o.api.Runtimes = sb.Languages()
+		o.api.Runtimes = runtimes
 	}
 	if o.slots == 0 {
 		o.slots = 2
@@ -57,8 +78,7 @@ func newServer(t testing.TB, o serverOpts) *testServer {
 	srv := httptest.NewServer(h)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	pool := worker.New(store, worker.Config{Slots: o.slots, Drain: 100 * time.Millisecond,
-		NewRunner: func() worker.Runner { return sb.NewLane() }})
+	pool := worker.New(store, worker.Config{Slots: o.slots, Drain: 100 * time.Millisecond, NewRunner: newRunner})
 	wg.Go(func() { _ = pool.Run(ctx) })
 	t.Cleanup(func() {
 		cancel()
