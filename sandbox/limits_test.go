@@ -23,8 +23,10 @@ func TestLimitBoundaries(t *testing.T) {
 		verdict onpyrunner.Verdict
 		check   func(t *testing.T, r *onpyrunner.Result)
 	}{
-		{"cpu under", onpyrunner.Limits{TimeMs: 1000}, fmt.Sprintf(spin, "0.6"), onpyrunner.OK, nil},
-		{"cpu over", onpyrunner.Limits{TimeMs: 1000}, fmt.Sprintf(spin, "5"), onpyrunner.TimeLimit, cpuBetween(1000, 1500)},
+		// CPU limits get a wall limit far above them: on a loaded machine a
+		// spin takes longer than its CPU time.
+		{"cpu under", onpyrunner.Limits{TimeMs: 1000, WallTimeMs: 30000}, fmt.Sprintf(spin, "0.6"), onpyrunner.OK, nil},
+		{"cpu over", onpyrunner.Limits{TimeMs: 1000, WallTimeMs: 30000}, fmt.Sprintf(spin, "5"), onpyrunner.TimeLimit, cpuBetween(1000, 1500)},
 		{"wall under", onpyrunner.Limits{WallTimeMs: 1000}, "import time\ntime.sleep(0.5)\nprint('done')", onpyrunner.OK, nil},
 		{"wall over", onpyrunner.Limits{WallTimeMs: 1000}, "import time\ntime.sleep(3)", onpyrunner.WallTimeLimit, wallBetween(1000, 1500)},
 		{"memory under", onpyrunner.Limits{MemoryMB: 64}, "b = bytearray(40 << 20)\nprint('done')", onpyrunner.OK, nil},
@@ -77,7 +79,9 @@ func errLen(n int, truncated bool) check {
 // each gets its own right answer.
 func TestConcurrentRuns(t *testing.T) {
 	sandboxFor(t)
-	l := onpyrunner.Limits{TimeMs: 1000, WallTimeMs: 2500, MemoryMB: 64, OutputKB: 16, Processes: 16}
+	// A wall limit far above the CPU limit: the spinning jobs, starved by
+	// the others on a loaded machine, still end on their CPU time.
+	l := onpyrunner.Limits{TimeMs: 1000, WallTimeMs: 30000, MemoryMB: 64, OutputKB: 16, Processes: 16}
 	type job struct {
 		code, stdin string
 		verdict     onpyrunner.Verdict

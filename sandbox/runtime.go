@@ -34,7 +34,6 @@ var KnownRuntimes = map[string]string{
 	"pypy":   "/usr/bin/pypy3",
 }
 
-
 // probeScript prints the version, the import path and every file imported
 // at start-up (site, sitecustomize): all that the sandbox root must show.
 const probeScript = `import sys

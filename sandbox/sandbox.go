@@ -21,7 +21,6 @@ import (
 	"github.com/onpyrunner/onpyrunner/sandbox/internal/cgroup"
 )
 
-
 // Sandbox runs programs isolated and under limits. It is safe for
 // concurrent use.
 type Sandbox struct {
@@ -144,7 +143,6 @@ func (s *Sandbox) CgroupVersion() int { return s.cgroups.Version() }
 
 // Landlock says whether runs are also confined by Landlock.
 func (s *Sandbox) Landlock() bool { return s.landlock }
-
 
 // Run runs spec to the end and says how it went. An error means the
 // sandbox itself could not run the program (or ctx ended the run); every
