@@ -9,7 +9,7 @@ import (
 // the final statuses.
 type Status string
 
-// The job statuses of ../shared/DESIGN.md.
+// The job statuses (docs/contracts.md).
 const (
 	// Queued means the job waits for a worker slot.
 	Queued Status = "queued"

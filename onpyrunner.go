@@ -10,7 +10,7 @@ import "time"
 // an error.
 type Verdict string
 
-// The verdicts of ../shared/DESIGN.md.
+// The verdicts (docs/contracts.md).
 const (
 	// OK means the program exited with status 0.
 	OK Verdict = "ok"

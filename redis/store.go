@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -133,11 +134,31 @@ type unavailable struct {
 func (e *unavailable) Error() string   { return "redis: " + e.cause.Error() }
 func (e *unavailable) Unwrap() []error { return []error{e.public, e.cause} }
 
+// internal is the error of a command Redis ran and refused (a script's
+// error, a wrong type): our bug, a 500 for the client, never an outage.
+type internal struct {
+	public *onpyrunner.Error
+	cause  error
+}
+
+func (e *internal) Error() string   { return "redis: " + e.cause.Error() }
+func (e *internal) Unwrap() []error { return []error{e.public, e.cause} }
+
+// transient are the prefixes of the errors Redis answers while it cannot
+// serve for now (loading, a busy script, a failover): unavailable, not
+// internal.
+var transient = []string{"LOADING ", "BUSY ", "TRYAGAIN ", "MASTERDOWN ", "READONLY ", "CLUSTERDOWN "}
+
 // fail turns a Redis error into the store's: ctx's own end stays as it is;
-// anything else says the store is unavailable.
+// an error Redis answered (a script's, say) is internal; anything else
+// says the store is unavailable.
 func (s *Store) fail(err error) error {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
+	}
+	if rerr, ok := errors.AsType[goredis.Error](err); ok && !errors.Is(err, goredis.Nil) &&
+		!slices.ContainsFunc(transient, func(p string) bool { return strings.HasPrefix(rerr.Error(), p) }) {
+		return &internal{public: onpyrunner.Errorf(onpyrunner.CodeInternal, "the job store refused a command"), cause: err}
 	}
 	return &unavailable{
 		public: onpyrunner.Errorf(onpyrunner.CodeUnavailable, "the job store does not answer; try again shortly"),

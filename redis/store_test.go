@@ -13,6 +13,7 @@ import (
 	"github.com/onpyrunner/onpyrunner/internal/backendtest"
 	"github.com/onpyrunner/onpyrunner/internal/testenv"
 	"github.com/onpyrunner/onpyrunner/redis"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // TestConformance runs the store suite against a real redis-server, each
@@ -142,6 +143,32 @@ func TestUnreachable(t *testing.T) {
 	srv.Start(t)
 	if j, err := s.Get(t.Context(), id); err != nil || j.Status != onpyrunner.Queued {
 		t.Errorf("after Redis came back (AOF): %+v %v", j, err)
+	}
+}
+
+// TestRefusedCommandIsInternal: an error that Redis answers (here a job
+// key of the wrong type, as a bug of ours would leave it) is internal, a
+// 500, not an outage.
+func TestRefusedCommandIsInternal(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	prefix := rand.Text() + ":"
+	s := open(t, srv.URL, prefix, time.Second, 3)
+	opt, err := goredis.ParseURL(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := goredis.NewClient(opt)
+	defer raw.Close()
+	if err := raw.Set(t.Context(), prefix+"job:BROKEN", "not a hash", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for name, call := range map[string]func() error{
+		"get":    func() error { _, err := s.Get(t.Context(), "BROKEN"); return err },
+		"cancel": func() error { _, err := s.Cancel(t.Context(), "BROKEN"); return err },
+	} {
+		if e, ok := errors.AsType[*onpyrunner.Error](call()); !ok || e.Code != onpyrunner.CodeInternal {
+			t.Errorf("%s: got %v, want %s", name, e, onpyrunner.CodeInternal)
+		}
 	}
 }
 

@@ -6,6 +6,12 @@ import (
 	"github.com/onpyrunner/onpyrunner"
 )
 
+// KnownRuntimes maps each runtime name to the interpreter it uses.
+var KnownRuntimes = map[string]string{
+	"python": "/usr/bin/python3",
+	"pypy":   "/usr/bin/pypy3",
+}
+
 // Config sets up a Sandbox. Its zero value works.
 type Config struct {
 	// Runtimes maps runtime names to interpreter paths. Default:

@@ -28,12 +28,6 @@ type Runtime struct {
 	view view // what its sandbox root shows
 }
 
-// KnownRuntimes maps each runtime name to the interpreter it uses.
-var KnownRuntimes = map[string]string{
-	"python": "/usr/bin/python3",
-	"pypy":   "/usr/bin/pypy3",
-}
-
 // probeScript prints the version, the import path and every file imported
 // at start-up (site, sitecustomize): all that the sandbox root must show.
 const probeScript = `import sys

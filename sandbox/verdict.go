@@ -36,7 +36,7 @@ func (r *run) result(killed onpyrunner.Verdict, ex exit, st cgroup.Stats, wall t
 	return res
 }
 
-// verdict applies DESIGN.md's table. A limit the supervisor enforced comes
+// verdict applies the verdict table of docs/contracts.md. A limit the supervisor enforced comes
 // first; then CPU time past the limit (RLIMIT_CPU may have killed first)
 // and the OOM killer, from the kernel's counters, never from the
 // program's output; a signal the program sent itself (SIGKILL included) is

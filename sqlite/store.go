@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -23,6 +24,9 @@ type Config struct {
 	QueueCap int
 	// Retention is how long a finished job is kept. Default 24h.
 	Retention time.Duration
+	// Logger hears of a failed removal of expired jobs (the next try may
+	// succeed). Default slog.Default().
+	Logger *slog.Logger
 	// MaxAttempts is how many times a job may be started before a job that
 	// keeps dying with its server ends failed. Default 3.
 	MaxAttempts int
@@ -92,6 +96,9 @@ func Open(cfg Config) (*Store, error) {
 	cfg.MaxAttempts = cmp(cfg.MaxAttempts, 3)
 	if cfg.Retention <= 0 {
 		cfg.Retention = 24 * time.Hour
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
@@ -167,14 +174,15 @@ func (s *Store) Close() error {
 }
 
 // Run removes finished jobs older than the retention period, now and then,
-// until ctx ends.
+// until ctx ends. A removal that fails is logged and tried again at the
+// next: it never stops the service.
 func (s *Store) Run(ctx context.Context) error {
 	every := min(s.cfg.Retention/10, time.Minute)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		if _, err := s.Expire(ctx, time.Now().Add(-s.cfg.Retention)); err != nil && ctx.Err() == nil {
-			return err
+			s.cfg.Logger.Warn("sqlite: remove expired jobs", "err", err)
 		}
 		select {
 		case <-ctx.Done():

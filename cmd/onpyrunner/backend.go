@@ -44,7 +44,7 @@ type backend struct {
 
 func openBackend(ctx context.Context, f backendFlags, log *slog.Logger) (*backend, error) {
 	if f.redis == "" {
-		s, err := sqlite.Open(sqlite.Config{Dir: f.data, QueueCap: f.queue, Retention: f.retention})
+		s, err := sqlite.Open(sqlite.Config{Dir: f.data, QueueCap: f.queue, Retention: f.retention, Logger: log})
 		if err != nil {
 			return nil, err
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"sync/atomic"
 	"time"
 
 	"github.com/onpyrunner/onpyrunner"
@@ -32,7 +33,7 @@ func benchCmd(ctx context.Context, args []string, env func(string) string, _ io.
 		return 1
 	}
 	fmt.Fprintf(stdout, "submit-and-wait of %q, %d clients, %s\n", *code, *conc, *dur)
-	want := ""
+	var want atomic.Pointer[string] // the server's output, which bare runs must match (clients run at once)
 	viaServer := func(ctx context.Context) error {
 		j, err := c.Submit(ctx, api.SubmitRequest{Code: code}, time.Minute)
 		if err == nil && !j.Status.Final() {
@@ -46,13 +47,13 @@ func benchCmd(ctx context.Context, args []string, env func(string) string, _ io.
 		case j.Result.Verdict != onpyrunner.OK:
 			return fmt.Errorf("job %s: verdict %s", j.ID, j.Result.Verdict)
 		}
-		want = j.Result.Stdout
+		want.Store(&j.Result.Stdout)
 		return nil
 	}
 	viaBare := func(ctx context.Context) error {
 		out, err := exec.CommandContext(ctx, *baseline, "-c", *code).Output()
-		if err == nil && want != "" && string(out) != want {
-			return fmt.Errorf("bare output %q, the server's %q", out, want)
+		if w := want.Load(); err == nil && w != nil && string(out) != *w {
+			return fmt.Errorf("bare output %q, the server's %q", out, *w)
 		}
 		return err
 	}

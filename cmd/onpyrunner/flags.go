@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -51,6 +52,35 @@ func fileArg(fs *flag.FlagSet, stdin io.Reader, stderr io.Writer) ([]byte, bool)
 		return nil, false
 	}
 	return code, true
+}
+
+// inputArg is the program's stdin: the --input file (input), or for "-"
+// this process's stdin; with no --input, this process's stdin when it is a
+// pipe or a file (`run sol.py < in.txt`, `cat in.txt | run sol.py`), but
+// not a terminal, nor when stdin gave the program itself (FILE -). Nil
+// means none. Close the file it opened with done.
+func inputArg(input, file string, stdin io.Reader) (r io.Reader, done func(), err error) {
+	done = func() {}
+	switch {
+	case input == "-" && file == "-":
+		return nil, done, errors.New("stdin cannot be both the program (-) and its input (--input -)")
+	case input == "-":
+		return stdin, done, nil
+	case input != "":
+		f, err := os.Open(input)
+		if err != nil {
+			return nil, done, err
+		}
+		return f, func() { f.Close() }, nil
+	case file == "-":
+		return nil, done, nil
+	}
+	if f, ok := stdin.(*os.File); ok {
+		if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice != 0 {
+			return nil, done, nil // a terminal (or /dev/null): no input
+		}
+	}
+	return stdin, done, nil
 }
 
 // parse parses args, then sets every flag not given on the command line

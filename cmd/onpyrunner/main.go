@@ -1,6 +1,6 @@
 // Command onpyrunner runs untrusted Python in a sandbox: once from the
 // command line (run), or as a service (serve, worker, submit, bench; see
-// ../../shared/DESIGN.md).
+// the README).
 package main
 
 import (
@@ -33,10 +33,14 @@ var commands = []command{
 	{"worker", "run jobs from a shared Redis (distributed mode)", workerCmd},
 	{"submit", "submit a program to a server", submitCmd},
 	{"bench", "load a server with jobs and compare with bare python3", benchCmd},
+	{"version", "print the build's version and the runtimes found", versionCmd},
 }
 
 // run dispatches to a subcommand and returns the process's exit code.
 func run(ctx context.Context, args []string, env func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		args = []string{"version"}
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
 		if len(args) == 0 {

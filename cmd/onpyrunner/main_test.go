@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,6 +77,37 @@ func TestRunPassThrough(t *testing.T) {
 	}
 }
 
+// TestRunStdin: a pipe or file on stdin is the program's input, as
+// `run sol.py < in.txt` expects; --input - says so outright; a terminal
+// (here /dev/null, a character device too) is no input.
+func TestRunStdin(t *testing.T) {
+	testenv.Sandbox(t) // the probe, before any program runs
+	echo := prog(t, "import sys\nprint(repr(sys.stdin.read()))")
+	for _, c := range []struct {
+		name  string
+		stdin io.Reader
+		args  []string
+		want  string
+	}{
+		{"pipe", strings.NewReader("Ada\n"), nil, "'Ada\\n'\n"},
+		{"--input -", strings.NewReader("Bob"), []string{"--input", "-"}, "'Bob'\n"},
+		{"terminal", nil, nil, "''\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], append(append([]string{"run"}, c.args...), echo)...)
+			cmd.Env = append(os.Environ(), "ONPYRUNNER_TEST_MAIN=1")
+			cmd.Stdin = c.stdin // nil: /dev/null
+			out, err := cmd.Output()
+			if err != nil || string(out) != c.want {
+				t.Errorf("stdout %q (%v), want %q", out, err, c.want)
+			}
+		})
+	}
+	if code, _, errs := cli(t, nil, "print(1)", "run", "--input", "-", "-"); code != 2 || !strings.Contains(errs, "both") {
+		t.Errorf("stdin as program and input: exit %d %q", code, errs)
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	if code, _, errs := cli(t, nil, "", "frobnicate"); code != 2 || !strings.Contains(errs, "unknown command") {
 		t.Errorf("unknown command: %d %q", code, errs)
@@ -141,4 +173,14 @@ func ownCgroupDirs(t *testing.T, pid int) []string {
 		}
 	}
 	return out
+}
+
+// TestVersion: `version` and `--version` name the build and the runtimes.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		code, out, errs := cli(t, nil, "", args...)
+		if code != 0 || !strings.HasPrefix(out, "onpyrunner ") || !strings.Contains(out, "python  Python 3.") {
+			t.Errorf("%v: exit %d, out %q, err %q", args, code, out, errs)
+		}
+	}
 }

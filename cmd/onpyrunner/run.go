@@ -15,7 +15,7 @@ func runCmd(ctx context.Context, args []string, env func(string) string, stdin i
 	fs := newFlagSet("run", "[flags] FILE|-", stderr)
 	d := onpyrunner.DefaultLimits
 	language := fs.String("language", "python", "runtime: python or pypy")
-	input := fs.String("input", "", "file to feed as stdin (default: none)")
+	input := fs.String("input", "", "file to feed as stdin, - for this stdin (default: this stdin when it is a pipe or a file)")
 	cpu := fs.Duration("time", d.CPUTime(), "CPU time of all processes")
 	wall := fs.Duration("wall-time", d.WallTime(), "wall-clock time")
 	memory := bytesFlag(d.MemoryMB << 20)
@@ -43,15 +43,13 @@ func runCmd(ctx context.Context, args []string, env func(string) string, stdin i
 			FileSizeKB: int64(fileSize) >> 10, OpenFiles: *openFiles,
 		},
 	}
-	if *input != "" {
-		f, err := os.Open(*input)
-		if err != nil {
-			fmt.Fprintln(stderr, "onpyrunner run:", err)
-			return 2
-		}
-		defer f.Close()
-		spec.Stdin = f
+	in, done, err := inputArg(*input, fs.Arg(0), stdin)
+	if err != nil {
+		fmt.Fprintln(stderr, "onpyrunner run:", err)
+		return 2
 	}
+	defer done()
+	spec.Stdin = in
 	if !*asJSON { // pass the output through as it comes
 		spec.Stdout, spec.Stderr = stdout, stderr
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/onpyrunner/onpyrunner"
 	"github.com/onpyrunner/onpyrunner/api"
@@ -14,7 +13,7 @@ import (
 func submitCmd(ctx context.Context, args []string, env func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("submit", "[flags] FILE|-", stderr)
 	server := fs.String("server", "http://localhost:8080", "the server's URL")
-	input := fs.String("input", "", "file to send as stdin (default: none)")
+	input := fs.String("input", "", "file to send as stdin, - for this stdin (default: this stdin when it is a pipe or a file)")
 	language := fs.String("language", "", "runtime (default: the server's)")
 	wait := fs.Bool("wait", false, "stream the output as it comes and exit with the program's exit code")
 	asJSON := fs.Bool("json", false, "print the job as JSON (with --wait: once it has ended)")
@@ -27,13 +26,16 @@ func submitCmd(ctx context.Context, args []string, env func(string) string, stdi
 	}
 	src := string(code)
 	req := api.SubmitRequest{Code: &src, Language: *language}
-	if *input != "" {
-		b, err := os.ReadFile(*input)
-		if err != nil {
-			fmt.Fprintln(stderr, "onpyrunner submit:", err)
-			return 2
-		}
+	in, done, err := inputArg(*input, fs.Arg(0), stdin)
+	if err == nil && in != nil {
+		var b []byte
+		b, err = io.ReadAll(in)
 		req.Input = string(b)
+	}
+	done()
+	if err != nil {
+		fmt.Fprintln(stderr, "onpyrunner submit:", err)
+		return 2
 	}
 	c := client.New(*server, nil)
 	j, err := c.Submit(ctx, req, 0)
