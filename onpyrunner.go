@@ -3,7 +3,10 @@
 // verdicts that describe how it went. It uses the standard library only.
 package onpyrunner
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Verdict says how a completed run went. It is a value, not an error: a
 // user's infinite loop is TimeLimit; only a failure of our own machinery is
@@ -65,20 +68,47 @@ var DefaultLimits = Limits{
 // WithDefaults returns l with every zero field taken from DefaultLimits
 // (StderrKB from OutputKB when only that was given).
 func (l Limits) WithDefaults() Limits {
-	d := DefaultLimits
 	if l.StderrKB == 0 && l.OutputKB != 0 {
 		l.StderrKB = l.OutputKB
 	}
-	for _, f := range []struct {
-		v *int64
-		d int64
-	}{
-		{&l.TimeMs, d.TimeMs}, {&l.WallTimeMs, d.WallTimeMs}, {&l.MemoryMB, d.MemoryMB},
-		{&l.OutputKB, d.OutputKB}, {&l.StderrKB, d.StderrKB}, {&l.Processes, d.Processes},
-		{&l.FileSizeKB, d.FileSizeKB}, {&l.OpenFiles, d.OpenFiles},
-	} {
+	return l.Or(DefaultLimits)
+}
+
+// Validate says what is wrong with l, naming the field as the API does
+// (limits.memoryMB): no field may be negative (zero means the default),
+// and openFiles, where given, must leave a program room for its standard
+// streams and libraries (8).
+func (l Limits) Validate() error {
+	for _, f := range l.fields() {
+		if *f.v < 0 {
+			return fmt.Errorf("limits.%s: must not be negative, got %d", f.name, *f.v)
+		}
+	}
+	if l.OpenFiles > 0 && l.OpenFiles < 8 {
+		return fmt.Errorf("limits.openFiles: must be at least 8, got %d", l.OpenFiles)
+	}
+	return nil
+}
+
+// limitField is one field of a Limits, by its JSON name.
+type limitField struct {
+	name string
+	v    *int64
+}
+
+// fields are l's fields, in the order of the struct.
+func (l *Limits) fields() []limitField {
+	return []limitField{{"timeMs", &l.TimeMs}, {"wallTimeMs", &l.WallTimeMs}, {"memoryMB", &l.MemoryMB},
+		{"outputKB", &l.OutputKB}, {"stderrKB", &l.StderrKB}, {"processes", &l.Processes},
+		{"fileSizeKB", &l.FileSizeKB}, {"openFiles", &l.OpenFiles}}
+}
+
+// Or returns l with each zero field taken from d.
+func (l Limits) Or(d Limits) Limits {
+	fs, ds := l.fields(), d.fields()
+	for i, f := range fs {
 		if *f.v == 0 {
-			*f.v = f.d
+			*f.v = *ds[i].v
 		}
 	}
 	return l

@@ -79,6 +79,16 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
+// TestPartialMaxLimits: a maximum a server leaves zero is the default
+// maximum, never "no maximum".
+func TestPartialMaxLimits(t *testing.T) {
+	s := newServer(t, serverOpts{api: api.Config{MaxLimits: onpyrunner.Limits{TimeMs: 5000}}, fake: true})
+	_, err := s.Client.Submit(t.Context(), api.SubmitRequest{Code: ptr("1"), Limits: &api.RequestLimits{MemoryMB: ptr(int64(1000000))}}, 0)
+	if ce, ok := errors.AsType[*client.Error](err); !ok || ce.StatusCode != 400 || !strings.Contains(ce.Message, "limits.memoryMB") {
+		t.Errorf("memoryMB 1000000 with no memory maximum set: %v, want 400 naming limits.memoryMB", err)
+	}
+}
+
 // TestRateLimit: past its burst, a client gets 429 too_many_requests.
 func TestRateLimit(t *testing.T) {
 	s := newServer(t, serverOpts{api: api.Config{SubmitRate: 0.001, SubmitBurst: 3}, fake: true})

@@ -30,8 +30,9 @@ type Config struct {
 	// DefaultLimits are a job's limits where it names none. Default
 	// onpyrunner.DefaultLimits.
 	DefaultLimits onpyrunner.Limits
-	// MaxLimits are the most a job may ask for. Default: time 10 s, wall
-	// time 30 s, memory 512 MiB, output 1 MiB, processes 64.
+	// MaxLimits are the most a job may ask for; each field left zero is
+	// DefaultMaxLimits's (time 10 s, wall time 30 s, memory 512 MiB,
+	// output 1 MiB, processes 64).
 	MaxLimits onpyrunner.Limits
 	// MaxWait is the longest ?wait= honoured. Default 60s.
 	MaxWait time.Duration
@@ -65,9 +66,8 @@ func (c Config) withDefaults() Config {
 		c.DefaultLimits = onpyrunner.DefaultLimits
 	}
 	c.DefaultLimits = c.DefaultLimits.WithDefaults()
-	if c.MaxLimits == (onpyrunner.Limits{}) {
-		c.MaxLimits = DefaultMaxLimits
-	}
+	// A maximum left zero is the default's, never "no maximum".
+	c.MaxLimits = c.MaxLimits.Or(DefaultMaxLimits)
 	if c.MaxWait <= 0 {
 		c.MaxWait = time.Minute
 	}

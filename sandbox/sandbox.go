@@ -179,16 +179,11 @@ func (s *Sandbox) Run(ctx context.Context, spec Spec) (*onpyrunner.Result, error
 	return r.run(ctx)
 }
 
+// validLimits checks a run's limits (defaults applied) as the API and the
+// command line do.
 func validLimits(l onpyrunner.Limits) error {
-	for name, v := range map[string]int64{"timeMs": l.TimeMs, "wallTimeMs": l.WallTimeMs,
-		"memoryMB": l.MemoryMB, "outputKB": l.OutputKB, "stderrKB": l.StderrKB,
-		"processes": l.Processes, "fileSizeKB": l.FileSizeKB, "openFiles": l.OpenFiles} {
-		if v < 0 {
-			return fmt.Errorf("sandbox: limit %s must be positive", name)
-		}
-	}
-	if l.OpenFiles < 8 {
-		return errors.New("sandbox: limit openFiles must be at least 8")
+	if err := l.Validate(); err != nil {
+		return fmt.Errorf("sandbox: %w", err)
 	}
 	return nil
 }

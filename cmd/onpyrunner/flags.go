@@ -12,8 +12,8 @@ import (
 	"github.com/dustin/go-humanize"
 )
 
-// newFlagSet makes a subcommand's flag set that prints its errors and usage
-// to stderr.
+// newFlagSet makes a subcommand's flag set whose usage (-h) goes to
+// stderr.
 func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -25,15 +25,16 @@ func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 }
 
 // parseArgs parses a subcommand's flags. When the command cannot go on it
-// returns the exit code (0 after -h, 2 for a bad flag, said on stderr) and
-// false.
+// returns the exit code (0 after -h, which prints the usage; 2 for a bad
+// flag, said in one line on stderr) and false.
 func parseArgs(fs *flag.FlagSet, args []string, env func(string) string, stderr io.Writer) (int, bool) {
 	err := parse(fs, args, env)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
 		return 0, false
 	case err != nil:
-		fmt.Fprintf(stderr, "onpyrunner %s: %v\n", fs.Name(), err)
+		fmt.Fprintf(stderr, "onpyrunner %s: %v (see onpyrunner %s -h)\n", fs.Name(), err, fs.Name())
 		return 2, false
 	}
 	return 0, true
@@ -86,36 +87,62 @@ func inputArg(input, file string, stdin io.Reader) (r io.Reader, done func(), er
 // parse parses args, then sets every flag not given on the command line
 // from ONPYRUNNER_<FLAG> when that is set.
 func parse(fs *flag.FlagSet, args []string, env func(string) string) error {
-	if err := fs.Parse(args); err != nil {
+	// The flag package would print the error and the whole usage; the
+	// caller says it once.
+	usage, out := fs.Usage, fs.Output()
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.Usage = usage
+	fs.SetOutput(out)
+	if err != nil {
 		return err
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var err error
 	fs.VisitAll(func(f *flag.Flag) {
 		key := "ONPYRUNNER_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v := env(key); v != "" && !given[f.Name] && err == nil {
 			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s: %w", key, e)
+				err = fmt.Errorf("%s=%q: %v; want a value like -%s's default, %s", key, v, e, f.Name, f.DefValue)
 			}
 		}
 	})
 	return err
 }
 
-// bytesFlag is a size such as 128MiB, 64KiB or 1000000 (bytes).
-type bytesFlag int64
+// sizeFlag is a size such as 128MiB, 64KiB or 1000000 (bytes), of at
+// least one unit: the unit the setting counts in (a memory limit counts
+// MiB). A size that is not a whole number of units is refused, never
+// rounded (512KiB of memory is not 0 MiB).
+type sizeFlag struct {
+	bytes, unit int64
+}
 
-func (b *bytesFlag) String() string { return humanize.IBytes(uint64(*b)) }
+// newSize is a sizeFlag of n units of unit bytes.
+func newSize(n, unit int64) *sizeFlag { return &sizeFlag{n * unit, unit} }
 
-func (b *bytesFlag) Set(s string) error {
+func (f *sizeFlag) String() string {
+	if f == nil || f.unit == 0 {
+		return "0"
+	}
+	return humanize.IBytes(uint64(f.bytes))
+}
+
+func (f *sizeFlag) Set(s string) error {
 	v, err := humanize.ParseBytes(s)
 	if err != nil {
-		return err
+		return errors.New("want a size such as 128MiB, 64KiB or 4096")
 	}
-	*b = bytesFlag(v)
+	if int64(v) < f.unit || int64(v)%f.unit != 0 {
+		return fmt.Errorf("%s is not a whole number of %s", s, map[int64]string{1: "bytes", 1 << 10: "KiB", 1 << 20: "MiB"}[f.unit])
+	}
+	f.bytes = int64(v)
 	return nil
 }
+
+// units is the size in its units.
+func (f *sizeFlag) units() int64 { return f.bytes / f.unit }
 
 // ms is a duration flag in whole milliseconds.
 func ms(d time.Duration) int64 { return d.Milliseconds() }

@@ -115,6 +115,19 @@ func TestUsageErrors(t *testing.T) {
 	if code, _, errs := cli(t, nil, "", "run", "--memory", "lots", "x.py"); code != 2 || !strings.Contains(errs, "memory") {
 		t.Errorf("bad size: %d %q", code, errs)
 	}
+	// A size that is not a whole number of the limit's unit is refused,
+	// never rounded to 0 (which would be "no maximum"); the error is one
+	// line, not the whole usage.
+	for _, args := range [][]string{{"run", "--memory", "512KiB", "x.py"}, {"serve", "--max-memory", "512KiB"},
+		{"serve", "--max-output", "100"}} {
+		code, _, errs := cli(t, nil, "", args...)
+		if code != 2 || !strings.Contains(errs, "not a whole number of") || strings.Count(errs, "\n") != 1 {
+			t.Errorf("%v: exit %d, %q", args, code, errs)
+		}
+	}
+	if code, _, errs := cli(t, map[string]string{"ONPYRUNNER_TIME": "banana"}, "", "run", "x.py"); code != 2 || !strings.Contains(errs, "2s") {
+		t.Errorf("bad value from the environment: exit %d, %q, want the expected form", code, errs)
+	}
 	if code, _, _ := cli(t, nil, "", "run", "-h"); code != 0 {
 		t.Errorf("-h exit %d", code)
 	}

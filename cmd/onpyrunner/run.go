@@ -18,12 +18,12 @@ func runCmd(ctx context.Context, args []string, env func(string) string, stdin i
 	input := fs.String("input", "", "file to feed as stdin, - for this stdin (default: this stdin when it is a pipe or a file)")
 	cpu := fs.Duration("time", d.CPUTime(), "CPU time of all processes")
 	wall := fs.Duration("wall-time", d.WallTime(), "wall-clock time")
-	memory := bytesFlag(d.MemoryMB << 20)
-	fs.Var(&memory, "memory", "memory of all processes")
-	output := bytesFlag(d.OutputKB << 10)
-	fs.Var(&output, "output", "cap on stdout, and on stderr")
-	fileSize := bytesFlag(d.FileSizeKB << 10)
-	fs.Var(&fileSize, "file-size", "largest file the program may write")
+	memory := newSize(d.MemoryMB, 1<<20)
+	fs.Var(memory, "memory", "memory of all processes (whole MiB)")
+	output := newSize(d.OutputKB, 1<<10)
+	fs.Var(output, "output", "cap on stdout, and on stderr (whole KiB)")
+	fileSize := newSize(d.FileSizeKB, 1<<10)
+	fs.Var(fileSize, "file-size", "largest file the program may write (whole KiB)")
 	processes := fs.Int64("processes", d.Processes, "processes and threads at once")
 	openFiles := fs.Int64("open-files", d.OpenFiles, "open files per process")
 	asJSON := fs.Bool("json", false, "print the result object as JSON (exit 0 whenever the run happened)")
@@ -38,9 +38,9 @@ func runCmd(ctx context.Context, args []string, env func(string) string, stdin i
 		Runtime: *language,
 		Code:    code,
 		Limits: onpyrunner.Limits{
-			TimeMs: ms(*cpu), WallTimeMs: ms(*wall), MemoryMB: int64(memory) >> 20,
-			OutputKB: int64(output) >> 10, Processes: *processes,
-			FileSizeKB: int64(fileSize) >> 10, OpenFiles: *openFiles,
+			TimeMs: ms(*cpu), WallTimeMs: ms(*wall), MemoryMB: memory.units(),
+			OutputKB: output.units(), Processes: *processes,
+			FileSizeKB: fileSize.units(), OpenFiles: *openFiles,
 		},
 	}
 	in, done, err := inputArg(*input, fs.Arg(0), stdin)

@@ -25,7 +25,7 @@ type serveFlags struct {
 	addr                                    string
 	slots                                   int
 	drain, maxWait                          time.Duration
-	maxCode, maxInput, maxMemory, maxOutput bytesFlag
+	maxCode, maxInput, maxMemory, maxOutput *sizeFlag
 	maxTime, maxWall                        time.Duration
 	maxProcesses                            int64
 	rate                                    float64
@@ -39,14 +39,14 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.slots, "slots", runtime.NumCPU(), "jobs run at once (0: API only, with --redis)")
 	fs.DurationVar(&f.drain, "drain", 30*time.Second, "on SIGTERM, how long running jobs may finish")
 	fs.DurationVar(&f.maxWait, "max-wait", time.Minute, "longest ?wait= honoured")
-	f.maxCode, f.maxInput = 128<<10, 8<<20
-	fs.Var(&f.maxCode, "max-code", "largest code accepted (413 beyond)")
-	fs.Var(&f.maxInput, "max-input", "largest stdin accepted (413 beyond)")
+	f.maxCode, f.maxInput = newSize(128<<10, 1), newSize(8<<20, 1)
+	fs.Var(f.maxCode, "max-code", "largest code accepted (413 beyond)")
+	fs.Var(f.maxInput, "max-input", "largest stdin accepted (413 beyond)")
 	fs.DurationVar(&f.maxTime, "max-time", m.CPUTime(), "most CPU time a job may ask for")
 	fs.DurationVar(&f.maxWall, "max-wall-time", m.WallTime(), "most wall time a job may ask for")
-	f.maxMemory, f.maxOutput = bytesFlag(m.MemoryMB<<20), bytesFlag(m.OutputKB<<10)
-	fs.Var(&f.maxMemory, "max-memory", "most memory a job may ask for")
-	fs.Var(&f.maxOutput, "max-output", "largest output cap a job may ask for")
+	f.maxMemory, f.maxOutput = newSize(m.MemoryMB, 1<<20), newSize(m.OutputKB, 1<<10)
+	fs.Var(f.maxMemory, "max-memory", "most memory a job may ask for (whole MiB)")
+	fs.Var(f.maxOutput, "max-output", "largest output cap a job may ask for (whole KiB)")
 	fs.Int64Var(&f.maxProcesses, "max-processes", m.Processes, "most processes a job may ask for")
 	fs.Float64Var(&f.rate, "rate", 0, "submissions per second per client address, 429 beyond (0: no cap)")
 	fs.IntVar(&f.burst, "burst", 20, "with --rate, the burst a client may send at once")
@@ -78,10 +78,10 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	defer b.store.Close()
 	m := metrics.New(b.store.Stats)
 	cfg := api.Config{
-		MaxCodeBytes:  int64(f.maxCode),
-		MaxInputBytes: int64(f.maxInput),
+		MaxCodeBytes:  f.maxCode.units(),
+		MaxInputBytes: f.maxInput.units(),
 		MaxLimits: onpyrunner.Limits{TimeMs: ms(f.maxTime), WallTimeMs: ms(f.maxWall),
-			MemoryMB: int64(f.maxMemory) >> 20, OutputKB: int64(f.maxOutput) >> 10, Processes: f.maxProcesses},
+			MemoryMB: f.maxMemory.units(), OutputKB: f.maxOutput.units(), Processes: f.maxProcesses},
 		MaxWait:     f.maxWait,
 		SubmitRate:  f.rate,
 		SubmitBurst: f.burst,
