@@ -3,7 +3,9 @@ package worker
 import (
 	"context"
 	"io"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -18,11 +20,23 @@ const (
 	flushBytes = 16 << 10
 )
 
+// liveQueue is how many batches of output may wait for the store: a slow
+// store never holds up the program's output (its reader would stall, and
+// the program with it); past the queue, batches are dropped and counted.
+// The job's result keeps all the output either way.
+const liveQueue = 8
+
 // live batches a run's output into the job's live log, in the order it was
-// written, cutting only between whole UTF-8 characters.
+// written, cutting only between whole UTF-8 characters, and sends the
+// batches on a goroutine of its own.
 type live struct {
 	store onpyrunner.Store
 	id    string
+	out   chan []onpyrunner.Event // batches for the sender
+	sent  chan struct{}           // closed when the sender has sent them all
+
+	dropped atomic.Int64 // bytes not sent: the queue was full
+	failed  atomic.Int64 // appends the store refused
 
 	mu      sync.Mutex
 	pending []onpyrunner.Event
@@ -32,7 +46,24 @@ type live struct {
 }
 
 func newLive(store onpyrunner.Store, id string) *live {
-	return &live{store: store, id: id, held: map[onpyrunner.EventType][]byte{}}
+	l := &live{store: store, id: id, held: map[onpyrunner.EventType][]byte{},
+		out: make(chan []onpyrunner.Event, liveQueue), sent: make(chan struct{})}
+	go l.send(l.out)
+	return l
+}
+
+// send appends the batches to the live log, in order.
+func (l *live) send(batches <-chan []onpyrunner.Event) {
+	defer close(l.sent)
+	for batch := range batches {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		for _, ev := range batch {
+			if err := l.store.Append(ctx, l.id, ev.Type, ev.Data); err != nil {
+				l.failed.Add(1)
+			}
+		}
+		cancel()
+	}
 }
 
 type stream struct {
@@ -64,7 +95,7 @@ func (l *live) add(t onpyrunner.EventType, p []byte) {
 	l.held[t] = append([]byte(nil), b[cut:]...)
 	l.put(t, b[:cut])
 	if l.size >= flushBytes {
-		l.flushLocked()
+		l.flushLocked(false)
 	} else if l.timer == nil && l.size > 0 {
 		l.timer = time.AfterFunc(flushEvery, l.flush)
 	}
@@ -85,29 +116,44 @@ func (l *live) put(t onpyrunner.EventType, b []byte) {
 func (l *live) flush() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.flushLocked()
+	l.flushLocked(false)
 }
 
-func (l *live) flushLocked() {
+// flushLocked hands the pending output to the sender; unless last, it
+// drops it when the queue is full rather than wait.
+func (l *live) flushLocked(last bool) {
 	if l.timer != nil {
 		l.timer.Stop()
 		l.timer = nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for _, ev := range l.pending {
-		_ = l.store.Append(ctx, l.id, ev.Type, ev.Data)
+	if len(l.pending) == 0 || l.out == nil {
+		return
+	}
+	batch := slices.Clone(l.pending)
+	if last {
+		l.out <- batch
+	} else {
+		select {
+		case l.out <- batch:
+		default:
+			l.dropped.Add(int64(l.size))
+		}
 	}
 	l.pending, l.size = l.pending[:0], 0
 }
 
-// close sends what is left, unfinished characters too.
-func (l *live) close() {
+// close sends what is left, unfinished characters too, waits for the
+// sender, and says how many bytes were dropped and appends failed.
+func (l *live) close() (dropped, failed int64) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	for _, t := range []onpyrunner.EventType{onpyrunner.StdoutEvent, onpyrunner.StderrEvent} {
 		l.put(t, l.held[t])
 		l.held[t] = nil
 	}
-	l.flushLocked()
+	l.flushLocked(true)
+	close(l.out)
+	l.out = nil // a late timer finds nothing to send to
+	l.mu.Unlock()
+	<-l.sent
+	return l.dropped.Load(), l.failed.Load()
 }

@@ -122,7 +122,10 @@ func (p *Pool) runJob(runCtx context.Context, runner Runner, j *onpyrunner.Job) 
 		Stdout:  out.stream(onpyrunner.StdoutEvent),
 		Stderr:  out.stream(onpyrunner.StderrEvent),
 	})
-	out.close()
+	if dropped, failed := out.close(); dropped > 0 || failed > 0 {
+		// The result keeps all the output; only the live log lacks some.
+		p.cfg.Logger.Warn("live output lost", "job", j.ID, "droppedBytes", dropped, "failedAppends", failed)
+	}
 	took := time.Since(t0)
 	cancel()
 

@@ -43,14 +43,28 @@ type pool struct {
 func startPool(t *testing.T, slots int, drain time.Duration,
 	run func(ctx context.Context, req onpyrunner.RunRequest) (*onpyrunner.Result, error)) *pool {
 	t.Helper()
+	return startPoolWith(t, nil, slots, drain, run, nil)
+}
+
+// startPoolWith is startPool with the pool's store wrapped by wrap and its
+// logs to logs, where they are set.
+func startPoolWith(t *testing.T, wrap func(onpyrunner.Store) onpyrunner.Store, slots int, drain time.Duration,
+	run func(ctx context.Context, req onpyrunner.RunRequest) (*onpyrunner.Result, error), logs io.Writer) *pool {
+	t.Helper()
 	store, err := sqlite.Open(sqlite.Config{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &pool{store: store, done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	wp := worker.New(store, worker.Config{Slots: slots, Drain: drain, Logger: quiet, NewRunner: func() worker.Runner {
+	if logs == nil {
+		logs = io.Discard
+	}
+	var ws onpyrunner.Store = store
+	if wrap != nil {
+		ws = wrap(store)
+	}
+	wp := worker.New(ws, worker.Config{Slots: slots, Drain: drain, Logger: slog.New(slog.NewTextHandler(logs, nil)), NewRunner: func() worker.Runner {
 		p.made.Add(1)
 		return fakeRunner{run: run, closed: &p.closed}
 	}})
@@ -225,5 +239,70 @@ func TestDrain(t *testing.T) {
 				t.Errorf("%d runners made, %d closed, want 2 and 2", p.made.Load(), p.closed.Load())
 			}
 		})
+	}
+}
+
+// slowStore holds every append of a job's live log until released, as a
+// Redis far away would.
+type slowStore struct {
+	onpyrunner.Store
+	release <-chan struct{}
+}
+
+func (s slowStore) Append(ctx context.Context, id string, t onpyrunner.EventType, data string) error {
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.Store.Append(ctx, id, t, data)
+}
+
+// syncBuffer is a log sink safe for the pool's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestSlowStoreDoesNotHoldOutput: a program's output never waits for the
+// store; what the live log cannot take in time is dropped and counted,
+// and the result keeps it all.
+func TestSlowStoreDoesNotHoldOutput(t *testing.T) {
+	release, wrote := make(chan struct{}), make(chan struct{})
+	var logs syncBuffer
+	chunk := strings.Repeat("x", 64<<10)
+	p := startPoolWith(t, func(s onpyrunner.Store) onpyrunner.Store { return slowStore{s, release} }, 1, time.Second,
+		func(_ context.Context, req onpyrunner.RunRequest) (*onpyrunner.Result, error) {
+			for range 64 { // 4 MiB, far past the live log's queue
+				io.WriteString(req.Stdout, chunk)
+			}
+			close(wrote)
+			return &onpyrunner.Result{Verdict: onpyrunner.OK, Stdout: "all of it"}, nil
+		}, &logs)
+	p.submit(t, "loud", "python", "print('x' * 4 << 20)")
+	select {
+	case <-wrote:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the program's output waits for the store")
+	}
+	close(release)
+	if j := p.await(t, "loud"); j.Status != onpyrunner.Completed || j.Result.Stdout != "all of it" {
+		t.Errorf("job %+v", j)
+	}
+	p.stop()
+	if !strings.Contains(logs.String(), "live output lost") || !strings.Contains(logs.String(), "droppedBytes=") {
+		t.Errorf("the dropped output is not counted: %q", logs.String())
 	}
 }
