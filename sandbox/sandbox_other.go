@@ -33,6 +33,12 @@ func (*Sandbox) NewLane() *Lane { return &Lane{} }
 // Close does nothing.
 func (*Sandbox) Close() error { return nil }
 
+// CgroupVersion is 0: no cgroups here.
+func (*Sandbox) CgroupVersion() int { return 0 }
+
+// Landlock is false: no Landlock here.
+func (*Sandbox) Landlock() bool { return false }
+
 // Lane stands for the Linux sandbox's lane elsewhere.
 type Lane struct{}
 

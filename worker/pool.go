@@ -154,6 +154,12 @@ func (p *Pool) runJob(runCtx context.Context, runner Runner, j *onpyrunner.Job) 
 	if p.cfg.Observer != nil && j.Status.Final() {
 		p.cfg.Observer.Finished(j, took)
 	}
+	if r := j.Result; r != nil {
+		p.cfg.Logger.Info("job", "id", j.ID, "runtime", j.Language, "status", j.Status, "verdict", r.Verdict,
+			"cpuMs", r.TimeMs, "wallMs", r.WallTimeMs)
+	} else {
+		p.cfg.Logger.Info("job", "id", j.ID, "runtime", j.Language, "status", j.Status, "error", j.Error)
+	}
 }
 
 // watch follows a running job's log and kills its run when a client

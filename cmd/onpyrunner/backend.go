@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/onpyrunner/onpyrunner"
@@ -48,6 +49,7 @@ func openBackend(ctx context.Context, f backendFlags, log *slog.Logger) (*backen
 		if err != nil {
 			return nil, err
 		}
+		log.Info("job store", "embedded", f.data)
 		return &backend{store: s, parts: []func(context.Context) error{s.Run}}, nil
 	}
 	s, err := redis.Open(ctx, redis.Config{URL: f.redis, QueueCap: f.queue, Retention: f.retention, Lease: f.lease})
@@ -77,6 +79,16 @@ func newWorkers(ctx context.Context, b *backend, f backendFlags, slots int, drai
 	if len(w.runtimes) == 0 {
 		return nil, errors.New("no runtime installed (python3 or pypy3)")
 	}
+	mode := "warm"
+	if f.cold {
+		mode = "cold"
+	}
+	var langs []string
+	for _, rt := range w.runtimes {
+		langs = append(langs, rt.Language+" "+rt.Version)
+	}
+	log.Info("sandbox", "slots", slots, "mode", mode, "cgroup", sb.CgroupVersion(), "landlock", sb.Landlock(),
+		"runtimes", strings.Join(langs, ", "))
 	pool := worker.New(b.store, worker.Config{Slots: slots, Drain: drain, Logger: log, Observer: obs,
 		NewRunner: func() worker.Runner { return sb.NewLane() }})
 	w.parts = append(w.parts, func(ctx context.Context) error {
