@@ -79,7 +79,12 @@ func (s *Server) decodeSubmit(ctx context.Context, body io.Reader) (*onpyrunner.
 		lang = offered[0].Language
 	}
 	if !slices.ContainsFunc(offered, func(rt Runtime) bool { return rt.Language == lang }) {
-		return nil, onpyrunner.Errorf(onpyrunner.CodeInvalid, "language: %q is not offered here (see GET /api/runtimes)", lang)
+		var names []string
+		for _, rt := range offered {
+			names = append(names, rt.Language)
+		}
+		return nil, onpyrunner.Errorf(onpyrunner.CodeInvalid, "language: %q is not offered here; offered: %s (see GET /api/runtimes)",
+			lang, strings.Join(names, ", "))
 	}
 	lim, err := s.limits(req.Limits)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -154,7 +155,7 @@ func (s *Sandbox) Run(ctx context.Context, spec Spec) (*onpyrunner.Result, error
 	}
 	rt, ok := s.runtimes[name]
 	if !ok {
-		return nil, fmt.Errorf("sandbox: %w: %q", ErrNoRuntime, name)
+		return nil, fmt.Errorf("sandbox: %w: %q; installed: %s", ErrNoRuntime, name, strings.Join(slices.Sorted(maps.Keys(s.runtimes)), ", "))
 	}
 	lim := spec.Limits.WithDefaults()
 	if err := validLimits(lim); err != nil {

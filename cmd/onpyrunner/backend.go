@@ -26,10 +26,14 @@ type backendFlags struct {
 	logLevel         slog.Level
 }
 
-func (f *backendFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.data, "data", "./data", "folder of the embedded job store (without --redis)")
+// register adds the flags; a worker (which takes jobs from Redis and
+// submits none) has no embedded store and no queue cap.
+func (f *backendFlags) register(fs *flag.FlagSet, worker bool) {
+	if !worker {
+		fs.StringVar(&f.data, "data", "./data", "folder of the embedded job store (without --redis)")
+		fs.IntVar(&f.queue, "queue", 1000, "most jobs queued at once; beyond, submissions get 503")
+	}
 	fs.StringVar(&f.redis, "redis", "", "Redis URL (redis://host:6379/0) of the shared job store: the distributed mode")
-	fs.IntVar(&f.queue, "queue", 1000, "most jobs queued at once; beyond, submissions get 503")
 	fs.DurationVar(&f.retention, "retention", 24*time.Hour, "how long finished jobs are kept")
 	fs.DurationVar(&f.lease, "lease", 30*time.Second, "with --redis: how long a silent worker keeps its job before another takes it over")
 	fs.BoolVar(&f.cold, "cold", false, "run every job with a fresh interpreter, not in a warm sandbox (slower)")

@@ -131,6 +131,11 @@ func TestUsageErrors(t *testing.T) {
 	if code, _, _ := cli(t, nil, "", "run", "-h"); code != 0 {
 		t.Errorf("-h exit %d", code)
 	}
+	// A worker's help lists what applies to a worker only.
+	if code, _, errs := cli(t, nil, "", "worker", "-h"); code != 0 || !strings.Contains(errs, "-redis") ||
+		strings.Contains(errs, "-data") || strings.Contains(errs, "-queue") {
+		t.Errorf("worker -h: exit %d, %q", code, errs)
+	}
 	if code, _, errs := cli(t, nil, "", "run", "/nonexistent.py"); code != 2 || !strings.Contains(errs, "no such file") {
 		t.Errorf("missing file: %d %q", code, errs)
 	}
@@ -139,7 +144,7 @@ func TestUsageErrors(t *testing.T) {
 func TestRunUnknownRuntime(t *testing.T) {
 	testenv.Root(t)
 	code, _, errs := cli(t, nil, "", "run", "--language", "cobol", prog(t, "print(1)"))
-	if code != 1 || !strings.Contains(errs, "runtime not installed") {
+	if code != 1 || !strings.Contains(errs, "runtime not installed") || !strings.Contains(errs, "installed: ") || !strings.Contains(errs, "python") {
 		t.Errorf("exit %d err %q", code, errs)
 	}
 }

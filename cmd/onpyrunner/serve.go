@@ -34,7 +34,7 @@ type serveFlags struct {
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
 	m := api.DefaultMaxLimits
-	f.backendFlags.register(fs)
+	f.backendFlags.register(fs, false)
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to listen on (:8080 for every interface: see the README first)")
 	fs.IntVar(&f.slots, "slots", runtime.NumCPU(), "jobs run at once (0: API only, with --redis)")
 	fs.DurationVar(&f.drain, "drain", 30*time.Second, "on SIGTERM, how long running jobs may finish")

@@ -16,7 +16,7 @@ import (
 func workerCmd(ctx context.Context, args []string, env func(string) string, _ io.Reader, _, stderr io.Writer) int {
 	fs := newFlagSet("worker", "--redis URL [flags]", stderr)
 	var f backendFlags
-	f.register(fs)
+	f.register(fs, true)
 	slots := fs.Int("slots", runtime.NumCPU(), "jobs run at once")
 	drain := fs.Duration("drain", 30*time.Second, "on SIGTERM, how long running jobs may finish")
 	addr := fs.String("metrics-addr", "", "where to serve /metrics and /healthz (empty: nowhere)")
