@@ -103,3 +103,25 @@ func TestRateLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPIForBrowsers: the page's "API" link shows the document in the
+// browser rather than downloading it; tools still get YAML.
+func TestOpenAPIForBrowsers(t *testing.T) {
+	s := newServer(t, serverOpts{fake: true})
+	for accept, want := range map[string]string{"text/html,application/xhtml+xml,*/*;q=0.8": "text/plain; charset=utf-8", "": "application/yaml"} {
+		req, err := http.NewRequestWithContext(t.Context(), "GET", s.URL+"/api/openapi.yaml", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept", accept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if got := resp.Header.Get("Content-Type"); got != want || !strings.HasPrefix(string(b), "openapi:") {
+			t.Errorf("Accept %q: %s, %.20q; want %s and the document", accept, got, b, want)
+		}
+	}
+}

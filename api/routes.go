@@ -29,7 +29,13 @@ func (s *Server) routes() {
 		{"GET", "/api/jobs/{jobId}/events", s.events},
 		{"GET", "/api/runtimes", s.runtimes},
 		{"GET", "/api/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/yaml")
+			// A browser that follows a link gets text it shows, not a file
+			// to save; tools get YAML.
+			ct := "application/yaml"
+			if strings.Contains(r.Header.Get("Accept"), "text/html") {
+				ct = "text/plain; charset=utf-8"
+			}
+			w.Header().Set("Content-Type", ct)
 			_, _ = w.Write(openapiYAML)
 		}},
 		{"GET", "/healthz", func(w http.ResponseWriter, r *http.Request) {
