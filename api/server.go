@@ -139,6 +139,13 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 		}
 		e = onpyrunner.Errorf(onpyrunner.CodeInternal, "something went wrong on our side; try again")
 	}
+	WriteError(w, e)
+}
+
+// WriteError writes e as the API's JSON error envelope, with the HTTP
+// status of its code (and Retry-After where the client should come back):
+// the one error answer of everything the server serves, the page too.
+func WriteError(w http.ResponseWriter, e *onpyrunner.Error) {
 	code, ok := status[e.Code]
 	if !ok {
 		code = http.StatusInternalServerError

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
-	"encoding/json"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/onpyrunner/onpyrunner"
+	"github.com/onpyrunner/onpyrunner/api"
 )
 
 //go:embed index.html assets
@@ -127,12 +127,12 @@ func compressible(ctype string) bool {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		fail(w, http.StatusMethodNotAllowed, onpyrunner.Errorf(onpyrunner.CodeMethod, "%s takes GET, not %s", r.URL.Path, r.Method))
+		api.WriteError(w, onpyrunner.Errorf(onpyrunner.CodeMethod, "%s takes GET, not %s", r.URL.Path, r.Method))
 		return
 	}
 	f, ok := h.files[r.URL.Path]
 	if !ok {
-		fail(w, http.StatusNotFound, onpyrunner.Errorf(onpyrunner.CodeNotFound, "no such file: %s", r.URL.Path))
+		api.WriteError(w, onpyrunner.Errorf(onpyrunner.CodeNotFound, "no such file: %s", r.URL.Path))
 		return
 	}
 	hd := w.Header()
@@ -177,11 +177,4 @@ func acceptsGzip(header string) bool {
 		star = ok
 	}
 	return star
-}
-
-// fail writes the API's JSON error.
-func fail(w http.ResponseWriter, code int, e *onpyrunner.Error) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]*onpyrunner.Error{"error": e})
 }
