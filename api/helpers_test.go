@@ -2,6 +2,8 @@ package api_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -78,7 +80,8 @@ func newServer(t testing.TB, o serverOpts) *testServer {
 	srv := httptest.NewServer(h)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	pool := worker.New(store, worker.Config{Slots: o.slots, Drain: 100 * time.Millisecond, NewRunner: newRunner})
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	pool := worker.New(store, worker.Config{Slots: o.slots, Drain: 100 * time.Millisecond, NewRunner: newRunner, Logger: quiet})
 	wg.Go(func() { _ = pool.Run(ctx) })
 	t.Cleanup(func() {
 		cancel()
