@@ -88,7 +88,9 @@ func decodeCell(s string) string {
 // TestHostileCorpus runs every row of the corpus (loadCorpus), checks its
 // verdict and, where a test can see it, its property, then what must hold
 // after every case.
-func TestHostileCorpus(t *testing.T) {
+func TestHostileCorpus(t *testing.T) { hostileCorpus(t, cold) }
+
+func hostileCorpus(t *testing.T, m mode) {
 	sandboxFor(t)
 	hundredMiB := make([]byte, 100<<20)
 	for _, c := range loadCorpus(t) {
@@ -102,7 +104,7 @@ func TestHostileCorpus(t *testing.T) {
 			if c.id == "N01-redis-loopback" {
 				accepted = listenRedisPort(t)
 			}
-			res := run(t, c.code, c.limits(), stdin)
+			res := m.run(t, c.code, c.limits(), stdin)
 			if !hasVerdict(c.verdicts, res.Verdict) {
 				t.Fatalf("verdict %s, want %v; result %s", res.Verdict, c.verdicts, show(res))
 			}
@@ -115,9 +117,9 @@ func TestHostileCorpus(t *testing.T) {
 				t.Errorf("the host's port 6379 received a connection from the sandbox")
 			}
 			if c.id == "F13-sysv-shm-cross-run" {
-				checkCrossRun(t, c.code)
+				checkCrossRun(t, m, c.code)
 			}
-			checkAfterRun(t, before)
+			checkAfterRun(t, m, before)
 		})
 	}
 }
@@ -180,13 +182,13 @@ func listenRedisPort(t *testing.T) func() int {
 
 // checkCrossRun runs the IPC planting program twice in a row and twice at
 // once: each run must find no segment from another.
-func checkCrossRun(t *testing.T, code string) {
+func checkCrossRun(t *testing.T, m mode, code string) {
 	var wg sync.WaitGroup
 	for i := 0; i < 2; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := tryRun(code, corpusLimits, nil)
+			res, err := m.try(code, corpusLimits, nil)
 			if err != nil {
 				t.Errorf("run: %v", err)
 			} else if !strings.HasPrefix(res.Stdout, "planted") {
@@ -195,7 +197,7 @@ func checkCrossRun(t *testing.T, code string) {
 		}()
 	}
 	wg.Wait()
-	if res := run(t, code, corpusLimits, nil); !strings.HasPrefix(res.Stdout, "planted") {
+	if res := m.run(t, code, corpusLimits, nil); !strings.HasPrefix(res.Stdout, "planted") {
 		t.Errorf("later run saw an earlier run's segment: %s", show(res))
 	}
 }

@@ -30,27 +30,37 @@ func sandboxFor(t testing.TB) *sandbox.Sandbox {
 	return sb
 }
 
+// mode says where a test's programs run: each with a fresh interpreter
+// (cold), or in warm slots, made as runs at once need them (warm). The
+// tests of the sandbox take it, so that each runs the same both ways.
+type mode struct{ warm bool }
+
+var (
+	cold     = mode{}
+	warmMode = mode{warm: true}
+)
+
 // run runs code with limits and stdin and fails t if the sandbox errs.
-func run(t testing.TB, code string, l onpyrunner.Limits, stdin []byte) *onpyrunner.Result {
+func (m mode) run(t testing.TB, code string, l onpyrunner.Limits, stdin []byte) *onpyrunner.Result {
 	t.Helper()
 	sandboxFor(t)
-	res, err := tryRun(code, l, stdin)
+	res, err := m.try(code, l, stdin)
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	return res
 }
 
-// tryRun is run for goroutines other than the test's own (they may not
-// call t.Fatal).
-func tryRun(code string, l onpyrunner.Limits, stdin []byte) (*onpyrunner.Result, error) {
+// try is run for goroutines other than the test's own (they may not call
+// t.Fatal).
+func (m mode) try(code string, l onpyrunner.Limits, stdin []byte) (*onpyrunner.Result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	spec := sandbox.Spec{Code: []byte(code), Limits: l}
 	if stdin != nil {
 		spec.Stdin = bytes.NewReader(stdin)
 	}
-	if warmMode {
+	if m.warm {
 		sl, err := slots.get()
 		if err != nil {
 			return nil, err
@@ -60,9 +70,6 @@ func tryRun(code string, l onpyrunner.Limits, stdin []byte) (*onpyrunner.Result,
 	}
 	return sb.Run(ctx, spec)
 }
-
-// warmMode makes tryRun run programs in warm slots; TestWarm sets it.
-var warmMode bool
 
 // slots are warm slots for tests, made as runs at once need them.
 var slots slotPool
@@ -103,16 +110,12 @@ func (p *slotPool) closeAll() {
 // row, every ordinary program, every limit, runs at once.
 func TestWarm(t *testing.T) {
 	sandboxFor(t)
-	warmMode = true
-	defer func() {
-		warmMode = false
-		slots.closeAll()
-	}()
-	for name, test := range map[string]func(*testing.T){
-		"corpus": TestHostileCorpus, "programs": TestOrdinaryPrograms,
-		"limits": TestLimitBoundaries, "concurrent": TestConcurrentRuns,
+	defer slots.closeAll()
+	for name, test := range map[string]func(*testing.T, mode){
+		"corpus": hostileCorpus, "programs": ordinaryPrograms,
+		"limits": limitBoundaries, "concurrent": concurrentRuns,
 	} {
-		t.Run(name, test)
+		t.Run(name, func(t *testing.T) { test(t, warmMode) })
 	}
 }
 
@@ -142,11 +145,11 @@ func snapshot() hostState {
 // checkAfterRun checks what the hostile corpus README asks after every
 // case: no process of the run left, its cgroup and scratch space gone,
 // nothing changed outside the run, and a normal program still right.
-func checkAfterRun(t *testing.T, before hostState) {
+func checkAfterRun(t *testing.T, m mode, before hostState) {
 	t.Helper()
 	s := sandboxFor(t)
 	lo, hi := sandbox.UIDRange(s)
-	if warmMode {
+	if m.warm {
 		lo++ // uid lo is also the warm slots' own, which live on
 	}
 	// A run's last process may still be exiting as the run returns.
@@ -181,7 +184,7 @@ func checkAfterRun(t *testing.T, before hostState) {
 			}
 		}
 	}
-	if res := run(t, "print(6 * 7)", onpyrunner.Limits{}, nil); res.Stdout != "42\n" || res.Verdict != onpyrunner.OK {
+	if res := m.run(t, "print(6 * 7)", onpyrunner.Limits{}, nil); res.Stdout != "42\n" || res.Verdict != onpyrunner.OK {
 		t.Errorf("normal program after the case: %+v", res)
 	}
 }

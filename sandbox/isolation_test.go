@@ -154,7 +154,7 @@ func marker() (string, string) {
 type runner func(code string, stdin []byte) (*onpyrunner.Result, error)
 
 func coldRunner(code string, stdin []byte) (*onpyrunner.Result, error) {
-	return tryRun(code, corpusLimits, stdin)
+	return cold.try(code, corpusLimits, stdin)
 }
 
 func slotRunner(sl *sandbox.Slot) runner {

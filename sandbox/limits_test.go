@@ -12,7 +12,9 @@ import (
 )
 
 // TestLimitBoundaries runs each limit just under and just over its boundary.
-func TestLimitBoundaries(t *testing.T) {
+func TestLimitBoundaries(t *testing.T) { limitBoundaries(t, cold) }
+
+func limitBoundaries(t *testing.T, m mode) {
 	sandboxFor(t)
 	spin := "import time\nt = time.process_time()\nwhile time.process_time() - t < %s:\n pass\nprint('done')"
 	threads := "import threading, time\nev = threading.Event()\nts = [threading.Thread(target=ev.wait) for _ in range(%d)]\ntry:\n for t in ts:\n  t.start()\n print('started all')\nfinally:\n ev.set()"
@@ -45,7 +47,7 @@ func TestLimitBoundaries(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			res := run(t, c.code, c.limits, nil)
+			res := m.run(t, c.code, c.limits, nil)
 			if res.Verdict != c.verdict {
 				t.Fatalf("verdict %s, want %s: %s", res.Verdict, c.verdict, show(res))
 			}
@@ -77,7 +79,9 @@ func errLen(n int, truncated bool) check {
 
 // TestConcurrentRuns runs 8 programs at once, hostile and ordinary mixed:
 // each gets its own right answer.
-func TestConcurrentRuns(t *testing.T) {
+func TestConcurrentRuns(t *testing.T) { concurrentRuns(t, cold) }
+
+func concurrentRuns(t *testing.T, m mode) {
 	sandboxFor(t)
 	// A wall limit far above the CPU limit: the spinning jobs, starved by
 	// the others on a loaded machine, still end on their CPU time.
@@ -102,7 +106,7 @@ func TestConcurrentRuns(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := tryRun(j.code, l, []byte(j.stdin))
+			res, err := m.try(j.code, l, []byte(j.stdin))
 			switch {
 			case err != nil:
 				t.Errorf("job %d: %v", i, err)
@@ -116,5 +120,5 @@ func TestConcurrentRuns(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	checkAfterRun(t, snapshot())
+	checkAfterRun(t, m, snapshot())
 }
