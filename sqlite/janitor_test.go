@@ -1,37 +1,19 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/onpyrunner/onpyrunner/internal/testenv"
 )
-
-// syncBuffer is a log sink safe for the janitor's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestJanitorSurvivesFailedSweep: removals of expired jobs that fail are
 // logged, and the janitor goes on until it is stopped.
 func TestJanitorSurvivesFailedSweep(t *testing.T) {
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	s, err := Open(Config{Dir: t.TempDir(), Retention: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/onpyrunner/onpyrunner"
+	"github.com/onpyrunner/onpyrunner/internal/testenv"
 	"github.com/onpyrunner/onpyrunner/sqlite"
 	"github.com/onpyrunner/onpyrunner/worker"
 )
@@ -258,30 +259,12 @@ func (s slowStore) Append(ctx context.Context, id string, t onpyrunner.EventType
 	return s.Store.Append(ctx, id, t, data)
 }
 
-// syncBuffer is a log sink safe for the pool's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestSlowStoreDoesNotHoldOutput: a program's output never waits for the
 // store; what the live log cannot take in time is dropped and counted,
 // and the result keeps it all.
 func TestSlowStoreDoesNotHoldOutput(t *testing.T) {
 	release, wrote := make(chan struct{}), make(chan struct{})
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	chunk := strings.Repeat("x", 64<<10)
 	p := startPoolWith(t, func(s onpyrunner.Store) onpyrunner.Store { return slowStore{s, release} }, 1, time.Second,
 		func(_ context.Context, req onpyrunner.RunRequest) (*onpyrunner.Result, error) {
