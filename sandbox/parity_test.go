@@ -82,3 +82,39 @@ func TestColdWarmParity(t *testing.T) {
 		t.Errorf("the slot's folder: cold %q, warm %q", c.Stdout, w.Stdout)
 	}
 }
+
+// mainProbe prints what `python3 main.py` gives a script, then fails with
+// a traceback.
+const mainProbe = `import sys, os
+print(sys.argv, sys.orig_argv, __file__, sys.path[0], __name__, sys.flags)
+print(os.path.basename(sys.executable))
+def f():
+    raise ValueError('boom')
+f()
+`
+
+// TestWarmIsPython3Main: what the warm path emulates of `python3 main.py`
+// (argv, orig_argv, __file__, sys.path[0], __name__, flags, tracebacks'
+// file names and frames, exit codes) is what a cold run, which is
+// `python3 main.py`, shows.
+func TestWarmIsPython3Main(t *testing.T) {
+	sl := newSlot(t)
+	warmRun := func(code string) *onpyrunner.Result {
+		r, err := sl.Run(context.Background(), sandbox.Spec{Code: []byte(code)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	for _, code := range []string{mainProbe, "import sys\nsys.exit(3)", "import sys\nsys.exit('bye')",
+		"raise SystemExit", "import os\nos._exit(7)", "raise KeyboardInterrupt"} {
+		c, w := cold.run(t, code, onpyrunner.Limits{}, nil), warmRun(code)
+		if code == mainProbe && (!strings.Contains(c.Stdout, "['main.py']") || !strings.Contains(c.Stderr, `File "/work/main.py", line 6`) ||
+			!strings.Contains(c.Stderr, "ValueError: boom")) {
+			t.Fatalf("the probe did not run as meant: %s", show(c))
+		}
+		if c.Stdout != w.Stdout || c.Stderr != w.Stderr || c.ExitCode != w.ExitCode || c.Verdict != w.Verdict || c.Signal != w.Signal {
+			t.Errorf("%q:\ncold %s\nwarm %s", code, show(c), show(w))
+		}
+	}
+}
