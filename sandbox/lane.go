@@ -46,9 +46,12 @@ func (l *Lane) Run(ctx context.Context, spec Spec) (*onpyrunner.Result, error) {
 // warm starts the lane's slots for the warm runtimes now rather than at
 // their first run.
 func (l *Lane) warm() error {
+	if l.s.cfg.Cold {
+		return nil
+	}
 	var errs []error
 	for name := range l.s.runtimes {
-		if WarmRuntimes[name] && !l.s.cfg.Cold {
+		if WarmRuntimes[name] {
 			_, err := l.slot(name)
 			errs = append(errs, err)
 		}

@@ -28,7 +28,7 @@ func buildRoot(c *initConfig) error {
 		}},
 		{"bind runtime", func() error { return bindView(root, c.View) }},
 		{"mount /dev", func() error { return mountDev(root, c) }},
-		{"mount /proc", func() error { return mountProc(root) }},
+		{"mount /proc", func() error { return mountProc(root, c.Masks) }},
 		{"mount the slot's /proc", func() error { return mountSlotProc(root, c) }},
 		{"mount scratch", func() error {
 			for _, d := range []string{workDir, "/tmp"} {
@@ -141,7 +141,7 @@ func mountDev(root string, c *initConfig) error {
 	return remount(dev, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NOEXEC)
 }
 
-func mountProc(root string) error {
+func mountProc(root string, masks []procMask) error {
 	proc := root + "/proc"
 	if err := os.Mkdir(proc, 0o555); err != nil {
 		return err
@@ -155,7 +155,7 @@ func mountProc(root string) error {
 	if err := remount(proc+"/sys", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
 		return err
 	}
-	for _, m := range procMasks() {
+	for _, m := range masks {
 		if err := m.mount(proc); err != nil {
 			return err
 		}
@@ -181,7 +181,8 @@ type procMask struct {
 	Dir  bool   `json:"dir"`
 }
 
-// procMasks lists the entries of maskedProc that this kernel's /proc has.
+// procMasks lists the entries of maskedProc that this kernel's /proc has;
+// the sandbox finds them once, and hands them to every init and zygote.
 func procMasks() []procMask {
 	var out []procMask
 	for _, p := range maskedProc {

@@ -31,6 +31,7 @@ type initConfig struct {
 	ScratchBytes  int64                `json:"scratchBytes"`  // size of each tmpfs: /work, /tmp, /dev/shm
 	ScratchInodes int64                `json:"scratchInodes"` // inodes of each
 	Rlimits       []rlimit             `json:"rlimits"`
+	Masks         []procMask           `json:"masks"` // the /proc entries to mask (procMasks)
 	Pids          int64                `json:"pids"`
 	Landlock      bool                 `json:"landlock"`
 	ProgProcs     int                  `json:"progProcs"` // count of prog cgroup.procs fds from fdCgroup on

@@ -66,6 +66,7 @@ func (r *run) config() initConfig {
 		Code:          r.spec.Code,
 		ScratchBytes:  l.MemoryMB << 20,
 		ScratchInodes: r.s.cfg.ScratchInodes,
+		Masks:         r.s.masks,
 		Rlimits: []rlimit{
 			{syscall.RLIMIT_CPU, cpuSeconds},
 			{syscall.RLIMIT_FSIZE, uint64(l.FileSizeKB) << 10},

@@ -33,6 +33,7 @@ type Sandbox struct {
 	uidLock  *os.File // holds this process's block of host uids
 	landlock bool
 	slotCPUs slotCPUs
+	masks    []procMask // the /proc entries each run sees masked
 }
 
 // Close removes what New made on the host (this process's cgroup
@@ -87,7 +88,7 @@ func New(cfg Config) (*Sandbox, error) {
 		return nil, err
 	}
 	s := &Sandbox{cfg: cfg, cgroups: cg, runtimes: map[string]*Runtime{}, uidLock: uidLock,
-		uids: newUIDPool(cfg.UIDBase+1, cfg.MaxRuns), landlock: landlockAvailable()}
+		uids: newUIDPool(cfg.UIDBase+1, cfg.MaxRuns), landlock: landlockAvailable(), masks: procMasks()}
 	for _, ins := range raw {
 		s.filter = append(s.filter, syscall.SockFilter{Code: ins.Op, Jt: ins.Jt, Jf: ins.Jf, K: ins.K})
 	}

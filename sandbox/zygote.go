@@ -38,7 +38,7 @@ func (sl *Slot) startZygote(cg *cgroup.Run) (*zygote, error) {
 	defer devnull.Close()
 	defer logW.Close()
 	setup := zygoteSetup{Filter: filterBase64(sl.s.filter), Syscalls: stepSyscalls(), Runner: stepRunner(),
-		CapLast: capLast(), Argv0: sl.rt.Binary, CPU: sl.cpu, Masks: procMasks()}
+		CapLast: capLast(), Argv0: sl.rt.Binary, CPU: sl.cpu, Masks: sl.s.masks}
 	if sl.s.landlock {
 		setup.Landlock = landlockRules()
 	}
@@ -51,7 +51,7 @@ func (sl *Slot) startZygote(cg *cgroup.Run) (*zygote, error) {
 	r := &run{s: sl.s, rt: sl.rt, uid: sl.uid, cg: cg}
 	cfg := initConfig{UID: programUID, RootDir: sl.s.rootPath(), View: sl.rt.view,
 		Argv: []string{sl.rt.Binary, "-c", zygoteSource, string(arg)}, Env: r.env(),
-		ScratchBytes: 1 << 20, ScratchInodes: 64, ZygoteFD: fdCgroup, Pid1: pid1Program(programUID)}
+		ScratchBytes: 1 << 20, ScratchInodes: 64, Masks: sl.s.masks, ZygoteFD: fdCgroup, Pid1: pid1Program(programUID)}
 	cmd := r.initCmd(devnull, devnull, logW, []*os.File{p.cfgR, p.statusW, theirs})
 	if err := r.start(cmd); err != nil {
 		ctl.Close()

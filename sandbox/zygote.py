@@ -120,7 +120,7 @@ def proc_steps():
 
 def make_steps(n_cgroups, n_rlimits):
     """The system calls that set up a job's program, in order: its /proc
-    (PROC steps), joining its cgroup and a cgroup namespace rooted there,
+    (proc_steps), joining its cgroup and a cgroup namespace rooted there,
     its limits (C first copies its code), dropping every privilege, its
     stdio, Landlock, seccomp and handing over the filter's listener.
     fill_steps sets what is the job's. The forked program runs them in few
@@ -178,7 +178,6 @@ LISTENER_MSG = Msghdr(None, 0, ctypes.addressof(_iov), 1, ctypes.addressof(_righ
 
 RLIMITS = ((ctypes.c_uint64 * 2) * 16)()
 STEPS, NAMES, AT, JOINS = None, [], {}, 0  # JOINS: the cgroup files they were made for
-PROC = len(proc_steps())  # the steps that mount /proc come first
 
 
 def fill_steps(job, fds, status):
@@ -358,7 +357,7 @@ def shutdown(main, code):
 def job_c(job, fds, status, proc):
     """The program: C."""
     copy_at = AT["setsid"] + 1  # in its cgroup, before its limits
-    run_steps(0 if proc else PROC, copy_at)
+    run_steps(0 if proc else AT["join cgroup"], copy_at)
     copy_code(job, fds["code"])
     run_steps(copy_at, len(STEPS))
     os.write(3, b'{"started":true}\n')
@@ -368,7 +367,7 @@ def job_c(job, fds, status, proc):
 
 def job_b(job, fds, status):
     """pid 1 of the job's pid namespace: B (where there is no tiny pid 1)."""
-    run_steps(0, PROC)
+    run_steps(0, AT["join cgroup"])  # its /proc
     c = os.fork()
     if c == 0:
         run_child(job_c, job, fds, status, False)
