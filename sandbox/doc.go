@@ -7,13 +7,24 @@
 // run's init in fresh user, mount, pid, network, ipc and uts namespaces,
 // feeds stdin, reads stdout and stderr with caps, and enforces the wall
 // clock and the CPU time; it stays outside every namespace of the run, so
-// the program can neither see nor signal it. The init (init_linux.go) is
-// pid 1 of the run: it builds a read-only root of the runtime's files,
-// pivots into it, moves into the program's cgroup, drops every privilege,
+// the program can neither see nor signal it. The init (init.go) is pid 1
+// of the run: it builds a read-only root of the runtime's files, pivots
+// into it, moves into the program's cgroup, drops every privilege,
 // installs Landlock and the seccomp filter, starts the program as pid 2,
 // moves back out, reaps orphans, and reports how the program ended. When it
 // exits, the kernel kills whatever is left in the pid namespace and the
 // scratch tmpfs goes with the mount namespace: the host never walks it.
+//
+// What a run's program gets (its /proc, scratch space, cgroup, limits,
+// privileges, Landlock domain and seccomp filter) is described once, in
+// Go, as a list of system calls (policy.go), and both paths carry that
+// list out as it is: the init with Go's system calls (init_confine.go), a
+// warm run's own process with a step runner (zygote.py). Neither decides.
+//
+// Files are named for the process their code runs in: init*.go in the
+// init, zygote.py in a warm slot's zygote and the processes it forks,
+// pid1_amd64.go and steprunner_amd64.go are the machine code those run;
+// the rest in the supervisor.
 //
 // The run's network namespace has only lo, down: no address and no route,
 // so no TCP or UDP, and no socket queue outside what the cgroup charges.
@@ -51,8 +62,8 @@
 // settings (uid, limits) with its stdio, a status channel, a sealed memory
 // file holding the code and the files that join the cgroup. The zygote
 // mounts fresh scratch tmpfs over the last run's, enters new pid and IPC
-// namespaces for its children, spawns there a tiny static pid 1 (pid1.go:
-// it becomes the program's uid, reaps orphans and ends the run on a
+// namespaces for its children, spawns there a tiny static pid 1
+// (pid1_amd64.go: it becomes the program's uid, reaps orphans and ends the run on a
 // terminating signal, as a cold run's init does) and forks C as pid 2. C
 // mounts a /proc for its namespace, moves into the run's cgroup (made
 // beside the slot's init leaf, so that its pid 1 shows there as ../init,
@@ -60,9 +71,9 @@
 // the memory file to /work/main.py (sendfile: kernel to kernel), sets the
 // rlimits, drops every privilege as the init above does, takes the run's
 // stdio, installs Landlock and the seccomp filter and hands the filter's
-// listener to the supervisor, in a few calls through a table of system
-// calls (steps.go: calls from Python would each touch, and so copy, pages
-// that the fork shares), and runs the code as __main__ from /work/main.py with
+// listener to the supervisor: it carries out the policy's steps in a few
+// calls (steprunner_amd64.go: calls from Python would each touch, and so
+// copy, pages that the fork shares), and runs the code as __main__ from /work/main.py with
 // the semantics of `python3 main.py` (sys.argv, sys.path[0], __file__,
 // tracebacks without the zygote's frames, SystemExit codes, sys.std* with
 // the usual buffering, made once by the zygote, which never writes to

@@ -44,5 +44,16 @@ func KillSlot(sl *Slot) {
 	}
 }
 
-// Pid1Program is the tiny pid 1 of warm runs (tests only).
-var Pid1Program = pid1Program
+// Pid1Program is the tiny pid 1 of warm runs, made uid (tests only).
+func Pid1Program(uid int) []byte {
+	b, err := pid1Program(pid1Steps(uid))
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// NewPortableSlot starts a warm slot that runs no machine code, as on an
+// architecture that has none: the zygote makes each step's system call
+// from Python and clones its own pid 1s (tests only).
+func NewPortableSlot(s *Sandbox) (*Slot, error) { return s.newSlot("python", true) }

@@ -7,25 +7,21 @@ import (
 	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
 )
 
-// The program may write only to its scratch space and the harmless
-// devices: the one list that both the init (landlockSelf) and a warm
-// slot's zygote (landlockRules) confine it to.
-var scratchDirs = []string{workDir, "/tmp", "/dev/shm"}
-
-func devicePaths() []string {
-	var out []string
-	for _, d := range devices {
-		out = append(out, "/dev/"+d)
-	}
-	return out
-}
-
-// llRules are Landlock rules for the zygote to install (it has no Go):
-// the file-system rights handled, and the rights granted beneath paths.
+// llRules are the Landlock rules of every run, on both paths: the
+// file-system rights handled, the scopes, and the rights granted beneath
+// each path. A fresh run's init (llRules.ruleset) and a warm slot's zygote
+// (landlock_ruleset) make a ruleset of them; the policy's landlock step
+// enforces it.
 type llRules struct {
 	Handled uint64   `json:"handled"`
 	Scoped  uint64   `json:"scoped"`
-	Paths   [][2]any `json:"paths"`
+	Paths   []llPath `json:"paths"`
+}
+
+// llPath grants Rights beneath Path.
+type llPath struct {
+	Path   string `json:"path"`
+	Rights uint64 `json:"rights"`
 }
 
 // llScoped is what a run may not reach outside its own Landlock domain,
@@ -34,8 +30,8 @@ type llRules struct {
 // scoped: a run may signal its own pid 1, which is outside its domain.
 const llScoped = llsys.ScopeAbstractUnixSocket
 
-// The rights that go-landlock's RODirs, RWDirs and RWFiles grant, which
-// the init's landlockSelf uses: a warm run gets the same.
+// The rights a run has: reading everywhere; writing in its scratch
+// directories; reading and writing the harmless devices.
 const (
 	llRead  = llsys.AccessFSExecute | llsys.AccessFSReadFile | llsys.AccessFSReadDir
 	llWrite = llsys.AccessFSWriteFile | llsys.AccessFSRemoveDir | llsys.AccessFSRemoveFile |
@@ -44,23 +40,23 @@ const (
 	llFile = llsys.AccessFSExecute | llsys.AccessFSWriteFile | llsys.AccessFSTruncate | llsys.AccessFSReadFile
 )
 
-// landlockRules are landlockSelf's rules for this kernel's Landlock ABI,
-// as go-landlock's best effort with V5 makes them; nil without Landlock.
+// landlockRules are the runs' rules for this kernel's Landlock ABI (the
+// rights it knows); nil without Landlock.
 func landlockRules() *llRules {
 	abi, err := llsys.LandlockGetABIVersion()
 	if err != nil || abi < 1 {
 		return nil
 	}
 	handled := uint64([]landlock.Config{landlock.V1, landlock.V2, landlock.V3, landlock.V4, landlock.V5}[min(abi, 5)-1].HandledAccessFS)
-	r := &llRules{Handled: handled, Paths: [][2]any{{"/", llRead & handled}}}
+	r := &llRules{Handled: handled, Paths: []llPath{{"/", llRead & handled}}}
 	if abi >= 6 {
 		r.Scoped = llScoped
 	}
 	for _, d := range scratchDirs {
-		r.Paths = append(r.Paths, [2]any{d, (llRead | llWrite) & handled})
+		r.Paths = append(r.Paths, llPath{d.path, (llRead | llWrite) & handled})
 	}
-	for _, d := range devicePaths() {
-		r.Paths = append(r.Paths, [2]any{d, (llRead | llWrite) & llFile & handled})
+	for _, d := range devices {
+		r.Paths = append(r.Paths, llPath{"/dev/" + d, (llRead | llWrite) & llFile & handled})
 	}
 	return r
 }

@@ -18,7 +18,8 @@ import (
 )
 
 // TestPid1Program runs the tiny pid 1 on the host as root: it becomes the
-// uid asked, lives on through SIGCHLD, and exits 1 on SIGTERM. (Run here
+// uid asked, lives on through SIGCHLD, and exits 1 on SIGTERM; run as
+// another uid, it cannot become the uid asked and exits 1 at once. (Run here
 // it is no namespace's init: the kernel's dropping of other signals sent
 // to an init is the corpus's to show.)
 func TestPid1Program(t *testing.T) {
@@ -33,7 +34,17 @@ func TestPid1Program(t *testing.T) {
 	if err := os.WriteFile(bin, sandbox.Pid1Program(2_000_261_000), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(filepath.Dir(bin), 0o755)
+	for d := filepath.Dir(bin); strings.HasPrefix(d, os.TempDir()+"/"); d = filepath.Dir(d) {
+		os.Chmod(d, 0o755) // for nobody too
+	}
+	t.Run("unprivileged", func(t *testing.T) {
+		cmd := exec.Command(bin)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Errorf("run as nobody: %v, want exit status 1", err)
+		}
+	})
 	for _, tc := range []struct {
 		sig  syscall.Signal
 		ends bool

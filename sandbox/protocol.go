@@ -20,29 +20,33 @@ const (
 const programUID = 1000
 
 // initConfig is everything the init needs to build the run's root, drop its
-// privileges and start the program.
+// privileges and start the program: the steps of the policy (policy.go)
+// that the supervisor built for it, and what they refer to.
 type initConfig struct {
-	UID           int                  `json:"uid"`
-	RootDir       string               `json:"rootDir"` // empty host directory to build the root on
-	View          view                 `json:"view"`
-	Argv          []string             `json:"argv"`
-	Env           []string             `json:"env"`
-	Code          []byte               `json:"code"`
-	ScratchBytes  int64                `json:"scratchBytes"`  // size of each tmpfs: /work, /tmp, /dev/shm
-	ScratchInodes int64                `json:"scratchInodes"` // inodes of each
-	Rlimits       []rlimit             `json:"rlimits"`
-	Masks         []procMask           `json:"masks"` // the /proc entries to mask (procMasks)
-	Pids          int64                `json:"pids"`
-	Landlock      bool                 `json:"landlock"`
-	ProgProcs     int                  `json:"progProcs"` // count of prog cgroup.procs fds from fdCgroup on
-	InitProcs     int                  `json:"initProcs"` // count of init cgroup.procs fds after those
-	Filter        []syscall.SockFilter `json:"filter"`
+	UID     int      `json:"uid"`
+	RootDir string   `json:"rootDir"` // empty host directory to build the root on
+	View    view     `json:"view"`
+	Argv    []string `json:"argv"`
+	Env     []string `json:"env"`
+	Code    []byte   `json:"code"`
+	Proc    []step   `json:"proc"`    // mount the root's /proc
+	Scratch []step   `json:"scratch"` // mount the root's scratch space
+	// Confine joins the program's cgroup and confines the init, which
+	// then starts the program: its limits, its privileges, Landlock and
+	// the seccomp filter last.
+	Confine   []step               `json:"confine"`
+	Rlimits   []rlimit             `json:"rlimits"` // the values of Confine's limits
+	Landlock  *llRules             `json:"landlock"`
+	Filter    []syscall.SockFilter `json:"filter"`
+	Pids      int64                `json:"pids"`
+	ProgProcs int                  `json:"progProcs"` // count of prog cgroup.procs fds from fdCgroup on
+	InitProcs int                  `json:"initProcs"` // count of init cgroup.procs fds after those
 	// ZygoteFD, when set, makes the init a warm slot's: it starts Argv as
 	// the slot's zygote, keeping its privileges, with this descriptor as
 	// the zygote's fd 3, and lives as long as the zygote.
 	ZygoteFD int `json:"zygoteFD,omitempty"`
-	// Pid1 is the tiny pid 1 program for the slot's runs (pid1.go), where
-	// the architecture has one.
+	// Pid1 is the tiny pid 1 program for the slot's runs (pid1_amd64.go),
+	// where the architecture has one.
 	Pid1 []byte `json:"pid1,omitempty"`
 }
 

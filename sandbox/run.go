@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"github.com/onpyrunner/onpyrunner"
 	"github.com/onpyrunner/onpyrunner/sandbox/internal/cgroup"
 	"golang.org/x/sys/unix"
@@ -35,11 +34,6 @@ type run struct {
 	limitHit       chan onpyrunner.Verdict // an output cap was passed
 }
 
-func landlockAvailable() bool {
-	v, err := llsys.LandlockGetABIVersion()
-	return err == nil && v >= 1
-}
-
 // env is the program's whole environment: nothing of the host's.
 func (r *run) env() []string {
 	return []string{
@@ -54,33 +48,42 @@ func (r *run) env() []string {
 	}
 }
 
+// config is a fresh run's init's: the policy's steps, and their values.
 func (r *run) config() initConfig {
-	l := r.lim
-	cpuSeconds := uint64((l.TimeMs+999)/1000) + 1
+	l, root := r.lim, r.s.rootPath()
+	rl := rlimits(l)
+	p := r.s.policy(len(r.cg.MoveFiles(cgroup.Prog)), rl)
 	return initConfig{
-		UID:           programUID,
-		RootDir:       r.s.rootPath(),
-		View:          r.rt.view,
-		Argv:          []string{r.rt.Binary, mainFile},
-		Env:           r.env(),
-		Code:          r.spec.Code,
-		ScratchBytes:  l.MemoryMB << 20,
-		ScratchInodes: r.s.cfg.ScratchInodes,
-		Masks:         r.s.masks,
-		Rlimits: []rlimit{
-			{syscall.RLIMIT_CPU, cpuSeconds},
-			{syscall.RLIMIT_FSIZE, uint64(l.FileSizeKB) << 10},
-			{syscall.RLIMIT_NOFILE, uint64(l.OpenFiles)},
-			{syscall.RLIMIT_STACK, uint64(l.MemoryMB) << 20},
-			{syscall.RLIMIT_CORE, 0},
-			{rlimitNPROC, uint64(l.Processes) + 64}, // the pids cgroup is the exact fence
-			{rlimitMEMLOCK, 0},
-			{rlimitRTPRIO, 0},
-			{rlimitNICE, 0},
-		},
-		Pids:     l.Processes,
+		UID:      programUID,
+		RootDir:  root,
+		View:     r.rt.view,
+		Argv:     []string{r.rt.Binary, mainFile},
+		Env:      r.env(),
+		Code:     r.spec.Code,
+		Proc:     procSteps(root+"/proc", r.s.masks),
+		Scratch:  scratchSteps(root, l.MemoryMB<<20, r.s.cfg.ScratchInodes, programUID),
+		Confine:  append(append(p.join(), p.confine()...), filter()),
+		Rlimits:  rl,
 		Landlock: r.s.landlock,
 		Filter:   r.s.filter,
+		Pids:     l.Processes,
+	}
+}
+
+// rlimits are a run's resource limits, the same resources in the same
+// order for every run.
+func rlimits(l onpyrunner.Limits) []rlimit {
+	cpuSeconds := uint64((l.TimeMs+999)/1000) + 1
+	return []rlimit{
+		{syscall.RLIMIT_CPU, cpuSeconds},
+		{syscall.RLIMIT_FSIZE, uint64(l.FileSizeKB) << 10},
+		{syscall.RLIMIT_NOFILE, uint64(l.OpenFiles)},
+		{syscall.RLIMIT_STACK, uint64(l.MemoryMB) << 20},
+		{syscall.RLIMIT_CORE, 0},
+		{rlimitNPROC, uint64(l.Processes) + 64}, // the pids cgroup is the exact fence
+		{rlimitMEMLOCK, 0},
+		{rlimitRTPRIO, 0},
+		{rlimitNICE, 0},
 	}
 }
 

@@ -31,7 +31,8 @@ type Sandbox struct {
 	filter   []syscall.SockFilter
 	uids     *uidPool
 	uidLock  *os.File // holds this process's block of host uids
-	landlock bool
+	landlock *llRules // the runs' Landlock rules; nil without Landlock
+	capLast  int      // the kernel's last capability
 	slotCPUs slotCPUs
 	masks    []procMask // the /proc entries each run sees masked
 }
@@ -88,7 +89,7 @@ func New(cfg Config) (*Sandbox, error) {
 		return nil, err
 	}
 	s := &Sandbox{cfg: cfg, cgroups: cg, runtimes: map[string]*Runtime{}, uidLock: uidLock,
-		uids: newUIDPool(cfg.UIDBase+1, cfg.MaxRuns), landlock: landlockAvailable(), masks: procMasks()}
+		uids: newUIDPool(cfg.UIDBase+1, cfg.MaxRuns), landlock: landlockRules(), masks: procMasks(), capLast: capLast()}
 	for _, ins := range raw {
 		s.filter = append(s.filter, syscall.SockFilter{Code: ins.Op, Jt: ins.Jt, Jf: ins.Jf, K: ins.K})
 	}
@@ -144,7 +145,17 @@ func (s *Sandbox) Languages() []onpyrunner.Runtime {
 func (s *Sandbox) CgroupVersion() int { return s.cgroups.Version() }
 
 // Landlock says whether runs are also confined by Landlock.
-func (s *Sandbox) Landlock() bool { return s.landlock }
+func (s *Sandbox) Landlock() bool { return s.landlock != nil }
+
+// policy is what every run's program gets, for a program that joins
+// cgroups cgroup files and has the limits rl.
+func (s *Sandbox) policy(cgroups int, rl []rlimit) policy {
+	p := policy{uid: programUID, cgroups: cgroups, capLast: s.capLast, landlock: s.landlock != nil}
+	for _, r := range rl {
+		p.rlimits = append(p.rlimits, r.Resource)
+	}
+	return p
+}
 
 // Run runs spec to the end and says how it went. An error means the
 // sandbox itself could not run the program (or ctx ended the run); every

@@ -37,6 +37,9 @@ type Slot struct {
 	runs    int         // runs by this zygote
 	prog    *cgroup.Run // the last program's cgroup, kept for the next
 	noReset bool        // the kernel cannot reset a cgroup for reuse
+	// portable: no machine code; the zygote makes each step's call itself
+	// and clones its own pid 1s, as where there is none (tests).
+	portable bool
 }
 
 // zygoteRuns is how many runs a zygote serves before a fresh one replaces
@@ -57,7 +60,9 @@ type zygote struct {
 var WarmRuntimes = map[string]bool{"python": true}
 
 // NewSlot starts a warm slot for runtime ("" is python).
-func (s *Sandbox) NewSlot(runtime string) (*Slot, error) {
+func (s *Sandbox) NewSlot(runtime string) (*Slot, error) { return s.newSlot(runtime, false) }
+
+func (s *Sandbox) newSlot(runtime string, portable bool) (*Slot, error) {
 	if runtime == "" {
 		runtime = "python"
 	}
@@ -72,7 +77,7 @@ func (s *Sandbox) NewSlot(runtime string) (*Slot, error) {
 	if !ok {
 		return nil, fmt.Errorf("sandbox: more than %d runs at once", s.cfg.MaxRuns)
 	}
-	sl := &Slot{s: s, rt: rt, uid: uid, cpu: -1}
+	sl := &Slot{s: s, rt: rt, uid: uid, cpu: -1, portable: portable}
 	if s.cfg.CPUs <= 1 {
 		sl.cpu = s.slotCPUs.take()
 	}

@@ -19,23 +19,56 @@ import (
 // settings, never its code, stdin or output, which reach the run's own
 // process only, as descriptors the zygote passes on unread.
 type warmJob struct {
-	UID           int      `json:"uid"`
-	ScratchBytes  int64    `json:"scratchBytes"`
-	ScratchInodes int64    `json:"scratchInodes"`
-	Rlimits       []rlimit `json:"rlimits"`
+	UID     int      `json:"uid"`
+	Scratch []step   `json:"scratch"` // mount the run's scratch space
+	Rlimits []uint64 `json:"rlimits"` // the values of the policy's limits, in its order
 }
 
 // zygoteSetup is what a zygote gets once, as its argument: what is the
-// same for all its runs.
+// same for all its runs, the policy's steps (policy.go) among it.
 type zygoteSetup struct {
-	Filter   string             `json:"filter"` // base64 of the struct sock_filter array
-	Landlock *llRules           `json:"landlock"`
-	Syscalls map[string]uintptr `json:"syscalls"` // see stepSyscalls
-	Runner   []byte             `json:"runner"`   // see stepRunner (base64)
-	CapLast  int                `json:"capLast"`  // the kernel's last capability
-	Argv0    string             `json:"argv0"`    // the runtime's binary, as sys.orig_argv[0]
-	CPU      int                `json:"cpu"`      // the slot's CPU
-	Masks    []procMask         `json:"masks"`    // the /proc entries to mask
+	// Program is what the run's own process (C) carries out: its /proc,
+	// its cgroup, its limits and privileges, its stdio, the seccomp filter,
+	// and the handing over of the filter's listener on the status channel.
+	Program []step `json:"program"`
+	ProcEnd int    `json:"procEnd"` // Program's steps before it mount /proc (B's, where B is pid 1)
+	CopyAt  int    `json:"copyAt"`  // where C copies its code: in its cgroup, before its limits
+	Pid1    []step `json:"pid1"`    // what B carries out (pid1Steps)
+	// ListenerFD is the seccomp listener's descriptor in C: the lowest
+	// free one once Program has closed all but stdio and the status
+	// channel.
+	ListenerFD int                `json:"listenerFD"`
+	Filter     string             `json:"filter"` // base64 of the struct sock_filter array
+	Landlock   *llRules           `json:"landlock"`
+	Syscalls   map[string]uintptr `json:"syscalls"` // what the zygote calls itself
+	Runner     []byte             `json:"runner"`   // see stepRunner (base64)
+	Argv0      string             `json:"argv0"`    // the runtime's binary, as sys.orig_argv[0]
+	CPU        int                `json:"cpu"`      // the slot's CPU
+}
+
+// warmSetup is the zygote's setup for runs under the policy p.
+func (sl *Slot) warmSetup(p policy) zygoteSetup {
+	const status, listener = 3, 4
+	z := zygoteSetup{ListenerFD: listener, Pid1: pid1Steps(programUID), Runner: stepRunner(),
+		Filter: filterBase64(sl.s.filter), Landlock: sl.s.landlock, Argv0: sl.rt.Binary, CPU: sl.cpu,
+		Syscalls: map[string]uintptr{"clone": unix.SYS_CLONE, "landlock_create_ruleset": unix.SYS_LANDLOCK_CREATE_RULESET,
+			"landlock_add_rule": unix.SYS_LANDLOCK_ADD_RULE}}
+	z.Program = procSteps("/proc", sl.s.masks)
+	z.ProcEnd = len(z.Program)
+	z.Program = append(append(z.Program, p.join()...), call("setsid", unix.SYS_SETSID))
+	z.CopyAt = len(z.Program)
+	z.Program = append(z.Program, p.confine()...)
+	for fd := range status + 1 {
+		z.Program = append(z.Program, call("dup", unix.SYS_DUP3, ref(refStdio, fd), num(uint64(fd)), num(0)))
+	}
+	z.Program = append(z.Program,
+		call("chdir "+workDir, unix.SYS_CHDIR, str(workDir)),
+		call("close descriptors", unix.SYS_CLOSE_RANGE, num(status+1), num(1<<32-1), num(0)),
+		filter(),
+		call("hand over the seccomp listener", unix.SYS_SENDMSG, num(status), ref(refListenerMsg, 0), num(0)),
+		call("close the seccomp listener", unix.SYS_CLOSE, num(listener)),
+	)
+	return z
 }
 
 // launchWarm hands the run to the slot's zygote.
@@ -45,13 +78,15 @@ func (r *run) launchWarm(p *pipes) (*launched, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
-	c := r.config()
-	msg, err := json.Marshal(warmJob{UID: programUID, ScratchBytes: c.ScratchBytes,
-		ScratchInodes: c.ScratchInodes, Rlimits: c.Rlimits})
+	job := warmJob{UID: programUID, Scratch: scratchSteps("", r.lim.MemoryMB<<20, r.s.cfg.ScratchInodes, programUID)}
+	for _, l := range rlimits(r.lim) {
+		job.Rlimits = append(job.Rlimits, l.Value)
+	}
+	msg, err := json.Marshal(job)
 	if err != nil {
 		return nil, err
 	}
-	code, err := sealedFile(c.Code)
+	code, err := sealedFile(r.spec.Code)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}

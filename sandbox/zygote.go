@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/onpyrunner/onpyrunner"
 	"github.com/onpyrunner/onpyrunner/sandbox/internal/cgroup"
 	"golang.org/x/sys/unix"
 )
@@ -37,10 +38,15 @@ func (sl *Slot) startZygote(cg *cgroup.Run) (*zygote, error) {
 	}
 	defer devnull.Close()
 	defer logW.Close()
-	setup := zygoteSetup{Filter: filterBase64(sl.s.filter), Syscalls: stepSyscalls(), Runner: stepRunner(),
-		CapLast: capLast(), Argv0: sl.rt.Binary, CPU: sl.cpu, Masks: sl.s.masks}
-	if sl.s.landlock {
-		setup.Landlock = landlockRules()
+	setup := sl.warmSetup(sl.s.policy(len(cg.MoveFiles(cgroup.Prog)), rlimits(onpyrunner.Limits{}.WithDefaults())))
+	pid1, err := pid1Program(setup.Pid1)
+	if sl.portable {
+		setup.Runner, pid1 = nil, nil
+	}
+	if err != nil {
+		ctl.Close()
+		logR.Close()
+		return nil, err
 	}
 	arg, err := json.Marshal(setup)
 	if err != nil {
@@ -49,9 +55,11 @@ func (sl *Slot) startZygote(cg *cgroup.Run) (*zygote, error) {
 		return nil, err
 	}
 	r := &run{s: sl.s, rt: sl.rt, uid: sl.uid, cg: cg}
-	cfg := initConfig{UID: programUID, RootDir: sl.s.rootPath(), View: sl.rt.view,
+	root := sl.s.rootPath()
+	cfg := initConfig{UID: programUID, RootDir: root, View: sl.rt.view,
 		Argv: []string{sl.rt.Binary, "-c", zygoteSource, string(arg)}, Env: r.env(),
-		ScratchBytes: 1 << 20, ScratchInodes: 64, Masks: sl.s.masks, ZygoteFD: fdCgroup, Pid1: pid1Program(programUID)}
+		Proc: procSteps(root+"/proc", sl.s.masks), Scratch: scratchSteps(root, 1<<20, 64, programUID),
+		ZygoteFD: fdCgroup, Pid1: pid1}
 	cmd := r.initCmd(devnull, devnull, logW, []*os.File{p.cfgR, p.statusW, theirs})
 	if err := r.start(cmd); err != nil {
 		ctl.Close()

@@ -1,17 +1,19 @@
 # The zygote of a warm sandbox slot (see warm.go): Python started once in
 # the slot's namespaces, as the slot's uid 0, that forks one job at a time.
-# Its argument is the slot's setup (JSON): the seccomp filter, the Landlock
-# rules, the /proc entries to mask and the set-up steps' system calls, the
-# same for every job. For each job it receives on fd 3 a JSON config (uid
-# and limits) and descriptors (stdin, stdout, stderr, a status channel, a
-# sealed memory file with the code, the files that join the job's cgroup),
-# mounts fresh scratch tmpfs over the last job's, and then (spawn_job)
-# enters new pid and IPC namespaces for its children, spawns the tiny pid 1
-# there (pid1.go) and forks
-#   C: pid 2; mounts a /proc for the namespace, joins the job's cgroup,
-#      copies its code to /work/main.py, drops every
-#      privilege, installs Landlock and the seccomp filter (make_steps),
-#      and runs the code as __main__ as `python3 main.py` would.
+# Its argument is the slot's setup (JSON, zygoteSetup in warmrun.go): the
+# steps of the policy (policy.go) that each job's processes carry out, the
+# seccomp filter and the Landlock rules, the same for every job. It carries
+# the steps out as they are and decides nothing. For each job it receives
+# on fd 3 a JSON config (uid, limits, the scratch mounts) and descriptors
+# (stdin, stdout, stderr, a status channel, a sealed memory file with the
+# code, the files that join the job's cgroup), mounts fresh scratch tmpfs
+# over the last job's, and then (spawn_job) enters new pid and IPC
+# namespaces for its children, spawns the tiny pid 1 there
+# (pid1_amd64.go) and forks
+#   C: pid 2; carries out the setup's program: mounts a /proc for the
+#      namespace, joins the job's cgroup, copies its code to /work/main.py,
+#      drops every privilege, installs Landlock and the seccomp filter;
+#      then runs the code as __main__ as `python3 main.py` would.
 # It waits for C, reports how it ended and kills the pid 1, which ends
 # every other process of the job (the supervisor kills them too, through
 # the job's cgroup), and moves itself into a fresh network namespace for
@@ -26,9 +28,7 @@ from importlib.machinery import SourceFileLoader
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
-CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x02000000, 0x08000000, 0x20000000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC = 1, 2, 4, 8, 32, 4096, 16384
-PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 4, 24, 38, 47
+CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x08000000, 0x20000000, 0x40000000
 MNT_DETACH = 2
 
 
@@ -37,11 +37,6 @@ def check(r, what):
         e = ctypes.get_errno()
         raise OSError(e, "%s: %s" % (what, os.strerror(e)))
     return r
-
-
-def mount(src, dst, fstype, flags, data=None):
-    check(libc.mount(src.encode(), dst.encode(), fstype.encode() if fstype else None,
-                     ctypes.c_ulong(flags), data.encode() if data else None), "mount " + dst)
 
 
 def report(fd, **msg):
@@ -69,11 +64,11 @@ def landlock_ruleset(rules):
     attr = RulesetAttr(rules["handled"], 0, rules["scoped"])
     size = ctypes.sizeof(attr) if rules["scoped"] else 8  # what ABIs before 6 know
     fd = check(libc.syscall(NR["landlock_create_ruleset"], ctypes.byref(attr), ctypes.c_size_t(size), 0), "landlock")
-    for path, rights in rules["paths"]:
-        pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    for p in rules["paths"]:
+        pfd = os.open(p["path"], os.O_PATH | os.O_CLOEXEC)
         try:
-            attr = PathBeneath(rights, pfd)
-            check(libc.syscall(NR["landlock_add_rule"], fd, 1, ctypes.byref(attr), 0), "landlock " + path)
+            attr = PathBeneath(p["rights"], pfd)
+            check(libc.syscall(NR["landlock_add_rule"], fd, 1, ctypes.byref(attr), 0), "landlock " + p["path"])
         finally:
             os.close(pfd)
     os.set_inheritable(fd, False)
@@ -81,7 +76,7 @@ def landlock_ruleset(rules):
 
 
 SETUP = json.loads(sys.argv[1])
-NR = SETUP["syscalls"]  # this architecture's system call numbers
+NR = SETUP["syscalls"]  # the numbers of the calls the zygote makes itself
 _filter = base64.b64decode(SETUP["filter"])
 FILTER = ctypes.create_string_buffer(_filter, len(_filter))
 FPROG = SockFprog(len(_filter) // 8, ctypes.addressof(FILTER))
@@ -91,65 +86,55 @@ class Step(ctypes.Structure):
     _fields_ = [("nr", ctypes.c_long), ("args", ctypes.c_long * 6), ("res", ctypes.c_long)]
 
 
-KEEP = []  # what the steps point to
+class Table:
+    """Steps of the policy as the step runner takes them: a table of
+    Step, the name of each (for errors), and the arguments that refer to a
+    job's own values (stepArg.Ref in policy.go), which fill sets."""
 
+    def __init__(self, steps, fixed):
+        self.steps = (Step * len(steps))()
+        self.names = [st["what"] for st in steps]
+        self.refs, self.keep = [], []  # keep: what the steps point to
+        for i, st in enumerate(steps):
+            self.steps[i].nr = st["nr"]
+            args = self.steps[i].args
+            for j, a in enumerate(st.get("args") or ()):
+                if "b" in a:
+                    b = ctypes.create_string_buffer(base64.b64decode(a["b"]))
+                    self.keep.append(b)
+                    args[j] = ctypes.addressof(b)
+                elif a.get("ref") in fixed:
+                    args[j] = fixed[a["ref"]][a.get("k", 0)]
+                elif "ref" in a:
+                    self.refs.append((args, j, a["ref"], a.get("k", 0)))
+                else:
+                    args[j] = a.get("n", 0)
 
-def cstr(s):
-    b = ctypes.create_string_buffer(s.encode())
-    KEEP.append(b)
-    return ctypes.addressof(b)
+    def fill(self, values):
+        for args, j, name, k in self.refs:
+            v = values.get(name, ())
+            if k >= len(v):
+                raise OSError(22, "the job has no %s %d" % (name, k))
+            args[j] = v[k]
 
-
-def proc_steps():
-    """The steps that mount a job's /proc: the proc itself, /proc/sys read
-    only, and the host's entries masked (empty), as the init's mountProc
-    does."""
-    proc_flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
-    steps = [
-        ("mount /proc", "mount", cstr("proc"), cstr("/proc"), cstr("proc"), proc_flags, 0),
-        ("mount /proc/sys", "mount", cstr("/proc/sys"), cstr("/proc/sys"), 0, MS_BIND | MS_REC, 0),
-        ("remount /proc/sys", "mount", cstr(""), cstr("/proc/sys"), 0, MS_REMOUNT | MS_BIND | MS_RDONLY | proc_flags, 0)]
-    for m in SETUP["masks"]:
-        path = cstr("/proc/" + m["path"])
-        if m["dir"]:
-            steps.append(("mask /proc/" + m["path"], "mount", cstr("tmpfs"), path, cstr("tmpfs"), MS_RDONLY | proc_flags, cstr("mode=0555")))
+    def run(self, first=0, last=None):
+        """Runs steps first to last (exclusive); raises OSError naming the
+        step that failed."""
+        last = len(self.names) if last is None else last
+        steps = self.steps
+        if RUNNER:
+            done = first + RUNNER(ctypes.addressof(steps) + first * ctypes.sizeof(Step), last - first)
         else:
-            steps.append(("mask /proc/" + m["path"], "mount", cstr("/dev/null"), path, 0, MS_BIND, 0))
-    return steps
-
-
-def make_steps(n_cgroups, n_rlimits):
-    """The system calls that set up a job's program, in order: its /proc
-    (proc_steps), joining its cgroup and a cgroup namespace rooted there,
-    its limits (C first copies its code), dropping every privilege, its
-    stdio, Landlock, seccomp and handing over the filter's listener.
-    fill_steps sets what is the job's. The forked program runs them in few
-    calls (run_steps): calls from here would touch, and so copy, page after
-    page of the interpreter."""
-    steps = proc_steps()
-    steps += [("join cgroup", "write", -1, cstr("0"), 1)] * n_cgroups
-    steps += [("unshare cgroup", "unshare", CLONE_NEWCGROUP), ("setsid", "setsid")]
-    steps += [("setrlimit", "prlimit64", 0, -1, ctypes.addressof(RLIMITS[i]), 0) for i in range(n_rlimits)]
-    steps += [("drop capability %d" % cap, "prctl", PR_CAPBSET_DROP, cap) for cap in range(SETUP["capLast"] + 1)]
-    steps += [("setgroups", "setgroups", 0, 0), ("setresgid", "setresgid"), ("setresuid", "setresuid"),
-              ("clear ambient capabilities", "prctl", PR_CAP_AMBIENT, 4), ("not dumpable", "prctl", PR_SET_DUMPABLE, 0),
-              ("no_new_privs", "prctl", PR_SET_NO_NEW_PRIVS, 1)]
-    steps += [("dup", "dup3", -1, fd, 0) for fd in range(4)]
-    steps += [("chdir /work", "chdir", cstr("/work"))]
-    if SETUP["landlock"]:
-        steps += [("landlock", "landlock_restrict_self", -1, 0)]
-    steps += [("close descriptors", "close_range", 4, 0xFFFFFFFF, 0),
-              ("seccomp", "seccomp", 1, SECCOMP_FILTER_FLAG_NEW_LISTENER, ctypes.addressof(FPROG)),
-              ("hand over the seccomp listener", "sendmsg", 3, ctypes.addressof(LISTENER_MSG), 0),
-              ("close the seccomp listener", "close", LISTENER_FD)]
-    table = (Step * len(steps))()
-    at = {}  # the first step of each name
-    for i, (name, nr, *args) in enumerate(steps):
-        at.setdefault(name, i)
-        table[i].nr = NR[nr]
-        for j, a in enumerate(args):
-            table[i].args[j] = a
-    return table, [st[0] for st in steps], at
+            done = first
+            while done < last:
+                st = steps[done]
+                if SYSCALL(st.nr, *st.args) < 0:
+                    st.res = -ctypes.get_errno()
+                    break
+                done += 1
+        if done < last:
+            err = -steps[done].res
+            raise OSError(err, "%s: %s" % (self.names[done], os.strerror(err)))
 
 
 class Iovec(ctypes.Structure):
@@ -167,43 +152,19 @@ class CmsgRights(ctypes.Structure):  # one descriptor, padded to CMSG_SPACE
                 ("fd", ctypes.c_int), ("pad", ctypes.c_int)]
 
 
-# The seccomp step's listener is the lowest free descriptor: 4, with only
-# the stdio and the status channel (3) left. C hands it to the supervisor
-# (serveNetlinkCap in status.go) with a status message and closes it.
-SECCOMP_FILTER_FLAG_NEW_LISTENER, LISTENER_FD = 8, 4
+# C hands the seccomp filter's listener to the supervisor (serveNetlinkCap
+# in status.go) with a status message, on the status channel (3).
+LISTENER_FD = SETUP["listenerFD"]
 _text = ctypes.create_string_buffer(b'{"listener":true}\n', 18)
 _iov = Iovec(ctypes.addressof(_text), 18)
 _rights = CmsgRights(20, socket.SOL_SOCKET, socket.SCM_RIGHTS, LISTENER_FD, 0)
 LISTENER_MSG = Msghdr(None, 0, ctypes.addressof(_iov), 1, ctypes.addressof(_rights), ctypes.sizeof(_rights), 0)
 
 RLIMITS = ((ctypes.c_uint64 * 2) * 16)()
-STEPS, NAMES, AT, JOINS = None, [], {}, 0  # JOINS: the cgroup files they were made for
-
-
-def fill_steps(job, fds, status):
-    """Sets a job's own arguments in the steps, made on the first job (the
-    count of cgroup files is the host's)."""
-    global STEPS, NAMES, AT, JOINS
-    rl = job["rlimits"]
-    if STEPS is None or len(fds["prog"]) != JOINS:
-        STEPS, NAMES, AT = make_steps(len(fds["prog"]), len(rl))
-        JOINS = len(fds["prog"])
-    for k, fd in enumerate(fds["prog"]):
-        STEPS[AT["join cgroup"] + k].args[0] = fd
-    for k, r in enumerate(rl):
-        RLIMITS[k][0] = RLIMITS[k][1] = r["value"]
-        STEPS[AT["setrlimit"] + k].args[1] = r["resource"]
-    for name in ("setresgid", "setresuid"):
-        for j in range(3):
-            STEPS[AT[name]].args[j] = job["uid"]
-    for k, fd in enumerate(fds["stdio"] + [status]):
-        STEPS[AT["dup"] + k].args[0] = fd
-    if "landlock" in AT:
-        STEPS[AT["landlock"]].args[0] = fds["ruleset"]
 
 
 def load_runner(code):
-    """The step runner (steps.go) as a function, or None where there is
+    """The step runner (steprunner_amd64.go) as a function, or None where there is
     none."""
     if not code:
         return None
@@ -220,24 +181,10 @@ def load_runner(code):
 
 RUNNER = load_runner(SETUP["runner"])
 SYSCALL = ctypes.CFUNCTYPE(ctypes.c_long, *[ctypes.c_long] * 7, use_errno=True)(("syscall", libc))
-
-
-def run_steps(first, last):
-    """Runs steps first to last (exclusive); raises OSError naming the step
-    that failed."""
-    if RUNNER:
-        done = first + RUNNER(ctypes.addressof(STEPS) + first * ctypes.sizeof(Step), last - first)
-    else:
-        done = first
-        while done < last:
-            st = STEPS[done]
-            if SYSCALL(st.nr, *st.args) < 0:
-                st.res = -ctypes.get_errno()
-                break
-            done += 1
-    if done < last:
-        err = -STEPS[done].res
-        raise OSError(err, "%s: %s" % (NAMES[done], os.strerror(err)))
+FIXED = {"filter": [ctypes.addressof(FPROG)], "listenerMsg": [ctypes.addressof(LISTENER_MSG)],
+         "rlimit": [ctypes.addressof(r) for r in RLIMITS]}
+PROGRAM = Table(SETUP["program"], FIXED)  # C's
+B_STEPS = Table(SETUP["pid1"], FIXED)  # B's
 
 
 MAIN = "/work/main.py"
@@ -356,10 +303,10 @@ def shutdown(main, code):
 
 def job_c(job, fds, status, proc):
     """The program: C."""
-    copy_at = AT["setsid"] + 1  # in its cgroup, before its limits
-    run_steps(0 if proc else AT["join cgroup"], copy_at)
+    copy_at = SETUP["copyAt"]
+    PROGRAM.run(0 if proc else SETUP["procEnd"], copy_at)
     copy_code(job, fds["code"])
-    run_steps(copy_at, len(STEPS))
+    PROGRAM.run(copy_at)
     os.write(3, b'{"started":true}\n')
     os.close(3)
     run_main()
@@ -367,7 +314,7 @@ def job_c(job, fds, status, proc):
 
 def job_b(job, fds, status):
     """pid 1 of the job's pid namespace: B (where there is no tiny pid 1)."""
-    run_steps(0, AT["join cgroup"])  # its /proc
+    PROGRAM.run(0, SETUP["procEnd"])  # its /proc
     c = os.fork()
     if c == 0:
         run_child(job_c, job, fds, status, False)
@@ -379,11 +326,7 @@ def job_b(job, fds, status):
     # kernel drops the others (B is its namespace's init).
     for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, lambda *_: os._exit(1))
-    uid = job["uid"]
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)
-    check(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl")
+    B_STEPS.run()
     while True:
         pid, st = os.wait()
         if pid == c:
@@ -403,15 +346,20 @@ def detach_scratch():
     check(libc.unshare(CLONE_NEWNET), "unshare net")
 
 
-def prepare(job):
-    """Fresh scratch space for the next job, in the slot's mount namespace:
-    new tmpfs over the detached ones (its /proc is the job's own to mount).
-    Returns the job's Landlock ruleset, or -1."""
-    uid, size, inodes = job["uid"], job["scratchBytes"], job["scratchInodes"]
-    for path, mode in (("/work", "0700"), ("/tmp", "1777"), ("/dev/shm", "1777")):
-        mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-              "size=%d,nr_inodes=%d,mode=%s,uid=%d,gid=%d" % (size, inodes, mode, uid, uid))
-    return landlock_ruleset(SETUP["landlock"]) if SETUP["landlock"] else -1
+def prepare(job, got, status):
+    """Fresh scratch space for the next job, in the slot's mount namespace
+    (the job's scratch steps: new tmpfs over the detached ones; its /proc
+    is the job's own to mount), its Landlock ruleset, and its values in
+    C's steps."""
+    Table(job["scratch"], {}).run()
+    if SETUP["landlock"]:
+        got["ruleset"] = landlock_ruleset(SETUP["landlock"])
+    rl = job["rlimits"]
+    if len(rl) > len(RLIMITS):
+        raise OSError(22, "%d limits" % len(rl))
+    for k, v in enumerate(rl):
+        RLIMITS[k][0] = RLIMITS[k][1] = v
+    PROGRAM.fill({"cgroup": got["prog"], "stdio": got["stdio"] + [status], "ruleset": [got["ruleset"]]})
 
 
 def clone_b():
@@ -423,8 +371,6 @@ def clone_b():
 def run_child(step, job, fds, status, *args):
     """Runs one step in a child; a failure is reported, never raised."""
     try:
-        if not spawn[0]:
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         step(job, fds, status, *args)
     except SystemExit:
         raise
@@ -439,7 +385,7 @@ def run_child(step, job, fds, status, *args):
         os._exit(1)
 
 
-PID1 = "/.slot/pid1"  # the tiny pid 1, where the slot has one (pid1.go)
+PID1 = "/.slot/pid1"  # the tiny pid 1, where the slot has one (pid1_amd64.go)
 spawn = [False]  # whether runs use it
 
 
@@ -455,7 +401,6 @@ def spawn_job(job, got, status, own):
             b = os.posix_spawn(PID1, ["pid1"], {})
         except OSError:
             spawn[0] = False  # it cannot run here: clone B for the next runs
-            signal.signal(signal.SIGCHLD, signal.SIG_IGN)
             raise
         c = os.fork()
         if c == 0:
@@ -486,8 +431,6 @@ def serve(sock):
     as_python3_main()
     spawn[0] = os.path.exists(PID1)
     own = [os.open("/.slot/proc/self/ns/" + ns, os.O_RDONLY) for ns in ("pid", "ipc")]
-    if not spawn[0]:
-        signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the B processes reap themselves
     detach_scratch()
     gc.collect()
     gc.freeze()  # keep the forks' pages shared
@@ -508,15 +451,17 @@ def serve(sock):
         got = {"stdio": fds[0:3], "code": fds[4], "prog": fds[5:], "ruleset": -1}
         status = fds[3]
         try:
-            got["ruleset"] = prepare(job)
-            fill_steps(job, got, status)
+            prepare(job, got, status)
             # Nothing of the zygote's for the run's collector to walk: a
             # collection that walked them would copy every page they are on.
             gc.freeze()
             if spawn[0]:
                 spawn_job(job, got, status, own)
-            elif clone_b() == 0:
-                run_child(job_b, job, got, status)
+            else:
+                b = clone_b()
+                if b == 0:
+                    run_child(job_b, job, got, status)
+                os.waitpid(b, 0)  # the job's end: B ends when C does
         except OSError as e:
             report(status, error="prepare: %s" % e)
         if got["ruleset"] >= 0:

@@ -1,3 +1,5 @@
+//go:build linux
+
 package sandbox
 
 import (
@@ -59,28 +61,7 @@ func sandboxInit() error {
 	if c.ZygoteFD != 0 {
 		return slotInit(&c)
 	}
-	// Into the program's cgroup, so that the program starts there, and a
-	// cgroup namespace rooted at it, so the program sees only its own.
-	if err := writeFDs(fdCgroup, c.ProgProcs, "0"); err != nil {
-		return err
-	}
-	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-		return fmt.Errorf("unshare cgroup namespace: %w", err)
-	}
-	for _, r := range c.Rlimits {
-		if err := syscall.Setrlimit(r.Resource, &syscall.Rlimit{Cur: r.Value, Max: r.Value}); err != nil {
-			return fmt.Errorf("setrlimit %d: %w", r.Resource, err)
-		}
-	}
-	if err := dropPrivileges(c.UID); err != nil {
-		return err
-	}
-	if c.Landlock {
-		if err := landlockSelf(); err != nil {
-			return err
-		}
-	}
-	if err := loadFilter(c.Filter); err != nil {
+	if err := confineInit(&c); err != nil {
 		return err
 	}
 	pid, err := syscall.ForkExec(c.Argv[0], c.Argv, &syscall.ProcAttr{

@@ -1,3 +1,5 @@
+//go:build linux
+
 package sandbox
 
 import (
@@ -11,10 +13,11 @@ import (
 // devices are the only device nodes a run sees.
 var devices = []string{"null", "zero", "full", "random", "urandom"}
 
+// This file runs in the init: it builds the run's root.
+
 // buildRoot makes the run's root and pivots into it: a small read-only
-// tmpfs with the runtime's files bound read-only, a minimal /dev, a fresh
-// /proc with /proc/sys read-only, tmpfs scratch at /work, /tmp and /dev/shm
-// (size and inode caps, nosuid, nodev, noexec), and an /etc that holds a
+// tmpfs with the runtime's files bound read-only, a minimal /dev, the
+// policy's /proc and scratch space (policy.go), and an /etc that holds a
 // passwd, group and hosts written here. The old root is detached.
 func buildRoot(c *initConfig) error {
 	root := c.RootDir
@@ -27,17 +30,9 @@ func buildRoot(c *initConfig) error {
 			return unix.Mount("tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=1m,nr_inodes=4096,mode=0755")
 		}},
 		{"bind runtime", func() error { return bindView(root, c.View) }},
-		{"mount /dev", func() error { return mountDev(root, c) }},
-		{"mount /proc", func() error { return mountProc(root, c.Masks) }},
+		{"mount /dev and scratch", func() error { return mountDev(root, c) }},
+		{"mount /proc", func() error { return mountProc(root, c) }},
 		{"mount the slot's /proc", func() error { return mountSlotProc(root, c) }},
-		{"mount scratch", func() error {
-			for _, d := range []string{workDir, "/tmp"} {
-				if err := mountScratch(root+d, c, "0700"); err != nil {
-					return err
-				}
-			}
-			return nil
-		}},
 		{"write files", func() error { return writeFiles(root, c) }},
 		{"pivot root", func() error { return pivot(root) }},
 	}
@@ -113,6 +108,8 @@ func remount(p string, flags uintptr) error {
 	return nil
 }
 
+// mountDev mounts a minimal /dev, and the scratch space (its /dev/shm
+// among it) before it makes /dev read-only.
 func mountDev(root string, c *initConfig) error {
 	dev := root + "/dev"
 	if err := os.Mkdir(dev, 0o755); err != nil {
@@ -135,33 +132,27 @@ func mountDev(root string, c *initConfig) error {
 			return err
 		}
 	}
-	if err := mountScratch(dev+"/shm", c, "1777"); err != nil {
+	for _, d := range scratchDirs {
+		if err := os.MkdirAll(root+d.path, 0o755); err != nil {
+			return err
+		}
+	}
+	if _, err := carryOut(c.Scratch, noValues); err != nil {
 		return err
 	}
 	return remount(dev, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NOEXEC)
 }
 
-func mountProc(root string, masks []procMask) error {
-	proc := root + "/proc"
-	if err := os.Mkdir(proc, 0o555); err != nil {
+func mountProc(root string, c *initConfig) error {
+	if err := os.Mkdir(root+"/proc", 0o555); err != nil {
 		return err
 	}
-	if err := unix.Mount("proc", proc, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		return err
-	}
-	if err := unix.Mount(proc+"/sys", proc+"/sys", "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return err
-	}
-	if err := remount(proc+"/sys", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
-		return err
-	}
-	for _, m := range masks {
-		if err := m.mount(proc); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := carryOut(c.Proc, noValues)
+	return err
 }
+
+// noValues is for steps that refer to nothing of the init's.
+func noValues(a stepArg) (uintptr, error) { return 0, fmt.Errorf("no %s here", a.Ref) }
 
 // maskedProc are the /proc entries a run sees empty: what container
 // runtimes mask (the kernel's memory, keys, timers, interrupts, hardware
@@ -193,21 +184,6 @@ func procMasks() []procMask {
 	return out
 }
 
-// mount covers the entry in the /proc at proc.
-func (m procMask) mount(proc string) error {
-	p := proc + "/" + m.Path
-	var err error
-	if m.Dir {
-		err = unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0555")
-	} else {
-		err = unix.Mount("/dev/null", p, "", unix.MS_BIND, "")
-	}
-	if err != nil {
-		return fmt.Errorf("mask %s: %w", p, err)
-	}
-	return nil
-}
-
 // mountSlotProc gives a warm slot a second, fully visible /proc where
 // only the slot's root may look: the kernel lets a user namespace mount a
 // new proc (each run's, over /proc) only where one is fully visible, and
@@ -235,15 +211,6 @@ func mountSlotProc(root string, c *initConfig) error {
 
 // slotDir holds a warm slot's own /proc, for the slot's root only.
 const slotDir = "/.slot"
-
-// mountScratch mounts a capped tmpfs that the run's uid owns.
-func mountScratch(p string, c *initConfig, mode string) error {
-	if err := os.MkdirAll(p, 0o755); err != nil {
-		return err
-	}
-	opts := fmt.Sprintf("size=%d,nr_inodes=%d,mode=%s,uid=%d,gid=%d", c.ScratchBytes, c.ScratchInodes, mode, c.UID, c.UID)
-	return unix.Mount("tmpfs", p, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts)
-}
 
 func writeFiles(root string, c *initConfig) error {
 	files := map[string]string{
