@@ -182,7 +182,7 @@ func (s *Store) start(ctx context.Context, m goredis.XMessage, takeover bool) (*
 func (s *Store) renew(id, msg string) {
 	ctx, stop := context.WithCancel(context.Background())
 	s.mu.Lock()
-	s.leases[id] = stop
+	s.leases[id] = lease{stop: stop, msg: msg}
 	s.mu.Unlock()
 	go func() {
 		t := time.NewTicker(s.cfg.Lease / 3)
@@ -199,18 +199,23 @@ func (s *Store) renew(id, msg string) {
 	}()
 }
 
-func (s *Store) stopLease(id string) {
+// stopLease stops renewing a job's lease and returns its queue entry: the
+// entry of this worker's attempt, which its finish may drop ("" when it
+// holds no lease on the job).
+func (s *Store) stopLease(id string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if stop := s.leases[id]; stop != nil {
-		stop()
+	l, ok := s.leases[id]
+	if ok {
+		l.stop()
 		delete(s.leases, id)
 	}
+	return l.msg
 }
 
 // Finish implements onpyrunner.Store.
 func (s *Store) Finish(ctx context.Context, j *onpyrunner.Job) error {
-	defer s.stopLease(j.ID)
+	msg := s.stopLease(j.ID)
 	result := ""
 	if j.Result != nil {
 		b, err := json.Marshal(j.Result)
@@ -223,7 +228,7 @@ func (s *Store) Finish(ctx context.Context, j *onpyrunner.Job) error {
 	job, ev := s.jobKeys(j.ID)
 	done, err := finishScript.Run(ctx, s.rdb, []string{job, s.key("running"), ev, s.key("queue"), s.key("queued")},
 		string(j.Status), result, j.Error, micros(now), seconds(s.cfg.Retention), seconds(s.cfg.EventsTTL),
-		s.cfg.Consumer, j.ID).Int()
+		s.cfg.Consumer, j.ID, msg).Int()
 	if err != nil {
 		return s.fail(err)
 	}

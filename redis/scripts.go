@@ -60,13 +60,15 @@ return 1
 
 // finish ends a running job, or hands it back to the queue.
 // KEYS job running ev queue queued; ARGV status result error now
-// retentionSec eventsTTLSec consumer id.
+// retentionSec eventsTTLSec consumer id msg, where msg is the queue entry
+// of this worker's attempt. A finish touches no other entry: a job handed
+// back has a new one, which a late finish of an earlier attempt must leave.
 // Returns 1 done, 0 when the job is no longer this worker's to end.
 var finishScript = goredis.NewScript(event + `
 local st = redis.call('HGET', KEYS[1], 'status')
 local msg = redis.call('HGET', KEYS[1], 'msg')
 if st ~= 'running' then
-  if msg then drop(KEYS[4], msg) end
+  if msg and msg == ARGV[9] then drop(KEYS[4], msg) end
   return 0
 end
 if redis.call('HGET', KEYS[1], 'worker') ~= ARGV[7] then return 0 end

@@ -49,9 +49,9 @@ type Store struct {
 	rdb *goredis.Client
 
 	mu      sync.Mutex
-	leases  map[string]context.CancelFunc // job id -> its lease renewal
-	claimed time.Time                     // the last look for expired leases began
-	cursor  string                        // where that look goes on
+	leases  map[string]lease // job id -> its lease renewal
+	claimed time.Time        // the last look for expired leases began
+	cursor  string           // where that look goes on
 }
 
 var _ onpyrunner.Store = (*Store)(nil)
@@ -80,7 +80,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	// Fail fast when Redis is away: callers answer 503 rather than hang.
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 3*time.Second, 3*time.Second
 	opt.PoolTimeout, opt.MaxRetries, opt.PoolSize = 4*time.Second, 1, cfg.PoolSize
-	s := &Store{cfg: cfg, rdb: goredis.NewClient(opt), leases: map[string]context.CancelFunc{}}
+	s := &Store{cfg: cfg, rdb: goredis.NewClient(opt), leases: map[string]lease{}}
 	if err := s.ensureGroup(ctx); err != nil {
 		s.rdb.Close()
 		return nil, err
@@ -113,8 +113,8 @@ func (s *Store) ensureGroup(ctx context.Context) error {
 // Close stops the lease renewals and closes the connections.
 func (s *Store) Close() error {
 	s.mu.Lock()
-	for _, stop := range s.leases {
-		stop()
+	for _, l := range s.leases {
+		l.stop()
 	}
 	s.mu.Unlock()
 	return s.rdb.Close()
@@ -169,3 +169,10 @@ func (s *Store) fail(err error) error {
 func seconds(d time.Duration) int64 { return max(int64(d/time.Second), 1) }
 
 func micros(t time.Time) string { return strconv.FormatInt(t.UnixMicro(), 10) }
+
+// lease is this worker's hold on a running job: the renewal to stop, and
+// the queue entry of its attempt.
+type lease struct {
+	stop context.CancelFunc
+	msg  string
+}

@@ -82,6 +82,37 @@ func TestLeases(t *testing.T) {
 			t.Fatalf("after finish: %+v %v", got, err)
 		}
 	})
+	t.Run("stale finish leaves a handed-back job queued", func(t *testing.T) {
+		// A stops (SIGSTOP: no renewals), B takes the job over and hands
+		// it back (SIGTERM); then A goes on and finishes it late. The job
+		// must stay queued with its new queue entry, for C to run.
+		prefix := rand.Text() + ":"
+		a, b, c := open(t, srv.URL, prefix, lease, 3), open(t, srv.URL, prefix, lease, 3), open(t, srv.URL, prefix, lease, 3)
+		id := submitOne(t, a)
+		ja, err := claimWithin(t, a, 5*time.Second)
+		if err != nil || ja.ID != id {
+			t.Fatalf("claim: %+v %v", ja, err)
+		}
+		redis.PauseLease(a, id)
+		jb, err := claimWithin(t, b, 10*time.Second)
+		if err != nil || jb.ID != id {
+			t.Fatalf("takeover: %+v %v", jb, err)
+		}
+		jb.Status = onpyrunner.Queued
+		if err := b.Finish(t.Context(), jb); err != nil {
+			t.Fatal(err)
+		}
+		ja.Status, ja.Result = onpyrunner.Completed, &onpyrunner.Result{Verdict: onpyrunner.OK}
+		if err := a.Finish(t.Context(), ja); err != nil {
+			t.Fatal(err)
+		}
+		if j, err := c.Get(t.Context(), id); err != nil || j.Status != onpyrunner.Queued {
+			t.Fatalf("after the late finish: %+v %v, want queued", j, err)
+		}
+		if j, err := claimWithin(t, c, 10*time.Second); err != nil || j.ID != id || j.Status != onpyrunner.Running {
+			t.Fatalf("the handed-back job is not claimed again: %+v %v", j, err)
+		}
+	})
 	t.Run("renewed lease is kept", func(t *testing.T) {
 		prefix := rand.Text() + ":"
 		a, b := open(t, srv.URL, prefix, lease, 3), open(t, srv.URL, prefix, lease, 3)
