@@ -89,8 +89,10 @@ type Store interface {
 	// and returns it. It returns ctx's error when ctx ends first.
 	Claim(ctx context.Context) (*Job, error)
 	// Finish records the end of a claimed job: j.Status is Completed (with
-	// j.Result), Failed (with j.Error) or Queued (handed back, to run again).
-	// A job canceled meanwhile stays canceled.
+	// j.Result), Failed (with j.Error), Queued (handed back, to run again)
+	// or Canceled (the worker saw it canceled and lets go of it). A job
+	// canceled meanwhile stays canceled; either way the worker's hold on
+	// the job (its lease) ends.
 	Finish(ctx context.Context, j *Job) error
 	// Cancel ends a queued or running job as canceled and returns it; a job
 	// that has already ended is returned as it is.

@@ -9,3 +9,10 @@ func PauseLease(s *Store, id string) {
 		l.stop()
 	}
 }
+
+// Leases counts the jobs whose leases this worker renews (tests only).
+func Leases(s *Store) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.leases)
+}

@@ -113,6 +113,42 @@ func TestLeases(t *testing.T) {
 			t.Fatalf("the handed-back job is not claimed again: %+v %v", j, err)
 		}
 	})
+	t.Run("canceled running job is let go", func(t *testing.T) {
+		// The worker's Finish after a cancel leaves no pending queue
+		// entry (nor lease renewal) behind.
+		prefix := rand.Text() + ":"
+		a := open(t, srv.URL, prefix, lease, 3)
+		opt, err := goredis.ParseURL(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rdb := goredis.NewClient(opt)
+		defer rdb.Close()
+		for range 5 {
+			id := submitOne(t, a)
+			j, err := claimWithin(t, a, 5*time.Second)
+			if err != nil || j.ID != id {
+				t.Fatalf("claim: %+v %v", j, err)
+			}
+			if _, err = a.Cancel(t.Context(), id); err != nil {
+				t.Fatal(err)
+			}
+			j.Status = onpyrunner.Canceled
+			if err := a.Finish(t.Context(), j); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := a.Get(t.Context(), id); err != nil || got.Status != onpyrunner.Canceled {
+				t.Fatalf("after finish: %+v %v", got, err)
+			}
+		}
+		pending, err := rdb.XPending(t.Context(), prefix+"queue", "workers").Result()
+		if err != nil || pending.Count != 0 {
+			t.Errorf("pending entries after 5 canceled runs: %+v %v", pending, err)
+		}
+		if n := redis.Leases(a); n != 0 {
+			t.Errorf("%d lease renewals left", n)
+		}
+	})
 	t.Run("renewed lease is kept", func(t *testing.T) {
 		prefix := rand.Text() + ":"
 		a, b := open(t, srv.URL, prefix, lease, 3), open(t, srv.URL, prefix, lease, 3)

@@ -129,9 +129,17 @@ func (p *Pool) runJob(runCtx context.Context, runner Runner, j *onpyrunner.Job) 
 	took := time.Since(t0)
 	cancel()
 
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(runCtx), 30*time.Second)
+	defer fcancel()
 	select {
 	case <-canceled:
-		return // the store has it canceled already
+		// The store has it canceled already: only let go of it (its
+		// lease and queue entry, where the store has them).
+		j.Status, j.Result = onpyrunner.Canceled, nil
+		if err := p.store.Finish(fctx, j); err != nil {
+			p.cfg.Logger.Error("let go of a canceled job", "job", j.ID, "err", err)
+		}
+		return
 	default:
 	}
 	switch {
@@ -145,8 +153,6 @@ func (p *Pool) runJob(runCtx context.Context, runner Runner, j *onpyrunner.Job) 
 	default:
 		j.Status, j.Result = onpyrunner.Completed, res
 	}
-	fctx, fcancel := context.WithTimeout(context.WithoutCancel(runCtx), 30*time.Second)
-	defer fcancel()
 	if err := p.store.Finish(fctx, j); err != nil {
 		p.cfg.Logger.Error("store a job's end", "job", j.ID, "err", err)
 		return

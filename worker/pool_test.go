@@ -173,15 +173,18 @@ func TestRunnerErrors(t *testing.T) {
 }
 
 // TestCancelRunningJob: a client's cancel ends the running program's
-// context, and the job stays canceled.
+// context, the job stays canceled, and the worker lets go of it (a Finish,
+// which ends its lease where the store has one).
 func TestCancelRunningJob(t *testing.T) {
 	started, returned := make(chan struct{}), make(chan error, 1)
-	p := startPool(t, 1, time.Second, func(ctx context.Context, _ onpyrunner.RunRequest) (*onpyrunner.Result, error) {
+	finished := make(chan onpyrunner.Status, 1)
+	wrap := func(s onpyrunner.Store) onpyrunner.Store { return finishSpy{s, finished} }
+	p := startPoolWith(t, wrap, 1, time.Second, func(ctx context.Context, _ onpyrunner.RunRequest) (*onpyrunner.Result, error) {
 		close(started)
 		<-ctx.Done()
 		returned <- ctx.Err()
 		return nil, ctx.Err()
-	})
+	}, nil)
 	p.submit(t, "long", "python", "while True: pass")
 	<-started
 	if _, err := p.store.Cancel(context.Background(), "long"); err != nil {
@@ -198,6 +201,29 @@ func TestCancelRunningJob(t *testing.T) {
 	if j := p.await(t, "long"); j.Status != onpyrunner.Canceled {
 		t.Errorf("job %s, want canceled", j.Status)
 	}
+	select {
+	case st := <-finished:
+		if st != onpyrunner.Canceled {
+			t.Errorf("the worker finished the canceled job as %s", st)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("the worker did not let go of the canceled job")
+	}
+}
+
+// finishSpy tells the status of each Finish.
+type finishSpy struct {
+	onpyrunner.Store
+	finished chan<- onpyrunner.Status
+}
+
+func (s finishSpy) Finish(ctx context.Context, j *onpyrunner.Job) error {
+	err := s.Store.Finish(ctx, j)
+	select {
+	case s.finished <- j.Status:
+	default:
+	}
+	return err
 }
 
 // TestDrain: at shutdown a run that ends within the drain completes; one
