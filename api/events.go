@@ -69,7 +69,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		after = n
 	}
-	j, err := s.store.Get(r.Context(), id)
+	ctx, cancel := storeCtx(r)
+	j, err := s.store.Get(ctx, id)
+	cancel()
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -79,7 +81,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	out := sse{w, http.NewResponseController(w)}
-	if err := s.stream(r.Context(), out, j, after); err != nil && r.Context().Err() == nil {
+	// Like a wait, a stream goes on when the client half-closes; it ends
+	// when a write fails (a heartbeat at the latest) or the server drains,
+	// and the client reconnects with Last-Event-ID.
+	ctx, cancel = context.WithCancel(context.WithoutCancel(r.Context()))
+	defer cancel()
+	defer context.AfterFunc(s.drained, cancel)()
+	if err := s.stream(ctx, out, j, after); err != nil && ctx.Err() == nil {
 		s.cfg.Logger.Debug("event stream ended", "job", id, "err", err)
 	}
 }

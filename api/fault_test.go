@@ -26,7 +26,7 @@ func (faultyStore) Stats(context.Context) (onpyrunner.Stats, error) {
 }
 
 func TestFaults(t *testing.T) {
-	srv := httptest.NewServer(api.New(faultyStore{}, api.Config{}, nil))
+	srv := httptest.NewServer(api.New(faultyStore{}, api.Config{}))
 	defer srv.Close()
 	for _, tc := range []struct {
 		name, path string

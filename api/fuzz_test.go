@@ -21,7 +21,7 @@ func FuzzDecodeSubmit(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	s := New(nil, Config{MaxCodeBytes: 64, MaxInputBytes: 64, Runtimes: []Runtime{{Language: "python"}}}, nil)
+	s := New(nil, Config{MaxCodeBytes: 64, MaxInputBytes: 64, Runtimes: []Runtime{{Language: "python"}}})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		j, err := s.decodeSubmit(t.Context(), strings.NewReader(string(body)))
 		if err != nil {

@@ -73,7 +73,7 @@ func newServer(t testing.TB, o serverOpts) *testServer {
 	if o.slots == 0 {
 		o.slots = 2
 	}
-	var h http.Handler = api.New(store, o.api, nil)
+	var h http.Handler = api.New(store, o.api)
 	if o.wrap != nil {
 		h = o.wrap(h)
 	}

@@ -22,13 +22,19 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	j, err := s.decodeSubmit(r.Context(), http.MaxBytesReader(w, r.Body, s.maxBody()))
+	if s.draining() {
+		s.fail(w, onpyrunner.Errorf(onpyrunner.CodeUnavailable, "this server is shutting down; submit again shortly"))
+		return
+	}
+	ctx, cancel := storeCtx(r)
+	defer cancel()
+	j, err := s.decodeSubmit(ctx, http.MaxBytesReader(w, r.Body, s.maxBody()))
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
 	j.ID = newID()
-	if err := s.store.Submit(r.Context(), j); err != nil {
+	if err := s.store.Submit(ctx, j); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -52,12 +58,14 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 // answer writes the job, after waiting up to wait for its end.
 func (s *Server) answer(w http.ResponseWriter, r *http.Request, id string, wait time.Duration) {
 	if wait > 0 {
-		if err := s.waitEnd(r.Context(), id, wait); err != nil {
+		if err := s.waitEnd(r, id, wait); err != nil {
 			s.fail(w, err)
 			return
 		}
 	}
-	j, err := s.store.Get(r.Context(), id)
+	ctx, cancel := storeCtx(r)
+	defer cancel()
+	j, err := s.store.Get(ctx, id)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -65,18 +73,23 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, id string, wait 
 	writeJSON(w, http.StatusOK, public(j, r.URL.Query().Get("include") == "source"))
 }
 
-// waitEnd returns when the job has ended or wait has passed.
-func (s *Server) waitEnd(ctx context.Context, id string, wait time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, wait)
+// waitEnd returns when the job has ended, wait has passed or the server
+// drains. A client that half-closes does not end it: its read side is
+// still open for the answer.
+func (s *Server) waitEnd(r *http.Request, id string, wait time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), wait)
 	defer cancel()
+	defer context.AfterFunc(s.drained, cancel)()
 	if _, err := onpyrunner.AwaitEnd(ctx, s.store, id); err != nil && ctx.Err() == nil {
 		return err
 	}
-	return nil // ended, or the wait ran out, or the client left
+	return nil // ended, or the wait ran out, or the server drains
 }
 
 func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
-	j, err := s.store.Cancel(r.Context(), r.PathValue("jobId"))
+	ctx, cancel := storeCtx(r)
+	defer cancel()
+	j, err := s.store.Cancel(ctx, r.PathValue("jobId"))
 	if err != nil {
 		s.fail(w, err)
 		return

@@ -76,7 +76,9 @@ func TestOpenAPIConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds := httptest.NewServer(c.v.wrap(api.New(dstore, api.Config{}, func() bool { return true })))
+	dh := api.New(dstore, api.Config{})
+	dh.Drain()
+	ds := httptest.NewServer(c.v.wrap(dh))
 	t.Cleanup(func() {
 		ds.Close()
 		dstore.Close()
@@ -227,6 +229,13 @@ func TestOpenAPIConformance(t *testing.T) {
 			wantError(t, resp, b, 503, onpyrunner.CodeUnavailable, "shutting down")
 			if resp.Header.Get("Retry-After") == "" {
 				t.Error("no Retry-After")
+			}
+		}},
+		{name: "submit draining", run: func(t *testing.T, ctx context.Context) {
+			resp, b := c.do(t, ctx, "POST", ds.URL+"/api/jobs", `{"code":"print(1)"}`)
+			wantError(t, resp, b, 503, onpyrunner.CodeUnavailable, "shutting down")
+			if resp.Header.Get("Retry-After") == "" || resp.Header.Get("Location") != "" {
+				t.Errorf("Retry-After %q, Location %q", resp.Header.Get("Retry-After"), resp.Header.Get("Location"))
 			}
 		}},
 		{name: "metrics", run: func(t *testing.T, ctx context.Context) {

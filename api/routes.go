@@ -80,7 +80,9 @@ type RuntimesResponse struct {
 }
 
 func (s *Server) runtimes(w http.ResponseWriter, r *http.Request) {
-	rts := s.langs.get(r.Context())
+	ctx, cancel := storeCtx(r)
+	defer cancel()
+	rts := s.langs.get(ctx)
 	writeJSON(w, http.StatusOK, RuntimesResponse{
 		Runtimes:      rts,
 		Default:       rts[0].Language,
@@ -104,11 +106,13 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 // ready answers 200 while the store answers and the server is not shutting
 // down, else 503.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
-	if s.draining != nil && s.draining() {
+	if s.draining() {
 		s.fail(w, onpyrunner.Errorf(onpyrunner.CodeUnavailable, "shutting down"))
 		return
 	}
-	if _, err := s.store.Stats(r.Context()); err != nil {
+	ctx, cancel := storeCtx(r)
+	defer cancel()
+	if _, err := s.store.Stats(ctx); err != nil {
 		s.cfg.Logger.Warn("readiness: store", "err", err)
 		s.fail(w, onpyrunner.Errorf(onpyrunner.CodeUnavailable, "the job store does not answer"))
 		return

@@ -12,14 +12,18 @@ import (
 
 // runtimeCache answers which languages are offered: the configured list,
 // or what Config.RuntimeSource says (the live workers'), asked at most
-// every few seconds.
+// every few seconds. One request at a time asks, without holding up the
+// others, which answer from what is known; a failed ask waits its turn
+// too, so that a store that does not answer costs one request its timeout,
+// not every request in turn.
 type runtimeCache struct {
 	static []Runtime
 	source func(context.Context) ([]Runtime, error)
 
-	mu      sync.Mutex
-	list    []Runtime
-	fetched time.Time
+	mu       sync.Mutex
+	list     []Runtime
+	asked    time.Time
+	fetching bool
 }
 
 const runtimesFresh = 5 * time.Second
@@ -30,14 +34,22 @@ func (c *runtimeCache) get(ctx context.Context) []Runtime {
 		return c.static
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if time.Since(c.fetched) > runtimesFresh {
+	ask := !c.fetching && time.Since(c.asked) > runtimesFresh
+	c.fetching = c.fetching || ask
+	c.mu.Unlock()
+	if ask {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		if rts, err := c.source(ctx); err == nil && len(rts) > 0 {
-			c.list, c.fetched = sortRuntimes(rts), time.Now()
+		rts, err := c.source(ctx)
+		cancel()
+		c.mu.Lock()
+		if err == nil && len(rts) > 0 {
+			c.list = sortRuntimes(rts)
 		}
+		c.asked, c.fetching = time.Now(), false
+		c.mu.Unlock()
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if len(c.list) == 0 {
 		return c.static // no worker has said yet
 	}

@@ -79,24 +79,46 @@ func (c Config) withDefaults() Config {
 
 // Server is the API's http.Handler.
 type Server struct {
-	store    onpyrunner.Store
-	cfg      Config
-	mux      *http.ServeMux
-	draining func() bool
-	limit    *limiter
-	langs    *runtimeCache
+	store onpyrunner.Store
+	cfg   Config
+	mux   *http.ServeMux
+	limit *limiter
+	langs *runtimeCache
+	// drained ends when Drain is called.
+	drained context.Context
+	drain   context.CancelFunc
 }
 
-// New returns the API over store. draining, when not nil, reports that the
-// server is shutting down (readyz then answers 503).
-func New(store onpyrunner.Store, cfg Config, draining func() bool) *Server {
+// New returns the API over store.
+func New(store onpyrunner.Store, cfg Config) *Server {
 	cfg = cfg.withDefaults()
-	s := &Server{store: store, cfg: cfg, mux: http.NewServeMux(), draining: draining,
+	s := &Server{store: store, cfg: cfg, mux: http.NewServeMux(),
 		limit: newLimiter(cfg.SubmitRate, cfg.SubmitBurst),
 		langs: &runtimeCache{static: sortRuntimes(cfg.Runtimes), source: cfg.RuntimeSource}}
+	s.drained, s.drain = context.WithCancel(context.Background())
 	s.routes()
 	return s
 }
+
+// storeTimeout bounds one store call of a request.
+const storeTimeout = 10 * time.Second
+
+// storeCtx is the context of a request's store calls: the request's values
+// but not its cancel, since a client that half-closes its side after
+// sending is still there to read the answer, and a job that was accepted
+// must be answered, not turned into an error.
+func storeCtx(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), storeTimeout)
+}
+
+// Drain tells the server that it is shutting down: from now on readyz
+// answers 503, a submission gets 503 with Retry-After before anything is
+// accepted, and waits and event streams end at once with the job as it
+// stands; reads go on, so that load balancers see the drain.
+func (s *Server) Drain() { s.drain() }
+
+// draining reports whether Drain was called.
+func (s *Server) draining() bool { return s.drained.Err() != nil }
 
 // WriteTimeout is the write timeout an http.Server needs for this API: the
 // longest wait and then some. Event streams extend their own deadline.

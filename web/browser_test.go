@@ -55,7 +55,7 @@ func startPlayground(t testing.TB) *playground {
 		Logger:        quiet,
 	}
 	cfg.Runtimes = sb.Languages()
-	h := api.New(store, cfg, nil)
+	h := api.New(store, cfg)
 	p := &playground{}
 	p.fault.Store("")
 	srv := httptest.NewServer(h)

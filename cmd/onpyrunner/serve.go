@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"runtime"
-	"sync/atomic"
 	"time"
 
 	"github.com/onpyrunner/onpyrunner"
@@ -24,7 +23,7 @@ type serveFlags struct {
 	backendFlags
 	addr                                    string
 	slots                                   int
-	drain, maxWait                          time.Duration
+	drain, maxWait, unready                 time.Duration
 	maxCode, maxInput, maxMemory, maxOutput *sizeFlag
 	maxTime, maxWall                        time.Duration
 	maxProcesses                            int64
@@ -38,6 +37,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to listen on (:8080 for every interface: see the README first)")
 	fs.IntVar(&f.slots, "slots", runtime.NumCPU(), "jobs run at once (0: API only, with --redis)")
 	fs.DurationVar(&f.drain, "drain", 30*time.Second, "on SIGTERM, how long running jobs may finish")
+	fs.DurationVar(&f.unready, "shutdown-delay", 3*time.Second, "on SIGTERM, how long the server goes on answering (readyz 503, reads, no new jobs) before it closes its listener")
 	fs.DurationVar(&f.maxWait, "max-wait", time.Minute, "longest ?wait= honoured")
 	f.maxCode, f.maxInput = newSize(128<<10, 1), newSize(8<<20, 1)
 	fs.Var(f.maxCode, "max-code", "largest code accepted (413 beyond)")
@@ -100,9 +100,9 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	} else {
 		cfg.RuntimeSource = b.redis.Runtimes
 	}
-	var draining atomic.Bool
-	handler := api.New(b.store, cfg, draining.Load)
-	return listenAndServe(ctx, f.addr, handler, handler.WriteTimeout(), log, &draining, parts...)
+	handler := api.New(b.store, cfg)
+	return listenAndServe(ctx, log, httpService{addr: f.addr, handler: handler,
+		writeTimeout: handler.WriteTimeout(), drain: handler.Drain, unready: f.unready}, parts...)
 }
 
 // runParts runs long-lived parts until ctx ends or one fails.
@@ -114,23 +114,36 @@ func runParts(ctx context.Context, parts ...func(context.Context) error) error {
 	return g.Wait()
 }
 
-// listenAndServe serves handler on addr with the given long-lived parts
-// until ctx ends, then shuts down: readyz says 503, waits and streams end,
-// the server stops taking connections, and the parts finish (the workers
-// drain).
-func listenAndServe(ctx context.Context, addr string, handler http.Handler, writeTimeout time.Duration,
-	log *slog.Logger, draining *atomic.Bool, parts ...func(context.Context) error) error {
-	ln, err := net.Listen("tcp", addr)
+// httpService is what listenAndServe serves.
+type httpService struct {
+	addr         string
+	handler      http.Handler
+	writeTimeout time.Duration
+	// drain, when set, is called first on shutdown (the API's Drain).
+	drain func()
+	// unready is how long the server goes on answering after drain, with
+	// keep-alives off, before it closes its listener: load balancers see
+	// readyz turn 503 and send new work elsewhere.
+	unready time.Duration
+}
+
+// listenAndServe serves h with the given long-lived parts until ctx ends,
+// then shuts down: h drains (readyz says 503, waits and streams end with
+// the job as it stands, new jobs are refused) and goes on answering for
+// h.unready, then stops taking connections and lets the requests in
+// flight finish; the parts finish meanwhile (the workers drain).
+func listenAndServe(ctx context.Context, log *slog.Logger, h httpService, parts ...func(context.Context) error) error {
+	ln, err := net.Listen("tcp", h.addr)
 	if err != nil {
 		return err
 	}
 	reqCtx, stopRequests := context.WithCancel(context.Background())
 	defer stopRequests()
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           h.handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       time.Minute,
-		WriteTimeout:      writeTimeout,
+		WriteTimeout:      h.writeTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return reqCtx },
@@ -145,12 +158,17 @@ func listenAndServe(ctx context.Context, addr string, handler http.Handler, writ
 	}
 	shutdown := func(ctx context.Context) error {
 		<-ctx.Done()
-		log.Info("shutting down")
-		draining.Store(true)
-		stopRequests()
+		log.Info("shutting down", "answering for", h.unready)
+		if h.drain != nil {
+			h.drain()
+		}
+		srv.SetKeepAlivesEnabled(false)
+		time.Sleep(h.unready)
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		return srv.Shutdown(sctx)
+		err := srv.Shutdown(sctx)
+		stopRequests() // what is still in flight after that
+		return err
 	}
 	return runParts(ctx, append(parts, serveHTTP, shutdown)...)
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
-	"sync/atomic"
 	"time"
 
 	"github.com/onpyrunner/onpyrunner/metrics"
@@ -55,6 +54,5 @@ func runWorker(ctx context.Context, f backendFlags, slots int, drain time.Durati
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
-	var draining atomic.Bool
-	return listenAndServe(ctx, addr, mux, time.Minute, log, &draining, w.parts...)
+	return listenAndServe(ctx, log, httpService{addr: addr, handler: mux, writeTimeout: time.Minute}, w.parts...)
 }
