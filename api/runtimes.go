@@ -12,10 +12,11 @@ import (
 
 // runtimeCache answers which languages are offered: the configured list,
 // or what Config.RuntimeSource says (the live workers'), asked at most
-// every few seconds. One request at a time asks, without holding up the
-// others, which answer from what is known; a failed ask waits its turn
-// too, so that a store that does not answer costs one request its timeout,
-// not every request in turn.
+// every few seconds. One ask runs at a time, in the background, and every
+// request answers from what is known meanwhile; only while no worker has
+// ever said does a request wait for the ask (1 s at most). So a store that
+// does not answer costs no request its timeout here, let alone every
+// request in turn.
 type runtimeCache struct {
 	static []Runtime
 	source func(context.Context) ([]Runtime, error)
@@ -23,7 +24,7 @@ type runtimeCache struct {
 	mu       sync.Mutex
 	list     []Runtime
 	asked    time.Time
-	fetching bool
+	fetching chan struct{} // open while an ask runs
 }
 
 const runtimesFresh = 5 * time.Second
@@ -34,19 +35,21 @@ func (c *runtimeCache) get(ctx context.Context) []Runtime {
 		return c.static
 	}
 	c.mu.Lock()
-	ask := !c.fetching && time.Since(c.asked) > runtimesFresh
-	c.fetching = c.fetching || ask
+	if c.fetching == nil && time.Since(c.asked) > runtimesFresh {
+		c.fetching = make(chan struct{})
+		go c.ask(context.WithoutCancel(ctx), c.fetching)
+	}
+	list, fetching := c.list, c.fetching
 	c.mu.Unlock()
-	if ask {
-		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		rts, err := c.source(ctx)
-		cancel()
-		c.mu.Lock()
-		if err == nil && len(rts) > 0 {
-			c.list = sortRuntimes(rts)
+	if len(list) > 0 {
+		return list
+	}
+	if fetching != nil {
+		select {
+		case <-fetching:
+		case <-ctx.Done():
+		case <-time.After(time.Second):
 		}
-		c.asked, c.fetching = time.Now(), false
-		c.mu.Unlock()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -54,6 +57,20 @@ func (c *runtimeCache) get(ctx context.Context) []Runtime {
 		return c.static // no worker has said yet
 	}
 	return c.list
+}
+
+// ask asks the source once and closes done.
+func (c *runtimeCache) ask(ctx context.Context, done chan struct{}) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	rts, err := c.source(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err == nil && len(rts) > 0 {
+		c.list = sortRuntimes(rts)
+	}
+	c.asked, c.fetching = time.Now(), nil
+	close(done)
 }
 
 // sortRuntimes puts python first, then the rest by name.

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -77,3 +78,21 @@ func (r *Redis) Stop(t testing.TB) {
 
 // Dir is the server's data folder.
 func (r *Redis) Dir() string { return filepath.Clean(r.dir) }
+
+// Pause stops the server with SIGSTOP: it keeps its port and connections
+// but answers nothing, as a hung or unreachable Redis does, until Resume.
+func (r *Redis) Pause(t testing.TB) {
+	t.Helper()
+	if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Resume(t) })
+}
+
+// Resume continues a paused server.
+func (r *Redis) Resume(t testing.TB) {
+	t.Helper()
+	if r.cmd != nil && r.cmd.Process != nil {
+		_ = r.cmd.Process.Signal(syscall.SIGCONT)
+	}
+}
