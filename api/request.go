@@ -1,12 +1,12 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,14 +52,11 @@ func (s *Server) decodeSubmit(ctx context.Context, body io.Reader) (*onpyrunner.
 	if !utf8.Valid(raw) {
 		return nil, onpyrunner.Errorf(onpyrunner.CodeInvalid, "the request body is not valid UTF-8")
 	}
+	// Unmarshal, not a Decoder, which would copy the whole body into its
+	// own buffer first; exactFields catches unknown fields.
 	var req SubmitRequest
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := json.Unmarshal(raw, &req); err != nil {
 		return nil, jsonError(err)
-	}
-	if dec.More() {
-		return nil, onpyrunner.Errorf(onpyrunner.CodeInvalid, "the request body holds more than one JSON value")
 	}
 	if err := exactFields(raw); err != nil {
 		return nil, err
@@ -160,8 +157,12 @@ func jsonError(err error) error {
 	var typ *json.UnmarshalTypeError
 	var syn *json.SyntaxError
 	switch {
+	case errors.As(err, &typ) && typ.Field == "":
+		return onpyrunner.Errorf(onpyrunner.CodeInvalid, "the request body: want a JSON object, got a JSON %s", typ.Value)
 	case errors.As(err, &typ):
-		return onpyrunner.Errorf(onpyrunner.CodeInvalid, "%s: want %s, got a JSON %s", typ.Field, typ.Type, typ.Value)
+		return onpyrunner.Errorf(onpyrunner.CodeInvalid, "%s: want %s, got a JSON %s", typ.Field, jsonWords(typ.Type), typ.Value)
+	case errors.As(err, &syn) && strings.Contains(syn.Error(), "after top-level value"):
+		return onpyrunner.Errorf(onpyrunner.CodeInvalid, "the request body holds more than one JSON value")
 	case errors.As(err, &syn):
 		return onpyrunner.Errorf(onpyrunner.CodeInvalid, "malformed JSON at byte %d: %v", syn.Offset, syn)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
@@ -170,6 +171,27 @@ func jsonError(err error) error {
 		return onpyrunner.Errorf(onpyrunner.CodeInvalid, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	}
 	return onpyrunner.Errorf(onpyrunner.CodeInvalid, "malformed JSON: %v", err)
+}
+
+// jsonWords names a Go type as the API's documents do: what JSON it takes.
+func jsonWords(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "an object"
 }
 
 // parseWait reads ?wait=: a Go duration ("10s", "500ms") or whole seconds,

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/onpyrunner/onpyrunner"
@@ -136,6 +138,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if p := r.URL.Path; p != "" && path.Clean(p) != strings.TrimSuffix(p, "/") && p != "/" {
+		// The mux would answer a 307 HTML redirect, even to a POST.
+		s.fail(w, onpyrunner.Errorf(onpyrunner.CodeNotFound, "no such endpoint: %s %s (a path is taken as sent, without // or . or ..)", r.Method, p))
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
