@@ -26,9 +26,18 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, onpyrunner.Errorf(onpyrunner.CodeUnavailable, "this server is shutting down; submit again shortly"))
 		return
 	}
+	size := s.maxBody()
+	if r.ContentLength >= 0 && r.ContentLength < size {
+		size = r.ContentLength
+	}
+	if !s.reading.TryAcquire(size) {
+		s.fail(w, onpyrunner.Errorf(onpyrunner.CodeUnavailable, "the server is busy reading other submissions; submit again shortly"))
+		return
+	}
+	defer s.reading.Release(size)
 	ctx, cancel := storeCtx(r)
 	defer cancel()
-	j, err := s.decodeSubmit(ctx, http.MaxBytesReader(w, r.Body, s.maxBody()))
+	j, err := s.decodeSubmit(ctx, http.MaxBytesReader(w, r.Body, size))
 	if err != nil {
 		s.fail(w, err)
 		return

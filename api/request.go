@@ -93,19 +93,21 @@ func (s *Server) decodeSubmit(ctx context.Context, body io.Reader) (*onpyrunner.
 // exactFields refuses field names that differ from the API's only in case,
 // which encoding/json would take: the API has one spelling of each.
 func exactFields(raw []byte) error {
-	var top map[string]json.RawMessage
+	var top map[string]skip
 	if json.Unmarshal(raw, &top) != nil {
 		return nil // not an object: null, which the required fields catch
 	}
-	var lim map[string]json.RawMessage
-	_ = json.Unmarshal(top["limits"], &lim)
+	var lim struct {
+		Limits map[string]skip `json:"limits"`
+	}
+	_ = json.Unmarshal(raw, &lim)
 	for _, set := range []struct {
 		prefix string
-		got    map[string]json.RawMessage
+		got    map[string]skip
 		want   []string
 	}{
 		{"", top, []string{"code", "input", "language", "limits"}},
-		{"limits.", lim, []string{"timeMs", "wallTimeMs", "memoryMB", "outputKB", "processes"}},
+		{"limits.", lim.Limits, []string{"timeMs", "wallTimeMs", "memoryMB", "outputKB", "processes"}},
 	} {
 		for k := range set.got {
 			if !slices.Contains(set.want, k) {
@@ -116,9 +118,18 @@ func exactFields(raw []byte) error {
 	return nil
 }
 
+// skip is a JSON value read past without a copy (json.RawMessage would
+// copy the code and input once more).
+type skip struct{}
+
+// UnmarshalJSON keeps nothing.
+func (*skip) UnmarshalJSON([]byte) error { return nil }
+
 // maxBody bounds a submission's body: code and input with room for JSON
 // escapes.
-func (s *Server) maxBody() int64 { return 2*(s.cfg.MaxCodeBytes+s.cfg.MaxInputBytes) + 64<<10 }
+func (s *Server) maxBody() int64 { return maxBody(s.cfg) }
+
+func maxBody(c Config) int64 { return 2*(c.MaxCodeBytes+c.MaxInputBytes) + 64<<10 }
 
 // limits applies the server's defaults and maxima to what a job asked for.
 func (s *Server) limits(req *RequestLimits) (onpyrunner.Limits, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"golang.org/x/sync/semaphore"
 	"log/slog"
 	"net/http"
 	"path"
@@ -36,6 +37,11 @@ type Config struct {
 	// DefaultMaxLimits's (time 10 s, wall time 30 s, memory 512 MiB,
 	// output 1 MiB, processes 64).
 	MaxLimits onpyrunner.Limits
+	// ReadingBytes bounds the memory of submissions being read and decoded
+	// at once: each holds its Content-Length (the largest body allowed when
+	// it sends none) until it is queued; one that does not fit gets 503
+	// with Retry-After. Default 32 MiB; never less than one largest body.
+	ReadingBytes int64
 	// MaxWait is the longest ?wait= honoured. Default 60s.
 	MaxWait time.Duration
 	// SubmitRate caps each client's (each remote address's) submissions
@@ -70,6 +76,11 @@ func (c Config) withDefaults() Config {
 	c.DefaultLimits = c.DefaultLimits.WithDefaults()
 	// A maximum left zero is the default's, never "no maximum".
 	c.MaxLimits = c.MaxLimits.Or(DefaultMaxLimits)
+	if c.ReadingBytes <= 0 {
+		c.ReadingBytes = 32 << 20
+	}
+	// Room for one body of the largest size at least.
+	c.ReadingBytes = max(c.ReadingBytes, maxBody(c))
 	if c.MaxWait <= 0 {
 		c.MaxWait = time.Minute
 	}
@@ -86,6 +97,8 @@ type Server struct {
 	mux   *http.ServeMux
 	limit *limiter
 	langs *runtimeCache
+	// reading holds the bytes of the submissions being read (ReadingBytes).
+	reading *semaphore.Weighted
 	// drained ends when Drain is called.
 	drained context.Context
 	drain   context.CancelFunc
@@ -95,8 +108,9 @@ type Server struct {
 func New(store onpyrunner.Store, cfg Config) *Server {
 	cfg = cfg.withDefaults()
 	s := &Server{store: store, cfg: cfg, mux: http.NewServeMux(),
-		limit: newLimiter(cfg.SubmitRate, cfg.SubmitBurst),
-		langs: &runtimeCache{static: sortRuntimes(cfg.Runtimes), source: cfg.RuntimeSource}}
+		limit:   newLimiter(cfg.SubmitRate, cfg.SubmitBurst),
+		langs:   &runtimeCache{static: sortRuntimes(cfg.Runtimes), source: cfg.RuntimeSource},
+		reading: semaphore.NewWeighted(cfg.ReadingBytes)}
 	s.drained, s.drain = context.WithCancel(context.Background())
 	s.routes()
 	return s

@@ -25,6 +25,7 @@ type serveFlags struct {
 	slots                                   int
 	drain, maxWait, unready                 time.Duration
 	maxCode, maxInput, maxMemory, maxOutput *sizeFlag
+	reading                                 *sizeFlag
 	maxTime, maxWall                        time.Duration
 	maxProcesses                            int64
 	rate                                    float64
@@ -42,6 +43,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.maxCode, f.maxInput = newSize(128<<10, 1), newSize(8<<20, 1)
 	fs.Var(f.maxCode, "max-code", "largest code accepted (413 beyond)")
 	fs.Var(f.maxInput, "max-input", "largest stdin accepted (413 beyond)")
+	f.reading = newSize(32<<20, 1)
+	fs.Var(f.reading, "reading-memory", "most bytes of submissions read at once (503 with Retry-After beyond; at least one largest body)")
 	fs.DurationVar(&f.maxTime, "max-time", m.CPUTime(), "most CPU time a job may ask for")
 	fs.DurationVar(&f.maxWall, "max-wall-time", m.WallTime(), "most wall time a job may ask for")
 	f.maxMemory, f.maxOutput = newSize(m.MemoryMB, 1<<20), newSize(m.OutputKB, 1<<10)
@@ -80,6 +83,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	cfg := api.Config{
 		MaxCodeBytes:  f.maxCode.units(),
 		MaxInputBytes: f.maxInput.units(),
+		ReadingBytes:  f.reading.units(),
 		MaxLimits: onpyrunner.Limits{TimeMs: ms(f.maxTime), WallTimeMs: ms(f.maxWall),
 			MemoryMB: f.maxMemory.units(), OutputKB: f.maxOutput.units(), Processes: f.maxProcesses},
 		MaxWait:     f.maxWait,
