@@ -73,6 +73,18 @@ type Event struct {
 type Stats struct {
 	Queued  int `json:"queued"`
 	Running int `json:"running"`
+	// Ended counts the jobs that have ended since the store was made, by
+	// how: the store counts each job once, where it ends, whichever
+	// process ends it (a worker's finish, a cancel, a job failed after its
+	// deaths).
+	Ended map[Ending]int64 `json:"-"`
+}
+
+// Ending is how a job ended: its final status and, for a completed job,
+// its verdict.
+type Ending struct {
+	Status  Status
+	Verdict Verdict
 }
 
 // Store is the queue and the job store that the API and the workers share:

@@ -17,20 +17,17 @@ import (
 // Metrics holds the service's metrics in a registry of its own.
 type Metrics struct {
 	reg  *prometheus.Registry
-	jobs *prometheus.CounterVec
 	wait prometheus.Histogram
 	run  prometheus.Histogram
 }
 
-// New registers the metrics; stats reads the queue for the depth and
-// running gauges at each scrape.
+// New registers the metrics; stats reads the store at each scrape for the
+// queue depth, the running jobs and the jobs ended, which the store counts
+// where each job ends: every process that shares the store (an API
+// process without workers too) exports the same totals.
 func New(stats func(context.Context) (onpyrunner.Stats, error)) *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
-		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "onpyrunner_jobs_total",
-			Help: "Jobs ended, by final status and (for completed jobs) verdict.",
-		}, []string{"status", "verdict"}),
 		wait: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "onpyrunner_queue_wait_seconds",
 			Help:    "Time from a job's submission to the start of its run.",
@@ -42,20 +39,7 @@ func New(stats func(context.Context) (onpyrunner.Stats, error)) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 		}),
 	}
-	gauge := func(name, help string, pick func(onpyrunner.Stats) int) prometheus.GaugeFunc {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			st, err := stats(ctx)
-			if err != nil {
-				return -1
-			}
-			return float64(pick(st))
-		})
-	}
-	m.reg.MustRegister(m.jobs, m.wait, m.run,
-		gauge("onpyrunner_queue_depth", "Jobs waiting in the queue.", func(s onpyrunner.Stats) int { return s.Queued }),
-		gauge("onpyrunner_jobs_running", "Jobs running now.", func(s onpyrunner.Stats) int { return s.Running }),
+	m.reg.MustRegister(m.wait, m.run, storeCollector{stats},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -74,12 +58,43 @@ func (m *Metrics) Started(j *onpyrunner.Job) {
 	}
 }
 
-// Finished records a job's end and the time it ran.
-func (m *Metrics) Finished(j *onpyrunner.Job, run time.Duration) {
-	verdict := ""
-	if j.Result != nil {
-		verdict = string(j.Result.Verdict)
-	}
-	m.jobs.WithLabelValues(string(j.Status), verdict).Inc()
+// Finished records the time a job ran (the store counts its end).
+func (m *Metrics) Finished(_ *onpyrunner.Job, run time.Duration) {
 	m.run.Observe(run.Seconds())
+}
+
+var (
+	depthDesc   = prometheus.NewDesc("onpyrunner_queue_depth", "Jobs waiting in the queue.", nil, nil)
+	runningDesc = prometheus.NewDesc("onpyrunner_jobs_running", "Jobs running now.", nil, nil)
+	endedDesc   = prometheus.NewDesc("onpyrunner_jobs_total",
+		"Jobs ended, by final status and (for completed jobs) verdict, counted once by the store where each ends.",
+		[]string{"status", "verdict"}, nil)
+)
+
+// storeCollector reads the store's Stats once per scrape. A store that does
+// not answer shows as queue depth and running -1, and no job totals.
+type storeCollector struct {
+	stats func(context.Context) (onpyrunner.Stats, error)
+}
+
+// Describe names the store's metrics.
+func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- depthDesc
+	ch <- runningDesc
+	ch <- endedDesc
+}
+
+// Collect reads the store and reports its metrics.
+func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	st, err := c.stats(ctx)
+	if err != nil {
+		st = onpyrunner.Stats{Queued: -1, Running: -1}
+	}
+	ch <- prometheus.MustNewConstMetric(depthDesc, prometheus.GaugeValue, float64(st.Queued))
+	ch <- prometheus.MustNewConstMetric(runningDesc, prometheus.GaugeValue, float64(st.Running))
+	for e, n := range st.Ended {
+		ch <- prometheus.MustNewConstMetric(endedDesc, prometheus.CounterValue, float64(n), string(e.Status), string(e.Verdict))
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -72,11 +73,18 @@ func (s *Store) Stats(ctx context.Context) (onpyrunner.Stats, error) {
 	pipe := s.rdb.Pipeline()
 	q := pipe.Get(ctx, s.key("queued"))
 	r := pipe.SCard(ctx, s.key("running"))
+	e := pipe.HGetAll(ctx, s.key("ended"))
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
 		return st, s.fail(err)
 	}
 	queued, _ := q.Int()
 	st.Queued, st.Running = queued, int(r.Val())
+	st.Ended = map[onpyrunner.Ending]int64{}
+	for k, v := range e.Val() {
+		status, verdict, _ := strings.Cut(k, " ")
+		n, _ := strconv.ParseInt(v, 10, 64)
+		st.Ended[onpyrunner.Ending{Status: onpyrunner.Status(status), Verdict: onpyrunner.Verdict(verdict)}] = n
+	}
 	return st, nil
 }
 

@@ -159,7 +159,7 @@ func (s *Store) start(ctx context.Context, m goredis.XMessage, takeover bool) (*
 	if takeover {
 		over = "1"
 	}
-	got, err := claimScript.Run(ctx, s.rdb, []string{job, s.key("queued"), s.key("running"), ev, s.key("queue")},
+	got, err := claimScript.Run(ctx, s.rdb, []string{job, s.key("queued"), s.key("running"), ev, s.key("queue"), s.key("ended")},
 		micros(time.Now()), s.cfg.Consumer, m.ID, s.cfg.MaxAttempts, over,
 		fmt.Sprintf("the workers running this job stopped, %d times; it was not started again", s.cfg.MaxAttempts),
 		seconds(s.cfg.Retention), seconds(s.cfg.EventsTTL), id).Int()
@@ -216,19 +216,19 @@ func (s *Store) stopLease(id string) string {
 // Finish implements onpyrunner.Store.
 func (s *Store) Finish(ctx context.Context, j *onpyrunner.Job) error {
 	msg := s.stopLease(j.ID)
-	result := ""
+	result, verdict := "", ""
 	if j.Result != nil {
 		b, err := json.Marshal(j.Result)
 		if err != nil {
 			return err
 		}
-		result = string(b)
+		result, verdict = string(b), string(j.Result.Verdict)
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	job, ev := s.jobKeys(j.ID)
-	done, err := finishScript.Run(ctx, s.rdb, []string{job, s.key("running"), ev, s.key("queue"), s.key("queued")},
+	done, err := finishScript.Run(ctx, s.rdb, []string{job, s.key("running"), ev, s.key("queue"), s.key("queued"), s.key("ended")},
 		string(j.Status), result, j.Error, micros(now), seconds(s.cfg.Retention), seconds(s.cfg.EventsTTL),
-		s.cfg.Consumer, j.ID, msg).Int()
+		s.cfg.Consumer, j.ID, msg, verdict).Int()
 	if err != nil {
 		return s.fail(err)
 	}
@@ -241,7 +241,7 @@ func (s *Store) Finish(ctx context.Context, j *onpyrunner.Job) error {
 // Cancel implements onpyrunner.Store.
 func (s *Store) Cancel(ctx context.Context, id string) (*onpyrunner.Job, error) {
 	job, ev := s.jobKeys(id)
-	got, err := cancelScript.Run(ctx, s.rdb, []string{job, s.key("queued"), s.key("running"), ev},
+	got, err := cancelScript.Run(ctx, s.rdb, []string{job, s.key("queued"), s.key("running"), ev, s.key("ended")},
 		micros(time.Now()), seconds(s.cfg.Retention), seconds(s.cfg.EventsTTL), id).Int()
 	if err != nil {
 		return nil, s.fail(err)

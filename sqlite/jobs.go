@@ -200,5 +200,22 @@ func (s *Store) Stats(ctx context.Context) (onpyrunner.Stats, error) {
 	if err != nil {
 		return st, fmt.Errorf("sqlite: %w", err)
 	}
+	rows, err := s.r.QueryContext(ctx, `SELECT status, verdict, n FROM ended`)
+	if err != nil {
+		return st, fmt.Errorf("sqlite: %w", err)
+	}
+	defer rows.Close()
+	st.Ended = map[onpyrunner.Ending]int64{}
+	for rows.Next() {
+		var e onpyrunner.Ending
+		var n int64
+		if err := rows.Scan(&e.Status, &e.Verdict, &n); err != nil {
+			return st, fmt.Errorf("sqlite: %w", err)
+		}
+		st.Ended[e] = n
+	}
+	if err := rows.Err(); err != nil {
+		return st, fmt.Errorf("sqlite: %w", err)
+	}
 	return st, nil
 }

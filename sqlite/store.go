@@ -84,6 +84,22 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+-- Jobs ended, by final status and verdict: counted by the database where a
+-- job ends (finished, canceled, failed after its deaths), once, in the
+-- same transaction, whichever process ends it.
+CREATE TABLE IF NOT EXISTS ended (
+	status  TEXT NOT NULL,
+	verdict TEXT NOT NULL,
+	n       INTEGER NOT NULL,
+	PRIMARY KEY (status, verdict)
+);
+CREATE TRIGGER IF NOT EXISTS job_ended AFTER UPDATE OF status ON jobs
+WHEN OLD.status IN ('queued', 'running') AND NEW.status IN ('completed', 'failed', 'canceled')
+BEGIN
+	INSERT INTO ended (status, verdict, n)
+	VALUES (NEW.status, coalesce(json_extract(NEW.result, '$.verdict'), ''), 1)
+	ON CONFLICT (status, verdict) DO UPDATE SET n = n + 1;
+END;
 `
 
 // Open opens (creating if need be) the store in cfg.Dir and recovers the

@@ -141,7 +141,7 @@ func TestReopen(t *testing.T) {
 	wantEvents(t, s, "queued", false, queuedEvent())
 	wantEvents(t, s, "done", true)
 	wantEvents(t, s, "canceled", true)
-	if st, _ := s.Stats(ctx(t)); st != (onpyrunner.Stats{Queued: 1}) {
+	if st, _ := s.Stats(ctx(t)); st.Queued != 1 || st.Running != 0 {
 		t.Fatalf("Stats after a reopen = %+v, want 1 queued", st)
 	}
 	if c := claim(t, s, "queued"); c.Attempts != 1 {
@@ -176,6 +176,9 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatalf("after %d attempts, the job is %+v; want failed with an error", cfg.MaxAttempts, j)
 	}
 	t.Logf("error: %s", j.Error)
+	if st, err := s.Stats(ctx(t)); err != nil || st.Ended[onpyrunner.Ending{Status: onpyrunner.Failed}] != 1 {
+		t.Errorf("Stats after the job failed of its deaths: %+v %v, want 1 failed ended", st, err)
+	}
 	wantEvents(t, s, "dies", true)
 	if w := get(t, s, "waits"); w.Status != onpyrunner.Queued || w.Attempts != 0 {
 		t.Fatalf("a job never claimed is %+v after restarts; want queued", w)
@@ -227,7 +230,7 @@ func TestExpire(t *testing.T) {
 		t.Fatalf("Expire = %d, %v; want 1 job removed", n, err)
 	}
 	notFound(t, s, "recent")
-	if st, _ := s.Stats(ctx(t)); st != (onpyrunner.Stats{Queued: 1, Running: 1}) {
+	if st, _ := s.Stats(ctx(t)); st.Queued != 1 || st.Running != 1 {
 		t.Fatalf("Stats after Expire = %+v, want 1 queued, 1 running", st)
 	}
 	claim(t, s, "queued")

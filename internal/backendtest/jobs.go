@@ -3,6 +3,7 @@ package backendtest
 import (
 	"context"
 	"errors"
+	"maps"
 	"reflect"
 	"sync"
 	"testing"
@@ -294,4 +295,47 @@ func testStats(t *testing.T, s onpyrunner.Store) {
 	other := map[string]string{a.ID: b.ID, b.ID: a.ID}[j.ID]
 	wantStatus(t, cancel(t, s, other), onpyrunner.Canceled)
 	wantStats(t, s, 0, 0)
+}
+
+// testEndedCounts: each job's end is counted once, where it ends, with its
+// status and verdict; a hand-back is no end, and a job canceled while it
+// runs counts as canceled, however its worker then finishes it.
+func testEndedCounts(t *testing.T, s onpyrunner.Store) {
+	run := func(st onpyrunner.Status, v onpyrunner.Verdict) {
+		j := claimAs(t, s, submit(t, s, newJob()))
+		j.Status = st
+		if v != "" {
+			j.Result = &onpyrunner.Result{Verdict: v}
+		}
+		finish(t, s, j)
+	}
+	run(onpyrunner.Completed, onpyrunner.OK)
+	run(onpyrunner.Completed, onpyrunner.OK)
+	run(onpyrunner.Completed, onpyrunner.TimeLimit)
+	run(onpyrunner.Failed, "")
+	cancel(t, s, submit(t, s, newJob()).ID) // queued
+	for _, end := range []onpyrunner.Status{onpyrunner.Canceled, onpyrunner.Completed} {
+		j := claimAs(t, s, submit(t, s, newJob()))
+		cancel(t, s, j.ID) // running: the worker finishes it after
+		j.Status, j.Result = end, &onpyrunner.Result{Verdict: onpyrunner.OK}
+		finish(t, s, j)
+	}
+	j := claimAs(t, s, submit(t, s, newJob()))
+	j.Status = onpyrunner.Queued // handed back, then canceled
+	finish(t, s, j)
+	cancel(t, s, j.ID)
+	cancel(t, s, j.ID) // twice
+	st, err := s.Stats(bounded(t, wait))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[onpyrunner.Ending]int64{
+		{Status: onpyrunner.Completed, Verdict: onpyrunner.OK}:        2,
+		{Status: onpyrunner.Completed, Verdict: onpyrunner.TimeLimit}: 1,
+		{Status: onpyrunner.Failed}:                                   1,
+		{Status: onpyrunner.Canceled}:                                 4,
+	}
+	if !maps.Equal(st.Ended, want) {
+		t.Errorf("Stats.Ended = %v, want %v", st.Ended, want)
+	}
 }
