@@ -46,9 +46,18 @@ func (s *Store) Get(ctx context.Context, id string) (*onpyrunner.Job, error) {
 		return nil, s.fail(err)
 	}
 	if len(h) == 0 {
-		return nil, onpyrunner.NoJob(id, s.cfg.Retention)
+		return nil, onpyrunner.NoJob(id, s.retention(ctx))
 	}
 	return decodeJob(id, h)
+}
+
+// retention is how long finished jobs are kept: what Redis holds, which
+// every process that shares it reads, else this process's setting.
+func (s *Store) retention(ctx context.Context) time.Duration {
+	if n, err := s.rdb.Get(ctx, s.key("retention")).Int64(); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	return s.cfg.Retention
 }
 
 func decodeJob(id string, h map[string]string) (*onpyrunner.Job, error) {
@@ -159,7 +168,7 @@ func (s *Store) start(ctx context.Context, m goredis.XMessage, takeover bool) (*
 	if takeover {
 		over = "1"
 	}
-	got, err := claimScript.Run(ctx, s.rdb, []string{job, s.key("queued"), s.key("running"), ev, s.key("queue"), s.key("ended")},
+	got, err := claimScript.Run(ctx, s.rdb, []string{job, s.key("queued"), s.key("running"), ev, s.key("queue"), s.key("ended"), s.key("retention")},
 		micros(time.Now()), s.cfg.Consumer, m.ID, s.cfg.MaxAttempts, over,
 		fmt.Sprintf("the workers running this job stopped, %d times; it was not started again", s.cfg.MaxAttempts),
 		seconds(s.cfg.Retention), seconds(s.cfg.EventsTTL), id).Int()
@@ -226,7 +235,7 @@ func (s *Store) Finish(ctx context.Context, j *onpyrunner.Job) error {
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	job, ev := s.jobKeys(j.ID)
-	done, err := finishScript.Run(ctx, s.rdb, []string{job, s.key("running"), ev, s.key("queue"), s.key("queued"), s.key("ended")},
+	done, err := finishScript.Run(ctx, s.rdb, []string{job, s.key("running"), ev, s.key("queue"), s.key("queued"), s.key("ended"), s.key("retention")},
 		string(j.Status), result, j.Error, micros(now), seconds(s.cfg.Retention), seconds(s.cfg.EventsTTL),
 		s.cfg.Consumer, j.ID, msg, verdict).Int()
 	if err != nil {
@@ -241,13 +250,13 @@ func (s *Store) Finish(ctx context.Context, j *onpyrunner.Job) error {
 // Cancel implements onpyrunner.Store.
 func (s *Store) Cancel(ctx context.Context, id string) (*onpyrunner.Job, error) {
 	job, ev := s.jobKeys(id)
-	got, err := cancelScript.Run(ctx, s.rdb, []string{job, s.key("queued"), s.key("running"), ev, s.key("ended")},
+	got, err := cancelScript.Run(ctx, s.rdb, []string{job, s.key("queued"), s.key("running"), ev, s.key("ended"), s.key("retention")},
 		micros(time.Now()), seconds(s.cfg.Retention), seconds(s.cfg.EventsTTL), id).Int()
 	if err != nil {
 		return nil, s.fail(err)
 	}
 	if got < 0 {
-		return nil, onpyrunner.NoJob(id, s.cfg.Retention)
+		return nil, onpyrunner.NoJob(id, s.retention(ctx))
 	}
 	return s.Get(ctx, id)
 }

@@ -2,6 +2,9 @@ package redis
 
 import goredis "github.com/redis/go-redis/v9"
 
+// The retention kept in Redis (KEYS "retention") holds over the
+// default a script is given (ARGV retentionSec).
+
 // event appends to a job's live log: the entry id 0-N is the event's Seq.
 const event = `
 local function event(job, ev, t, d)
@@ -10,6 +13,9 @@ local function event(job, ev, t, d)
 end
 local function ended(counts, status, verdict)
   redis.call('HINCRBY', counts, status .. ' ' .. verdict, 1)
+end
+local function retention(key, def)
+  return tonumber(redis.call('GET', key) or def)
 end
 local function drop(queue, msg)
   redis.call('XACK', queue, 'workers', msg)
@@ -31,7 +37,7 @@ return n + 1
 `)
 
 // claim starts the job of a queue entry this worker read (or took over).
-// KEYS job queued running ev queue ended; ARGV now consumer msg maxAttempts
+// KEYS job queued running ev queue ended retention; ARGV now consumer msg maxAttempts
 // takeover failMessage retentionSec eventsTTLSec id.
 // Returns 1 started, 2 failed (out of attempts), 0 nothing to run.
 var claimScript = goredis.NewScript(event + `
@@ -46,7 +52,7 @@ elseif st == 'running' and ARGV[5] == '1' then
     redis.call('SREM', KEYS[3], ARGV[9])
     event(KEYS[1], KEYS[4], 'status', 'failed')
     ended(KEYS[6], 'failed', '')
-    redis.call('EXPIRE', KEYS[1], ARGV[7])
+    redis.call('EXPIRE', KEYS[1], retention(KEYS[7], ARGV[7]))
     redis.call('EXPIRE', KEYS[4], ARGV[8])
     drop(KEYS[5], ARGV[3])
     return 2
@@ -63,7 +69,7 @@ return 1
 `)
 
 // finish ends a running job, or hands it back to the queue.
-// KEYS job running ev queue queued ended; ARGV status result error now
+// KEYS job running ev queue queued ended retention; ARGV status result error now
 // retentionSec eventsTTLSec consumer id msg verdict, where msg is the queue entry
 // of this worker's attempt. A finish touches no other entry: a job handed
 // back has a new one, which a late finish of an earlier attempt must leave.
@@ -91,12 +97,12 @@ redis.call('HSET', KEYS[1], 'status', ARGV[1], 'finished', ARGV[4], 'error', ARG
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'result', ARGV[2]) end
 event(KEYS[1], KEYS[3], 'status', ARGV[1])
 ended(KEYS[6], ARGV[1], ARGV[10])
-redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[1], retention(KEYS[7], ARGV[5]))
 redis.call('EXPIRE', KEYS[3], ARGV[6])
 return 1
 `)
 
-// cancel: KEYS job queued running ev ended; ARGV now retentionSec eventsTTLSec id.
+// cancel: KEYS job queued running ev ended retention; ARGV now retentionSec eventsTTLSec id.
 // Returns -1 unknown job, 0 already ended, 1 canceled.
 var cancelScript = goredis.NewScript(event + `
 local st = redis.call('HGET', KEYS[1], 'status')
@@ -111,7 +117,7 @@ end
 redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished', ARGV[1])
 event(KEYS[1], KEYS[4], 'status', 'canceled')
 ended(KEYS[5], 'canceled', '')
-redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], retention(KEYS[6], ARGV[2]))
 redis.call('EXPIRE', KEYS[4], ARGV[3])
 return 1
 `)

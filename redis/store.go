@@ -24,7 +24,10 @@ type Config struct {
 	Prefix string
 	// QueueCap is the most jobs queued at once. Default 1000.
 	QueueCap int
-	// Retention is how long a finished job is kept. Default 24h.
+	// Retention is how long a finished job is kept. One setting for all
+	// the processes that share the Redis: Open with Retention set stores
+	// it there, and every process reads it there. Zero: what Redis holds,
+	// else 24h.
 	Retention time.Duration
 	// EventsTTL is how long a finished job's live log is kept for late
 	// subscribers (its result holds the output after that). Default 10m.
@@ -70,6 +73,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	cfg.QueueCap = orInt(cfg.QueueCap, 1000)
 	cfg.MaxAttempts = orInt(cfg.MaxAttempts, 3)
 	cfg.PoolSize = orInt(cfg.PoolSize, 256)
+	setRetention := cfg.Retention > 0
 	cfg.Retention = orDur(cfg.Retention, 24*time.Hour)
 	cfg.EventsTTL = orDur(cfg.EventsTTL, 10*time.Minute)
 	cfg.Lease = orDur(cfg.Lease, 30*time.Second)
@@ -84,6 +88,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := s.ensureGroup(ctx); err != nil {
 		s.rdb.Close()
 		return nil, err
+	}
+	if setRetention {
+		if err := s.rdb.Set(ctx, s.key("retention"), seconds(cfg.Retention), 0).Err(); err != nil {
+			s.rdb.Close()
+			return nil, s.fail(err)
+		}
 	}
 	return s, nil
 }

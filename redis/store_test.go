@@ -252,3 +252,52 @@ func TestRuntimes(t *testing.T) {
 		t.Errorf("runtimes %+v %v", got, err)
 	}
 }
+
+// TestOneRetention: the retention is one setting kept in Redis: a process
+// opened without one (an API process) keeps canceled and finished jobs for
+// the retention another process set, and its 404 quotes that one.
+func TestOneRetention(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	prefix := rand.Text() + ":"
+	worker, err := redis.Open(t.Context(), redis.Config{URL: srv.URL, Prefix: prefix, Retention: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer worker.Close()
+	api, err := redis.Open(t.Context(), redis.Config{URL: srv.URL, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	rdb := goredis.NewClient(&goredis.Options{Addr: strings.TrimSuffix(strings.TrimPrefix(srv.URL, "redis://"), "/0")})
+	defer rdb.Close()
+	ttl := func(id string) time.Duration {
+		d, err := rdb.TTL(t.Context(), prefix+"job:"+id).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	canceled := submitOne(t, api)
+	if _, err := api.Cancel(t.Context(), canceled); err != nil {
+		t.Fatal(err)
+	}
+	done := submitOne(t, api)
+	j, err := claimWithin(t, worker, 5*time.Second)
+	if err != nil || j == nil || j.ID != done {
+		t.Fatalf("Claim: %v %v", j, err)
+	}
+	j.Status, j.Result = onpyrunner.Completed, &onpyrunner.Result{Verdict: onpyrunner.OK}
+	if err := worker.Finish(t.Context(), j); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{canceled, done} {
+		if d := ttl(id); d <= 59*time.Minute || d > time.Hour {
+			t.Errorf("job %s kept for %v, want the 1h kept in Redis", id, d)
+		}
+	}
+	_, err = api.Get(t.Context(), "nosuchjob")
+	if err == nil || !strings.Contains(err.Error(), "kept for 1h0m0s") {
+		t.Errorf("404 of the API process: %v, want the retention kept in Redis", err)
+	}
+}

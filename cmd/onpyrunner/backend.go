@@ -34,7 +34,7 @@ func (f *backendFlags) register(fs *flag.FlagSet, worker bool) {
 		fs.IntVar(&f.queue, "queue", 1000, "most jobs queued at once; beyond, submissions get 503")
 	}
 	fs.StringVar(&f.redis, "redis", "", "Redis URL (redis://host:6379/0) of the shared job store: the distributed mode")
-	fs.DurationVar(&f.retention, "retention", 24*time.Hour, "how long finished jobs are kept")
+	fs.DurationVar(&f.retention, "retention", 0, "how long finished jobs are kept (0: 24h; with --redis, 0 is the setting kept in Redis, which a process given --retention sets for all)")
 	fs.DurationVar(&f.lease, "lease", 30*time.Second, "with --redis: how long a silent worker keeps its job before another takes it over")
 	fs.BoolVar(&f.cold, "cold", false, "run every job with a fresh interpreter, not in a warm sandbox (slower)")
 	fs.TextVar(&f.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
