@@ -2,6 +2,7 @@ package api
 
 import (
 	_ "embed"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -114,6 +115,10 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if _, err := s.store.Stats(ctx); err != nil {
 		s.cfg.Logger.Warn("readiness: store", "err", err)
+		if e, ok := errors.AsType[*onpyrunner.Error](err); ok && e.Code == onpyrunner.CodeUnavailable {
+			s.fail(w, e) // the store says what is wrong (a full disk)
+			return
+		}
 		s.fail(w, onpyrunner.Errorf(onpyrunner.CodeUnavailable, "the job store does not answer"))
 		return
 	}

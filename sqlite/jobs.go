@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/onpyrunner/onpyrunner"
@@ -21,27 +20,30 @@ func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
 	j.Status, j.CreatedAt = onpyrunner.Queued, time.Now().UTC().Truncate(time.Microsecond)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: %w", err)
+		return s.fail(err)
 	}
 	defer tx.Rollback()
 	var n int
 	if err := tx.StmtContext(ctx, s.st.count).QueryRowContext(ctx).Scan(&n); err != nil {
-		return fmt.Errorf("sqlite: %w", err)
+		return s.fail(err)
 	}
 	if n >= s.cfg.QueueCap {
 		return onpyrunner.Errorf(onpyrunner.CodeQueueFull, "the queue is full (%d jobs); try again shortly", n)
 	}
 	if _, err := tx.StmtContext(ctx, s.st.insert).ExecContext(ctx, j.ID, j.Language, string(limits), j.Code, j.Input,
 		j.CreatedAt.UnixMicro()); err != nil {
-		return fmt.Errorf("sqlite: %w", err)
+		return s.fail(err)
 	}
 	s.logs.Open(j.ID, onpyrunner.Queued) // before a Claim can see the job
 	if err := tx.Commit(); err != nil {
 		s.logs.End(j.ID, onpyrunner.Failed)
-		return fmt.Errorf("sqlite: %w", err)
+		return s.fail(err)
 	}
 	s.wake()
-	return s.durable.wait() // on disk before the submitter hears of it
+	if err := s.durable.wait(); err != nil { // on disk before the submitter hears of it
+		return s.fail(err)
+	}
+	return nil
 }
 
 const columns = `id, status, language, limits, code, input, created_at, started_at, finished_at, result, error, attempts`
@@ -87,7 +89,7 @@ func (s *Store) Get(ctx context.Context, id string) (*onpyrunner.Job, error) {
 		return nil, onpyrunner.NoJob(id, s.cfg.Retention)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
+		return nil, s.fail(err)
 	}
 	return j, nil
 }
@@ -107,7 +109,7 @@ func (s *Store) Claim(ctx context.Context) (*onpyrunner.Job, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, fmt.Errorf("sqlite: %w", err)
+			return nil, s.fail(err)
 		}
 		select {
 		case <-ctx.Done():
@@ -134,7 +136,7 @@ func (s *Store) Finish(ctx context.Context, j *onpyrunner.Job) error {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	res, err := s.st.finish.ExecContext(ctx, j.Status, now.UnixMicro(), result, j.Error, j.ID)
 	if err != nil {
-		return fmt.Errorf("sqlite: %w", err)
+		return s.fail(err)
 	}
 	if n, _ := res.RowsAffected(); n == 1 {
 		j.FinishedAt = &now
@@ -148,20 +150,20 @@ func (s *Store) Finish(ctx context.Context, j *onpyrunner.Job) error {
 func (s *Store) handBack(ctx context.Context, id string) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: %w", err)
+		return s.fail(err)
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `UPDATE jobs SET status = 'queued', started_at = NULL
 		WHERE id = ? AND status = 'running'`, id)
 	if err != nil {
-		return fmt.Errorf("sqlite: %w", err)
+		return s.fail(err)
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		return nil
 	}
 	s.logs.Add(id, onpyrunner.StatusEvent, string(onpyrunner.Queued))
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: %w", err)
+		return s.fail(err)
 	}
 	s.wake()
 	return nil
@@ -172,7 +174,7 @@ func (s *Store) Cancel(ctx context.Context, id string) (*onpyrunner.Job, error) 
 	res, err := s.w.ExecContext(ctx, `UPDATE jobs SET status = 'canceled', finished_at = ?
 		WHERE id = ? AND status IN ('queued', 'running')`, time.Now().UnixMicro(), id)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
+		return nil, s.fail(err)
 	}
 	if n, _ := res.RowsAffected(); n == 1 {
 		s.logs.End(id, onpyrunner.Canceled)
@@ -191,18 +193,22 @@ func (s *Store) Events(ctx context.Context, id string, after int) ([]onpyrunner.
 	return s.logs.Events(ctx, id, after)
 }
 
-// Stats implements onpyrunner.Store.
+// Stats implements onpyrunner.Store; it fails while the disk is full, so
+// that readiness says so.
 func (s *Store) Stats(ctx context.Context) (onpyrunner.Stats, error) {
 	var st onpyrunner.Stats
+	if s.full() {
+		return st, diskFull()
+	}
 	err := s.r.QueryRowContext(ctx, `SELECT
 		(SELECT COUNT(*) FROM jobs WHERE status = 'queued'),
 		(SELECT COUNT(*) FROM jobs WHERE status = 'running')`).Scan(&st.Queued, &st.Running)
 	if err != nil {
-		return st, fmt.Errorf("sqlite: %w", err)
+		return st, s.fail(err)
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT status, verdict, n FROM ended`)
 	if err != nil {
-		return st, fmt.Errorf("sqlite: %w", err)
+		return st, s.fail(err)
 	}
 	defer rows.Close()
 	st.Ended = map[onpyrunner.Ending]int64{}
@@ -210,12 +216,12 @@ func (s *Store) Stats(ctx context.Context) (onpyrunner.Stats, error) {
 		var e onpyrunner.Ending
 		var n int64
 		if err := rows.Scan(&e.Status, &e.Verdict, &n); err != nil {
-			return st, fmt.Errorf("sqlite: %w", err)
+			return st, s.fail(err)
 		}
 		st.Ended[e] = n
 	}
 	if err := rows.Err(); err != nil {
-		return st, fmt.Errorf("sqlite: %w", err)
+		return st, s.fail(err)
 	}
 	return st, nil
 }

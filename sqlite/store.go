@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/onpyrunner/onpyrunner"
@@ -40,6 +41,7 @@ type Store struct {
 	durable *groupSync
 	logs    livelog.Logs
 	queued  chan struct{} // a token: a job may be waiting in the queue
+	fullAt  atomic.Int64  // when a write last failed for a full disk (unix ns)
 }
 
 // stmts are the statements of every job's way through the store, parsed
