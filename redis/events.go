@@ -101,7 +101,13 @@ func (s *Store) PublishRuntimes(ctx context.Context, rts []onpyrunner.Runtime, t
 	pipe := s.rdb.TxPipeline()
 	pipe.HSet(ctx, s.key("runtimes"), kv...)
 	pipe.Expire(ctx, s.key("runtimes"), ttl)
-	_, err := pipe.Exec(ctx)
+	cmds, err := pipe.Exec(ctx)
+	for _, c := range cmds {
+		if c.Err() != nil && err != nil && strings.HasPrefix(err.Error(), "EXECABORT") {
+			err = c.Err() // why the transaction was discarded (a full Redis)
+			break
+		}
+	}
 	return s.fail(err)
 }
 

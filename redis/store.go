@@ -160,11 +160,18 @@ func (e *internal) Unwrap() []error { return []error{e.public, e.cause} }
 var transient = []string{"LOADING ", "BUSY ", "TRYAGAIN ", "MASTERDOWN ", "READONLY ", "CLUSTERDOWN "}
 
 // fail turns a Redis error into the store's: ctx's own end stays as it is;
-// an error Redis answered (a script's, say) is internal; anything else
-// says the store is unavailable.
+// a Redis at its maxmemory is unavailable and says so; another error Redis
+// answered (a script's, say) is internal; anything else says the store is
+// unavailable.
 func (s *Store) fail(err error) error {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
+	}
+	if rerr, ok := errors.AsType[goredis.Error](err); ok && strings.HasPrefix(rerr.Error(), "OOM ") {
+		return &unavailable{
+			public: onpyrunner.Errorf(onpyrunner.CodeUnavailable, "the job store is full (Redis is at its maxmemory); try again later"),
+			cause:  err,
+		}
 	}
 	if rerr, ok := errors.AsType[goredis.Error](err); ok && !errors.Is(err, goredis.Nil) &&
 		!slices.ContainsFunc(transient, func(p string) bool { return strings.HasPrefix(rerr.Error(), p) }) {

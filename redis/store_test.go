@@ -301,3 +301,33 @@ func TestOneRetention(t *testing.T) {
 		t.Errorf("404 of the API process: %v, want the retention kept in Redis", err)
 	}
 }
+
+// TestRedisFull: a Redis at its maxmemory refuses writes; a submission
+// then says the store is full (503), not that it does not answer, and so
+// does a worker's publication of its runtimes.
+func TestRedisFull(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	s := open(t, srv.URL, rand.Text()+":", 0, 0)
+	rdb := goredis.NewClient(&goredis.Options{Addr: strings.TrimSuffix(strings.TrimPrefix(srv.URL, "redis://"), "/0")})
+	defer rdb.Close()
+	if err := rdb.ConfigSet(t.Context(), "maxmemory", "4mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	input := strings.Repeat("x", 256<<10)
+	var err error
+	for i := 0; err == nil; i++ {
+		if i > 100 {
+			t.Fatal("25 MiB of jobs in a Redis of 4 MiB")
+		}
+		err = s.Submit(t.Context(), &onpyrunner.Job{ID: rand.Text(), Language: "python", Code: "pass", Input: input})
+	}
+	for what, err := range map[string]error{
+		"a submission": err,
+		"runtimes":     s.PublishRuntimes(t.Context(), []onpyrunner.Runtime{{Language: "python", Version: "3"}}, time.Minute),
+	} {
+		e, ok := errors.AsType[*onpyrunner.Error](err)
+		if !ok || e.Code != onpyrunner.CodeUnavailable || !strings.Contains(e.Message, "Redis is at its maxmemory") {
+			t.Errorf("%s to a full Redis: %v, want unavailable: full", what, err)
+		}
+	}
+}
