@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -126,5 +127,45 @@ func TestOpenAPIForBrowsers(t *testing.T) {
 		if got := resp.Header.Get("Content-Type"); got != want || !strings.HasPrefix(string(b), "openapi:") {
 			t.Errorf("Accept %q: %s, %.20q; want %s and the document", accept, got, b, want)
 		}
+	}
+}
+
+// TestRateLimitBehindProxy: from a trusted proxy, each client of
+// X-Forwarded-For has a bucket of its own, and addresses it wrote left of
+// its own do not buy it another; from any other peer the header is ignored.
+func TestRateLimitBehindProxy(t *testing.T) {
+	post := func(url, xff string) int {
+		req, _ := http.NewRequestWithContext(t.Context(), "POST", url+"/api/jobs", strings.NewReader(`{"code":"pass"}`))
+		if xff != "" {
+			req.Header.Set("X-Forwarded-For", xff)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	limits := api.Config{SubmitRate: 0.001, SubmitBurst: 1}
+	behind := limits
+	behind.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	proxied := newServer(t, serverOpts{api: behind, fake: true})
+	for i, tc := range []struct {
+		xff  string
+		want int
+	}{
+		{"203.0.113.1", 202},
+		{"203.0.113.2", 202},               // another client
+		{"203.0.113.1", 429},               // the first again
+		{"198.51.100.9, 203.0.113.1", 429}, // a forged hop left of its own
+		{"203.0.113.3, 127.0.0.5", 202},    // through a second trusted proxy
+	} {
+		if got := post(proxied.URL, tc.xff); got != tc.want {
+			t.Errorf("%d: from %q: %d, want %d", i, tc.xff, got, tc.want)
+		}
+	}
+	direct := newServer(t, serverOpts{api: limits, fake: true})
+	if a, b := post(direct.URL, "203.0.113.1"), post(direct.URL, "203.0.113.2"); a != 202 || b != 429 {
+		t.Errorf("X-Forwarded-For from an untrusted peer: %d, %d; want 202, 429 (one client)", a, b)
 	}
 }

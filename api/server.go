@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sync/semaphore"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"path"
 	"strings"
 	"time"
@@ -44,10 +45,15 @@ type Config struct {
 	ReadingBytes int64
 	// MaxWait is the longest ?wait= honoured. Default 60s.
 	MaxWait time.Duration
-	// SubmitRate caps each client's (each remote address's) submissions
+	// SubmitRate caps each client's (each remote address, or see TrustedProxies) submissions
 	// per second, with bursts of SubmitBurst; beyond, 429. Default 0: no cap.
 	SubmitRate  float64
 	SubmitBurst int
+	// TrustedProxies are the load balancers and proxies in front of the
+	// server: from a peer in them, the client is the nearest address of
+	// X-Forwarded-For outside them (for the rate limit). Default none: the
+	// peer is the client, and X-Forwarded-For is ignored.
+	TrustedProxies []netip.Prefix
 	// Metrics, when set, is served at /metrics.
 	Metrics http.Handler
 	// Web, when set, serves the playground page at / and its files under
@@ -108,7 +114,7 @@ type Server struct {
 func New(store onpyrunner.Store, cfg Config) *Server {
 	cfg = cfg.withDefaults()
 	s := &Server{store: store, cfg: cfg, mux: http.NewServeMux(),
-		limit:   newLimiter(cfg.SubmitRate, cfg.SubmitBurst),
+		limit:   newLimiter(cfg.SubmitRate, cfg.SubmitBurst, cfg.TrustedProxies),
 		langs:   &runtimeCache{static: sortRuntimes(cfg.Runtimes), source: cfg.RuntimeSource},
 		reading: semaphore.NewWeighted(cfg.ReadingBytes)}
 	s.drained, s.drain = context.WithCancel(context.Background())

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -146,3 +147,33 @@ func (f *sizeFlag) units() int64 { return f.bytes / f.unit }
 
 // ms is a duration flag in whole milliseconds.
 func ms(d time.Duration) int64 { return d.Milliseconds() }
+
+// prefixesFlag is a comma-separated list of CIDRs (or single addresses).
+type prefixesFlag []netip.Prefix
+
+func (f *prefixesFlag) String() string {
+	var s []string
+	for _, p := range *f {
+		s = append(s, p.String())
+	}
+	return strings.Join(s, ",")
+}
+
+func (f *prefixesFlag) Set(v string) error {
+	*f = nil
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			a, aerr := netip.ParseAddr(part)
+			if aerr != nil {
+				return fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or an address", part)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		*f = append(*f, p.Masked())
+	}
+	return nil
+}

@@ -29,6 +29,7 @@ type serveFlags struct {
 	maxTime, maxWall                        time.Duration
 	maxProcesses                            int64
 	rate                                    float64
+	trusted                                 prefixesFlag
 	burst                                   int
 }
 
@@ -53,6 +54,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&f.maxProcesses, "max-processes", m.Processes, "most processes a job may ask for")
 	fs.Float64Var(&f.rate, "rate", 0, "submissions per second per client address, 429 beyond (0: no cap)")
 	fs.IntVar(&f.burst, "burst", 20, "with --rate, the burst a client may send at once")
+	fs.Var(&f.trusted, "trusted-proxies", "CIDRs of the proxies in front (comma-separated): from them, --rate's client is the nearest X-Forwarded-For address outside them")
 }
 
 func serveCmd(ctx context.Context, args []string, env func(string) string, _ io.Reader, _, stderr io.Writer) int {
@@ -86,12 +88,13 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		ReadingBytes:  f.reading.units(),
 		MaxLimits: onpyrunner.Limits{TimeMs: ms(f.maxTime), WallTimeMs: ms(f.maxWall),
 			MemoryMB: f.maxMemory.units(), OutputKB: f.maxOutput.units(), Processes: f.maxProcesses},
-		MaxWait:     f.maxWait,
-		SubmitRate:  f.rate,
-		SubmitBurst: f.burst,
-		Metrics:     m.Handler(),
-		Web:         web.Handler(),
-		Logger:      log,
+		MaxWait:        f.maxWait,
+		SubmitRate:     f.rate,
+		SubmitBurst:    f.burst,
+		TrustedProxies: f.trusted,
+		Metrics:        m.Handler(),
+		Web:            web.Handler(),
+		Logger:         log,
 	}
 	parts := b.parts
 	if f.slots > 0 {
