@@ -18,6 +18,10 @@ func (s *Store) Append(ctx context.Context, id string, t onpyrunner.EventType, d
 	return s.fail(appendScript.Run(ctx, s.rdb, []string{job, ev}, string(t), data).Err())
 }
 
+// waitAtMost bounds one wait for a job's new events, after which Events
+// looks at the job again.
+const waitAtMost = 5 * time.Second
+
 // Events implements onpyrunner.Store.
 func (s *Store) Events(ctx context.Context, id string, after int) ([]onpyrunner.Event, bool, error) {
 	job, ev := s.jobKeys(id)
@@ -37,31 +41,35 @@ func (s *Store) Events(ctx context.Context, id string, after int) ([]onpyrunner.
 		if seq, _ := strconv.Atoi(seqS); onpyrunner.Status(st).Final() && after >= seq {
 			return nil, true, nil // the caller has read the whole log
 		}
-		block := blockFor
-		if dl, ok := ctx.Deadline(); ok {
-			block = min(block, max(time.Until(dl), time.Millisecond))
+		var msgs []goredis.XMessage
+		var err error
+		if seq, _ := strconv.Atoi(seqS); seq > after {
+			// Something to read now.
+			msgs, err = s.rdb.XRangeN(ctx, ev, "0-"+strconv.Itoa(after+1), "+", 1000).Result()
+		} else {
+			// Wait with the others on the one reader, a while at most,
+			// then look at the job again.
+			wctx, cancel := context.WithTimeout(ctx, waitAtMost)
+			msgs, err = s.fan.wait(wctx, ev, after)
+			cancel()
 		}
-		streams, err := s.rdb.XRead(ctx, &goredis.XReadArgs{Streams: []string{ev, "0-" + strconv.Itoa(max(after, 0))},
-			Count: 1000, Block: block}).Result()
-		if errors.Is(err, goredis.Nil) {
+		if err != nil {
+			return nil, false, s.fail(err)
+		}
+		if len(msgs) == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, false, err
 			}
 			continue
 		}
-		if err != nil {
-			return nil, false, s.fail(err)
-		}
 		var evs []onpyrunner.Event
 		done := false
-		for _, st := range streams {
-			for _, m := range st.Messages {
-				seq, _ := strconv.Atoi(m.ID[2:])
-				t, _ := m.Values["t"].(string)
-				d, _ := m.Values["d"].(string)
-				evs = append(evs, onpyrunner.Event{Seq: seq, Type: onpyrunner.EventType(t), Data: d})
-				done = done || (t == string(onpyrunner.StatusEvent) && onpyrunner.Status(d).Final())
-			}
+		for _, m := range msgs {
+			seq, _ := strconv.Atoi(m.ID[2:])
+			t, _ := m.Values["t"].(string)
+			d, _ := m.Values["d"].(string)
+			evs = append(evs, onpyrunner.Event{Seq: seq, Type: onpyrunner.EventType(t), Data: d})
+			done = done || (t == string(onpyrunner.StatusEvent) && onpyrunner.Status(d).Final())
 		}
 		return evs, done, nil
 	}

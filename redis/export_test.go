@@ -16,3 +16,16 @@ func Leases(s *Store) int {
 	defer s.mu.Unlock()
 	return len(s.leases)
 }
+
+// Waiting counts the streams the store's one reader waits on (tests only).
+func Waiting(s *Store) int {
+	s.fan.mu.Lock()
+	defer s.fan.mu.Unlock()
+	return len(s.fan.waiters)
+}
+
+// InUse counts the store's pooled connections in use now (tests only).
+func InUse(s *Store) int {
+	st := s.rdb.PoolStats()
+	return int(st.TotalConns) - int(st.IdleConns)
+}

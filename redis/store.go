@@ -50,6 +50,7 @@ type Config struct {
 type Store struct {
 	cfg Config
 	rdb *goredis.Client
+	fan *fanout // the one reader of live logs for this process's waiters
 
 	mu      sync.Mutex
 	leases  map[string]lease // job id -> its lease renewal
@@ -85,6 +86,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 3*time.Second, 3*time.Second
 	opt.PoolTimeout, opt.MaxRetries, opt.PoolSize = 4*time.Second, 1, cfg.PoolSize
 	s := &Store{cfg: cfg, rdb: goredis.NewClient(opt), leases: map[string]lease{}}
+	s.fan = newFanout(s.rdb)
 	if err := s.ensureGroup(ctx); err != nil {
 		s.rdb.Close()
 		return nil, err
