@@ -95,6 +95,7 @@ func (f *fanout) drop(key string, w *waiter) {
 func (f *fanout) run() {
 	ctx := context.Background()
 	var conn *goredis.Conn
+	var id int64 // conn's client id
 	defer func() {
 		if conn != nil {
 			conn.Close()
@@ -119,12 +120,12 @@ func (f *fanout) run() {
 		f.mu.Unlock()
 		streams = append(streams, ids...)
 
-		var id int64
 		var err error
 		if conn == nil {
 			conn = f.rdb.Conn()
+			id, err = conn.ClientID(ctx).Result()
 		}
-		if id, err = conn.ClientID(ctx).Result(); err == nil {
+		if err == nil {
 			f.mu.Lock()
 			f.blocked = id
 			f.mu.Unlock()

@@ -41,8 +41,8 @@ type Config struct {
 	// Consumer names this process in the queue's consumer group. Default:
 	// host name, pid and a random suffix.
 	Consumer string
-	// PoolSize is the most connections to Redis; each blocked Claim or
-	// Events holds one. Default 256.
+	// PoolSize is the most connections to Redis; each blocked Claim holds
+	// one, and all of this process's waiting Events share one. Default 256.
 	PoolSize int
 }
 
