@@ -78,6 +78,10 @@ type Stats struct {
 	// process ends it (a worker's finish, a cancel, a job failed after its
 	// deaths).
 	Ended map[Ending]int64 `json:"-"`
+	// StoredBytes is what the store holds now: the bytes of the jobs'
+	// code, input, results and logs, as the store counts them (its pages
+	// in use, Redis's used memory).
+	StoredBytes int64 `json:"-"`
 }
 
 // Ending is how a job ended: its final status and, for a completed job,

@@ -66,13 +66,15 @@ func (m *Metrics) Finished(_ *onpyrunner.Job, run time.Duration) {
 var (
 	depthDesc   = prometheus.NewDesc("onpyrunner_queue_depth", "Jobs waiting in the queue.", nil, nil)
 	runningDesc = prometheus.NewDesc("onpyrunner_jobs_running", "Jobs running now.", nil, nil)
-	endedDesc   = prometheus.NewDesc("onpyrunner_jobs_total",
+	bytesDesc   = prometheus.NewDesc("onpyrunner_store_bytes",
+		"Bytes the job store holds (SQLite's pages in use, Redis's used memory); new jobs are refused at the store's byte budget.", nil, nil)
+	endedDesc = prometheus.NewDesc("onpyrunner_jobs_total",
 		"Jobs ended, by final status and (for completed jobs) verdict, counted once by the store where each ends.",
 		[]string{"status", "verdict"}, nil)
 )
 
 // storeCollector reads the store's Stats once per scrape. A store that does
-// not answer shows as queue depth and running -1, and no job totals.
+// not answer shows as queue depth, running and bytes -1, and no job totals.
 type storeCollector struct {
 	stats func(context.Context) (onpyrunner.Stats, error)
 }
@@ -81,6 +83,7 @@ type storeCollector struct {
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- depthDesc
 	ch <- runningDesc
+	ch <- bytesDesc
 	ch <- endedDesc
 }
 
@@ -90,10 +93,11 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	st, err := c.stats(ctx)
 	if err != nil {
-		st = onpyrunner.Stats{Queued: -1, Running: -1}
+		st = onpyrunner.Stats{Queued: -1, Running: -1, StoredBytes: -1}
 	}
 	ch <- prometheus.MustNewConstMetric(depthDesc, prometheus.GaugeValue, float64(st.Queued))
 	ch <- prometheus.MustNewConstMetric(runningDesc, prometheus.GaugeValue, float64(st.Running))
+	ch <- prometheus.MustNewConstMetric(bytesDesc, prometheus.GaugeValue, float64(st.StoredBytes))
 	for e, n := range st.Ended {
 		ch <- prometheus.MustNewConstMetric(endedDesc, prometheus.CounterValue, float64(n), string(e.Status), string(e.Verdict))
 	}

@@ -50,6 +50,7 @@ func TestJobsTotalFromStore(t *testing.T) {
 		`onpyrunner_jobs_total{status="completed",verdict="ok"} 1`,
 		`onpyrunner_queue_depth 0`,
 		`onpyrunner_jobs_running 0`,
+		`onpyrunner_store_bytes `,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("no %s in\n%s", want, body)

@@ -87,6 +87,11 @@ func (s *Store) Stats(ctx context.Context) (onpyrunner.Stats, error) {
 	}
 	queued, _ := q.Int()
 	st.Queued, st.Running = queued, int(r.Val())
+	used, _, err := s.memoryNow(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.StoredBytes = used
 	st.Ended = map[onpyrunner.Ending]int64{}
 	for k, v := range e.Val() {
 		status, verdict, _ := strings.Cut(k, " ")

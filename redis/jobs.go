@@ -24,6 +24,9 @@ func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
 	if err != nil {
 		return err
 	}
+	if err := s.overBudget(ctx); err != nil {
+		return err
+	}
 	j.Status, j.CreatedAt = onpyrunner.Queued, time.Now().UTC().Truncate(time.Microsecond)
 	job, ev := s.jobKeys(j.ID)
 	n, err := submitScript.Run(ctx, s.rdb, []string{job, s.key("queue"), s.key("queued"), ev},

@@ -38,6 +38,10 @@ type Config struct {
 	// MaxAttempts is how many times a job may be started before a job
 	// whose workers keep dying ends failed. Default 3.
 	MaxAttempts int
+	// MaxBytes is the store's byte budget: once Redis's used memory is
+	// this much, a submission gets 503 until the retention frees room.
+	// Default: 90% of Redis's maxmemory, where it has one.
+	MaxBytes int64
 	// Consumer names this process in the queue's consumer group. Default:
 	// host name, pid and a random suffix.
 	Consumer string
@@ -56,6 +60,7 @@ type Store struct {
 	leases  map[string]lease // job id -> its lease renewal
 	claimed time.Time        // the last look for expired leases began
 	cursor  string           // where that look goes on
+	mem     memory           // Redis's memory, a second old at most
 }
 
 var _ onpyrunner.Store = (*Store)(nil)

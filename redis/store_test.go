@@ -307,19 +307,27 @@ func TestOneRetention(t *testing.T) {
 // does a worker's publication of its runtimes.
 func TestRedisFull(t *testing.T) {
 	srv := testenv.StartRedis(t)
-	s := open(t, srv.URL, rand.Text()+":", 0, 0)
 	rdb := goredis.NewClient(&goredis.Options{Addr: strings.TrimSuffix(strings.TrimPrefix(srv.URL, "redis://"), "/0")})
 	defer rdb.Close()
 	if err := rdb.ConfigSet(t.Context(), "maxmemory", "4mb").Err(); err != nil {
 		t.Fatal(err)
 	}
+	// The byte budget (90% of maxmemory) would refuse submissions first.
+	s, err := redis.Open(t.Context(), redis.Config{URL: srv.URL, Prefix: rand.Text() + ":", MaxBytes: 1 << 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
 	input := strings.Repeat("x", 256<<10)
-	var err error
 	for i := 0; err == nil; i++ {
 		if i > 100 {
 			t.Fatal("25 MiB of jobs in a Redis of 4 MiB")
 		}
 		err = s.Submit(t.Context(), &onpyrunner.Job{ID: rand.Text(), Language: "python", Code: "pass", Input: input})
+	}
+	// Now below what Redis holds: every write is refused.
+	if err := rdb.ConfigSet(t.Context(), "maxmemory", "1mb").Err(); err != nil {
+		t.Fatal(err)
 	}
 	for what, err := range map[string]error{
 		"a submission": err,
@@ -329,5 +337,33 @@ func TestRedisFull(t *testing.T) {
 		if !ok || e.Code != onpyrunner.CodeUnavailable || !strings.Contains(e.Message, "Redis is at its maxmemory") {
 			t.Errorf("%s to a full Redis: %v, want unavailable: full", what, err)
 		}
+	}
+}
+
+// TestByteBudget: past its byte budget (90% of maxmemory by default) the
+// store refuses new jobs with 503 naming the budget, before Redis refuses
+// writes (which would fail finishes too); Stats tells the bytes stored.
+func TestByteBudget(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	rdb := goredis.NewClient(&goredis.Options{Addr: strings.TrimSuffix(strings.TrimPrefix(srv.URL, "redis://"), "/0")})
+	defer rdb.Close()
+	if err := rdb.ConfigSet(t.Context(), "maxmemory", "8mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, srv.URL, rand.Text()+":", 0, 0)
+	input := strings.Repeat("x", 256<<10)
+	var err error
+	for i := 0; err == nil; i++ {
+		if i > 100 {
+			t.Fatal("25 MiB of jobs in a Redis of 8 MiB")
+		}
+		err = s.Submit(t.Context(), &onpyrunner.Job{ID: rand.Text(), Language: "python", Code: "pass", Input: input})
+		time.Sleep(time.Second / 20) // the memory read is a second old at most
+	}
+	if e, ok := errors.AsType[*onpyrunner.Error](err); !ok || e.Code != onpyrunner.CodeUnavailable || !strings.Contains(e.Message, "byte budget") {
+		t.Fatalf("a submission past the budget: %v, want unavailable: byte budget", err)
+	}
+	if st, err := s.Stats(t.Context()); err != nil || st.StoredBytes < 4<<20 || st.StoredBytes > 8<<20 {
+		t.Errorf("Stats: %+v %v, want between 4 and 8 MiB stored", st, err)
 	}
 }

@@ -29,7 +29,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
-	s, err := sqlite.Open(sqlite.Config{Dir: dir, QueueCap: 1000})
+	s, err := sqlite.Open(sqlite.Config{Dir: dir, QueueCap: 1000, MaxBytes: 1 << 40}) // the disk fills first
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,5 +56,32 @@ func TestDiskFull(t *testing.T) {
 	body, _ := io.ReadAll(rec.Body)
 	if rec.Code != 503 || !strings.Contains(string(body), "disk is full") {
 		t.Errorf("readyz with the disk full: %d %s", rec.Code, body)
+	}
+}
+
+// TestByteBudget: once the database holds its byte budget, a submission
+// gets 503 naming the budget (before the disk fills), and Stats tells the
+// bytes stored.
+func TestByteBudget(t *testing.T) {
+	s, err := sqlite.Open(sqlite.Config{Dir: t.TempDir(), MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	input := strings.Repeat("x", 100<<10)
+	for i := 0; ; i++ {
+		err = s.Submit(t.Context(), &onpyrunner.Job{ID: rand.Text(), Language: "python", Code: "pass", Input: input})
+		if err != nil {
+			break
+		}
+		if i > 20 {
+			t.Fatal("2 MiB of jobs in a budget of 1 MiB")
+		}
+	}
+	if e, ok := errors.AsType[*onpyrunner.Error](err); !ok || e.Code != onpyrunner.CodeUnavailable || !strings.Contains(e.Message, "byte budget") {
+		t.Fatalf("a submission past the budget: %v, want unavailable: byte budget", err)
+	}
+	if st, err := s.Stats(t.Context()); err != nil || st.StoredBytes < 1<<20 || st.StoredBytes > 2<<20 {
+		t.Errorf("Stats: %+v %v, want about 1 MiB stored", st, err)
 	}
 }

@@ -30,6 +30,12 @@ func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
 	if n >= s.cfg.QueueCap {
 		return onpyrunner.Errorf(onpyrunner.CodeQueueFull, "the queue is full (%d jobs); try again shortly", n)
 	}
+	if used, err := storedBytes(ctx, tx); err != nil {
+		return s.fail(err)
+	} else if used >= s.cfg.MaxBytes {
+		return onpyrunner.Errorf(onpyrunner.CodeUnavailable,
+			"the job store is at its byte budget (%.1f MiB); try again when older jobs have expired", float64(s.cfg.MaxBytes)/(1<<20))
+	}
 	if _, err := tx.StmtContext(ctx, s.st.insert).ExecContext(ctx, j.ID, j.Language, string(limits), j.Code, j.Input,
 		j.CreatedAt.UnixMicro()); err != nil {
 		return s.fail(err)
@@ -204,6 +210,9 @@ func (s *Store) Stats(ctx context.Context) (onpyrunner.Stats, error) {
 		(SELECT COUNT(*) FROM jobs WHERE status = 'queued'),
 		(SELECT COUNT(*) FROM jobs WHERE status = 'running')`).Scan(&st.Queued, &st.Running)
 	if err != nil {
+		return st, s.fail(err)
+	}
+	if st.StoredBytes, err = storedBytes(ctx, s.r); err != nil {
 		return st, s.fail(err)
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT status, verdict, n FROM ended`)

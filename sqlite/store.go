@@ -31,6 +31,11 @@ type Config struct {
 	// MaxAttempts is how many times a job may be started before a job that
 	// keeps dying with its server ends failed. Default 3.
 	MaxAttempts int
+	// MaxBytes is the store's byte budget: once the database holds this
+	// much (jobs' code, input, results), a submission gets 503 until the
+	// retention frees room. Default: a quarter of the data folder's file
+	// system.
+	MaxBytes int64
 }
 
 // Store is the embedded onpyrunner.Store.
@@ -114,6 +119,9 @@ func Open(cfg Config) (*Store, error) {
 	cfg.MaxAttempts = cmp(cfg.MaxAttempts, 3)
 	if cfg.Retention <= 0 {
 		cfg.Retention = 24 * time.Hour
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = quarterOfDisk(cfg.Dir)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

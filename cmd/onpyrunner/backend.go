@@ -24,6 +24,7 @@ type backendFlags struct {
 	retention, lease time.Duration
 	cold             bool
 	logLevel         slog.Level
+	storeBytes       *sizeFlag
 }
 
 // register adds the flags; a worker (which takes jobs from Redis and
@@ -32,6 +33,8 @@ func (f *backendFlags) register(fs *flag.FlagSet, worker bool) {
 	if !worker {
 		fs.StringVar(&f.data, "data", "./data", "folder of the embedded job store (without --redis)")
 		fs.IntVar(&f.queue, "queue", 1000, "most jobs queued at once; beyond, submissions get 503")
+		f.storeBytes = newSize(0, 1)
+		fs.Var(f.storeBytes, "store-bytes", "the job store's byte budget; beyond, submissions get 503 (0: a quarter of --data's disk, or 90% of Redis's maxmemory)")
 	}
 	fs.StringVar(&f.redis, "redis", "", "Redis URL (redis://host:6379/0) of the shared job store: the distributed mode")
 	fs.DurationVar(&f.retention, "retention", 0, "how long finished jobs are kept (0: 24h; with --redis, 0 is the setting kept in Redis, which a process given --retention sets for all)")
@@ -49,14 +52,14 @@ type backend struct {
 
 func openBackend(ctx context.Context, f backendFlags, log *slog.Logger) (*backend, error) {
 	if f.redis == "" {
-		s, err := sqlite.Open(sqlite.Config{Dir: f.data, QueueCap: f.queue, Retention: f.retention, Logger: log})
+		s, err := sqlite.Open(sqlite.Config{Dir: f.data, QueueCap: f.queue, Retention: f.retention, Logger: log, MaxBytes: f.storeBytes.units()})
 		if err != nil {
 			return nil, err
 		}
 		log.Info("job store", "embedded", f.data)
 		return &backend{store: s, parts: []func(context.Context) error{s.Run}}, nil
 	}
-	s, err := redis.Open(ctx, redis.Config{URL: f.redis, QueueCap: f.queue, Retention: f.retention, Lease: f.lease})
+	s, err := redis.Open(ctx, redis.Config{URL: f.redis, QueueCap: f.queue, Retention: f.retention, Lease: f.lease, MaxBytes: f.storeBytes.units()})
 	if err != nil {
 		return nil, fmt.Errorf("%w (is Redis up at %s?)", err, f.redis)
 	}

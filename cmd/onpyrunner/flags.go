@@ -143,7 +143,12 @@ func (f *sizeFlag) Set(s string) error {
 }
 
 // units is the size in its units.
-func (f *sizeFlag) units() int64 { return f.bytes / f.unit }
+func (f *sizeFlag) units() int64 {
+	if f == nil {
+		return 0 // a flag this command does not have
+	}
+	return f.bytes / f.unit
+}
 
 // ms is a duration flag in whole milliseconds.
 func ms(d time.Duration) int64 { return d.Milliseconds() }
