@@ -46,10 +46,11 @@ func FuzzRawHTTP(f *testing.F) {
 	// A unix socket: a fuzz of many thousand connections uses up no ports
 	// (TIME_WAIT), and a client can still half-close.
 	sock := filepath.Join(f.TempDir(), "api.sock")
-	ln, err := net.Listen("unix", sock)
+	raw, err := net.Listen("unix", sock)
 	if err != nil {
 		f.Fatal(err)
 	}
+	ln := api.ProtocolErrors(raw)
 	dial := func(t *testing.T) *net.UnixConn {
 		c, err := net.Dial("unix", sock)
 		if err != nil {

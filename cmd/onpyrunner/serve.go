@@ -158,7 +158,7 @@ func listenAndServe(ctx context.Context, log *slog.Logger, h httpService, parts 
 	}
 	log.Info("listening", "url", "http://"+ln.Addr().String())
 	serveHTTP := func(context.Context) error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(api.ProtocolErrors(ln)); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil
