@@ -5,7 +5,7 @@
 // Layout, under a key prefix (default "onpyrunner:"):
 //
 //	job:{id}   hash: the job (status, code, input, limits, result, ...);
-//	           given a TTL of Retention when it ends
+//	           given a TTL of the retention when it ends
 //	ev:{id}    stream: the job's live log (status changes and output),
 //	           entry ids 0-1, 0-2, ... are the events' Seq; TTL EventsTTL
 //	           once the job ends
@@ -14,6 +14,12 @@
 //	queued     the number of queued jobs (the queue cap's counter)
 //	running    set of the running jobs' ids
 //	runtimes   hash language -> version, kept fresh by the workers
+//	retention  seconds a finished job is kept: one setting for every
+//	           process (set by those given a Retention)
+//	ended      hash "status verdict" -> jobs ended so (jobs_total)
+//
+// Waiting readers of live logs share one connection per process: one
+// reader blocks in XREAD on all their streams (fanout.go).
 //
 // Every change of a job's state is one Lua script, so it is atomic:
 // submit (cap check, hash, queue entry, first event), start, finish, hand
