@@ -27,9 +27,13 @@ func (l protoListener) Accept() (net.Conn, error) {
 	return protoConn{c}, nil
 }
 
-// protoConn rewrites the one kind of write that is Go's own error answer:
-// a status line followed at once by these headers, in one write.
+// protoConn rewrites the writes that are Go's own error answers: a status
+// line followed at once by these headers, in one write; or the empty 417
+// that answers an Expect header other than 100-continue (no handler of
+// the API answers 417).
 type protoConn struct{ net.Conn }
+
+const goExpectationFailed = "HTTP/1.1 417 Expectation Failed\r\n"
 
 const goErrorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
 
@@ -39,6 +43,9 @@ var protoCodes = map[int]onpyrunner.Code{431: onpyrunner.CodeTooLarge}
 // Write passes everything on but Go's own error answers, which it words
 // as the API does.
 func (c protoConn) Write(p []byte) (int, error) {
+	if bytes.HasPrefix(p, []byte(goExpectationFailed)) && bytes.HasSuffix(p, []byte("\r\nContent-Length: 0\r\n\r\n")) {
+		return c.answer(p, "417 Expectation Failed", onpyrunner.CodeInvalid, "the Expect header asks for what this server does not do (it knows only 100-continue)")
+	}
 	line, text, ok := bytes.Cut(p, []byte(goErrorHeaders))
 	status, isGo := bytes.CutPrefix(line, []byte("HTTP/1.1 "))
 	if !ok || !isGo || len(status) < 3 || bytes.Contains(line, []byte("\r\n")) {
@@ -56,7 +63,13 @@ func (c protoConn) Write(p []byte) (int, error) {
 	if len(msg) > 4 && msg[:3] == string(status[:3]) {
 		msg = msg[4:] // "400 Bad Request: why" says its status again
 	}
-	body, _ := json.Marshal(map[string]*onpyrunner.Error{"error": onpyrunner.Errorf(code, "not a request this server can read: %s", msg)})
+	return c.answer(p, string(status), code, "not a request this server can read: "+msg)
+}
+
+// answer writes, in place of Go's answer p, the same status with the
+// API's JSON error, and closes as Go's answer does.
+func (c protoConn) answer(p []byte, status string, code onpyrunner.Code, msg string) (int, error) {
+	body, _ := json.Marshal(map[string]*onpyrunner.Error{"error": {Code: code, Message: msg}})
 	out := fmt.Sprintf("HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s\n",
 		status, len(body)+1, body)
 	if _, err := c.Conn.Write([]byte(out)); err != nil {
