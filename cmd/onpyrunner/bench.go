@@ -23,6 +23,7 @@ func benchCmd(ctx context.Context, args []string, env func(string) string, _ io.
 	code := fs.String("code", "print(1)", "the program each job runs")
 	baseline := fs.String("baseline", "/usr/bin/python3", "also run the program with this python, back to back with the same concurrency, and compare (empty: skip)")
 	round := fs.Duration("round", time.Second, "with -baseline, alternate server and baseline runs of this length, so that both see the host's drifting speed alike")
+	waiters := fs.Int("waiters", 0, "instead, measure a normal request (GET of a finished job) with nobody waiting and then with this many clients in ?wait= long-polls")
 	if code, ok := parseArgs(fs, args, env, stderr); !ok {
 		return code
 	}
@@ -31,6 +32,9 @@ func benchCmd(ctx context.Context, args []string, env func(string) string, _ io.
 	if _, err := c.Runtimes(ctx); err != nil {
 		fmt.Fprintln(stderr, "onpyrunner bench: the server does not answer:", err)
 		return 1
+	}
+	if *waiters > 0 {
+		return benchWaiters(ctx, c, *server, *waiters, *conc, *dur, stdout)
 	}
 	fmt.Fprintf(stdout, "submit-and-wait of %q, %d clients, %s\n", *code, *conc, *dur)
 	var want atomic.Pointer[string] // the server's output, which bare runs must match (clients run at once)

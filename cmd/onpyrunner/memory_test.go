@@ -9,14 +9,25 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/onpyrunner/onpyrunner/internal/testenv"
 )
 
-// TestServeMemoryBounded sends 30 submissions of the largest size at once:
-// the server's peak resident memory stays under 300 MB (it held 4.5 times
-// each body before), each answer is 202 or 503 with Retry-After, and some
-// are accepted.
+// TestServeMemoryBounded sends 30 submissions of the largest size at once
+// to a server with the embedded store, and to an API process of the
+// distributed mode: its peak resident memory stays under 300 MB (it held
+// 4.5 times each body before), each answer is 202 or 503 with
+// Retry-After, and some are accepted.
 func TestServeMemoryBounded(t *testing.T) {
-	s := startServe(t, "--data", t.TempDir(), "--slots", "1")
+	t.Run("embedded", func(t *testing.T) {
+		submitLargest(t, startServe(t, "--data", t.TempDir(), "--slots", "1"))
+	})
+	t.Run("distributed", func(t *testing.T) {
+		submitLargest(t, startServe(t, "--redis", testenv.StartRedis(t).URL, "--slots", "0"))
+	})
+}
+
+func submitLargest(t *testing.T, s *server) {
 	body := `{"code":"pass","input":"` + strings.Repeat("a", 8<<20) + `"}`
 	var accepted, refused atomic.Int32
 	var wg sync.WaitGroup
