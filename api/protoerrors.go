@@ -63,6 +63,9 @@ func (c protoConn) Write(p []byte) (int, error) {
 	if len(msg) > 4 && msg[:3] == string(status[:3]) {
 		msg = msg[4:] // "400 Bad Request: why" says its status again
 	}
+	if msg == "Bad Request" { // Go gives no reason for a bad path, say
+		msg = "a malformed request line, path (a bad %-escape?) or header"
+	}
 	return c.answer(p, string(status), code, "not a request this server can read: "+msg)
 }
 

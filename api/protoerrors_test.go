@@ -54,8 +54,9 @@ func TestProtocolErrors(t *testing.T) {
 	}{
 		{"no Host", "GET /healthz HTTP/1.1\r\n\r\n", 400, onpyrunner.CodeInvalid, "Host"},
 		{"bad Content-Length", "POST /api/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400, onpyrunner.CodeInvalid, "not a request"},
-		{"NUL in a header", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n", 400, onpyrunner.CodeInvalid, "Bad Request"},
+		{"NUL in a header", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n", 400, onpyrunner.CodeInvalid, "header"},
 		{"headers too large", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: " + strings.Repeat("a", 16<<10) + "\r\n\r\n", 431, onpyrunner.CodeTooLarge, "Header"},
+		{"bad escape in the path", "GET /api/jobs/%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400, onpyrunner.CodeInvalid, "%-escape"},
 		{"HTTP/9.9", "GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n", 505, onpyrunner.CodeInvalid, "version"},
 		{"Expect", "POST /api/jobs HTTP/1.1\r\nHost: x\r\nExpect: 100-nothing\r\nContent-Length: 2\r\n\r\n{}", 417, onpyrunner.CodeInvalid, "Expect"},
 		{"transfer encoding", "POST /api/jobs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501, onpyrunner.CodeInvalid, "transfer encoding"},
