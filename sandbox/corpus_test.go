@@ -423,16 +423,20 @@ var properties = map[string]check{
 	"F14-flock-shared-inode":    verdictOnly, // a documented residual channel, gone with the run
 	"F16-hardlink":              lacks("LINKED"),
 	"F17-fifo-and-device-nodes": all(has("fifo created", "mknod denied"), lacks("DEVICE NODE CREATED")),
-	"F19-exec-from-workdir":     lacks("rc 0"),
-	"F20-shell":                 has("status 32512"),
-	"N01-redis-loopback":        all(has("blocked"), lacks("CONNECTED")),
-	"N02-egress":                all(lacks("CONNECTED", "UDP SENT"), wallBetween(0, 1500)),
-	"N04-interfaces":            has("[(1, 'lo')]"),
-	"N05-raw-sockets":           lacks("CREATED"),
-	"N07-unix-path-sockets":     lacks("CONNECTED"),
-	"N08-abstract-unix":         lacks("CONNECTED"),
-	"O01-print-1gib":            all(stdoutCut, wallBetween(0, 2000)),
-	"O02-huge-single-line":      stdoutCut,
+	"F19-exec-from-workdir": func(t *testing.T, r *onpyrunner.Result) { // allowed, unless FSIZE stops the copy
+		if !strings.Contains(r.Stdout, "rc 0") && !strings.Contains(r.Stderr, "File too large") {
+			t.Errorf("a copy of python in the work dir does not run: %s", show(r))
+		}
+	},
+	"F20-shell":             has("status 32512"),
+	"N01-redis-loopback":    all(has("blocked"), lacks("CONNECTED")),
+	"N02-egress":            all(lacks("CONNECTED", "UDP SENT"), wallBetween(0, 1500)),
+	"N04-interfaces":        has("[(1, 'lo')]"),
+	"N05-raw-sockets":       lacks("CREATED"),
+	"N07-unix-path-sockets": lacks("CONNECTED"),
+	"N08-abstract-unix":     lacks("CONNECTED"),
+	"O01-print-1gib":        all(stdoutCut, wallBetween(0, 2000)),
+	"O02-huge-single-line":  stdoutCut,
 	"O04-interleaved-flood": func(t *testing.T, r *onpyrunner.Result) {
 		if len(r.Stdout) > 64<<10 || len(r.Stderr) > 64<<10 || !(r.StdoutTruncated || r.StderrTruncated) {
 			t.Errorf("caps not held: %d/%d bytes", len(r.Stdout), len(r.Stderr))

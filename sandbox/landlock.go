@@ -31,12 +31,15 @@ type llPath struct {
 const llScoped = llsys.ScopeAbstractUnixSocket
 
 // The rights a run has: reading everywhere; writing in its scratch
-// directories; reading and writing the harmless devices.
+// directories, where files may also move between folders (refer: without
+// it a rename into a sub-folder fails with EXDEV); reading and writing the
+// harmless devices.
 const (
 	llRead  = llsys.AccessFSExecute | llsys.AccessFSReadFile | llsys.AccessFSReadDir
 	llWrite = llsys.AccessFSWriteFile | llsys.AccessFSRemoveDir | llsys.AccessFSRemoveFile |
 		llsys.AccessFSMakeChar | llsys.AccessFSMakeDir | llsys.AccessFSMakeReg | llsys.AccessFSMakeSock |
-		llsys.AccessFSMakeFifo | llsys.AccessFSMakeBlock | llsys.AccessFSMakeSym | llsys.AccessFSTruncate
+		llsys.AccessFSMakeFifo | llsys.AccessFSMakeBlock | llsys.AccessFSMakeSym | llsys.AccessFSTruncate |
+		llsys.AccessFSRefer
 	llFile = llsys.AccessFSExecute | llsys.AccessFSWriteFile | llsys.AccessFSTruncate | llsys.AccessFSReadFile
 )
 

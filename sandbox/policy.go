@@ -61,23 +61,28 @@ type policy struct {
 	landlock bool  // whether Landlock confines the program too
 }
 
-// mountFlags are what every mount of a run's own has.
-const mountFlags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+// mountFlags are what every mount of a run's own has; its /proc is
+// noexec too. The scratch space is not: a program may run what it wrote
+// there (a script, a copy of a binary, shutil.which's finds), as on any
+// machine. noexec there would be defence in depth only, since Python runs
+// arbitrary code anyway; the barrier is the namespaces, seccomp, Landlock,
+// the uid and the cgroups.
+const mountFlags = unix.MS_NOSUID | unix.MS_NODEV
 
 // procSteps mount a fresh /proc at proc, /proc/sys read-only over it, and
 // the host's entries masked (procMasks).
 func procSteps(proc string, masks []procMask) []step {
 	steps := []step{
-		call("mount "+proc, unix.SYS_MOUNT, str("proc"), str(proc), str("proc"), num(mountFlags), num(0)),
+		call("mount "+proc, unix.SYS_MOUNT, str("proc"), str(proc), str("proc"), num(mountFlags|unix.MS_NOEXEC), num(0)),
 		call("mount "+proc+"/sys", unix.SYS_MOUNT, str(proc+"/sys"), str(proc+"/sys"), num(0), num(unix.MS_BIND|unix.MS_REC), num(0)),
 		call("remount "+proc+"/sys", unix.SYS_MOUNT, str(""), str(proc+"/sys"), num(0),
-			num(unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|mountFlags), num(0)),
+			num(unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|mountFlags|unix.MS_NOEXEC), num(0)),
 	}
 	for _, m := range masks {
 		p := proc + "/" + m.Path
 		if m.Dir {
 			steps = append(steps, call("mask "+p, unix.SYS_MOUNT, str("tmpfs"), str(p), str("tmpfs"),
-				num(unix.MS_RDONLY|mountFlags), str("mode=0555")))
+				num(unix.MS_RDONLY|mountFlags|unix.MS_NOEXEC), str("mode=0555")))
 		} else {
 			steps = append(steps, call("mask "+p, unix.SYS_MOUNT, str("/dev/null"), str(p), num(0), num(unix.MS_BIND), num(0)))
 		}
