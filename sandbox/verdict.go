@@ -39,8 +39,9 @@ func (r *run) result(killed onpyrunner.Verdict, ex exit, st cgroup.Stats, wall t
 // verdict applies the verdict table of docs/contracts.md. A limit the supervisor enforced comes
 // first; then CPU time past the limit (RLIMIT_CPU may have killed first)
 // and the OOM killer, from the kernel's counters, never from the
-// program's output; a signal the program sent itself (SIGKILL included) is
-// a runtime error.
+// program's output (an OOM kill of any process of the run, even a child
+// whose parent went on and exited 0: the run reached its memory limit); a
+// signal the program sent itself (SIGKILL included) is a runtime error.
 func verdict(killed onpyrunner.Verdict, ws syscall.WaitStatus, st cgroup.Stats, l onpyrunner.Limits) onpyrunner.Verdict {
 	failed := !ws.Exited() || ws.ExitStatus() != 0
 	switch {
@@ -48,7 +49,7 @@ func verdict(killed onpyrunner.Verdict, ws syscall.WaitStatus, st cgroup.Stats, 
 		return killed
 	case st.CPU >= l.CPUTime():
 		return onpyrunner.TimeLimit
-	case st.OOMKills > 0 && failed:
+	case st.OOMKills > 0:
 		return onpyrunner.MemoryLimit
 	case failed:
 		return onpyrunner.RuntimeError

@@ -30,7 +30,7 @@ func TestVerdict(t *testing.T) {
 		{"cpu over though exited 0", "", exited(0), cgroup.Stats{CPU: time.Second}, onpyrunner.TimeLimit},
 		{"oom kill", "", killed, cgroup.Stats{OOMKills: 1}, onpyrunner.MemoryLimit},
 		{"child oom, main failed", "", exited(1), cgroup.Stats{OOMKills: 1}, onpyrunner.MemoryLimit},
-		{"child oom, main fine", "", exited(0), cgroup.Stats{OOMKills: 1}, onpyrunner.OK},
+		{"child oom, main fine", "", exited(0), cgroup.Stats{OOMKills: 1}, onpyrunner.MemoryLimit},
 	}
 	for _, c := range cases {
 		if got := verdict(c.killed, c.ws, c.st, l); got != c.want {
