@@ -26,6 +26,22 @@
 // pid1_amd64.go and steprunner_amd64.go are the machine code those run;
 // the rest in the supervisor.
 //
+// Landlock confines writes to the scratch space and the harmless devices
+// (landlock.go), beneath the read-only mounts that already refuse them
+// elsewhere: a second barrier, should a mount ever be wrong. Its price is
+// paid in deep trees: the kernel checks each write access by walking from
+// the file up to the rule that grants it (/work, /tmp), so an access at
+// depth d costs d steps and a tree built level by level costs the square
+// of its depth. 3,000 levels made with mkdir+chdir, a file written and
+// read in each, then all removed: 0.70 s, 1.83 s and 1.16 s in the
+// sandbox against 0.014 s, 0.079 s and 0.040 s bare on tmpfs, and
+// 0.018 s, 0.087 s and 0.042 s in the sandbox without Landlock. It is
+// kept: the walk is the whole cost (nothing else of the sandbox grows
+// with depth), programs rarely nest folders more than a few dozen deep,
+// where the walk costs nothing measurable, and dropping the write rights
+// would leave Landlock confining nothing. Reads are not handled at all
+// (they are granted everywhere), so they never walk.
+//
 // The run's network namespace has only lo, down: no address and no route,
 // so no TCP or UDP, and no socket queue outside what the cgroup charges.
 // The kernel charges no cgroup for a netlink socket's queue of replies, so

@@ -30,7 +30,11 @@ type llPath struct {
 // scoped: a run may signal its own pid 1, which is outside its domain.
 const llScoped = llsys.ScopeAbstractUnixSocket
 
-// The rights a run has: reading everywhere; writing in its scratch
+// The rights a run has: reading and running everywhere (its root holds
+// nothing else to read), which Landlock is therefore not asked to handle
+// at all: a right granted at "/" restricts nothing, and each handled
+// access walks from the file up to the rule that grants it, so reads would
+// pay a walk to "/" for nothing. Writing only in its scratch
 // directories, where files may also move between folders (refer: without
 // it a rename into a sub-folder fails with EXDEV); reading and writing the
 // harmless devices.
@@ -51,7 +55,8 @@ func landlockRules() *llRules {
 		return nil
 	}
 	handled := uint64([]landlock.Config{landlock.V1, landlock.V2, landlock.V3, landlock.V4, landlock.V5}[min(abi, 5)-1].HandledAccessFS)
-	r := &llRules{Handled: handled, Paths: []llPath{{"/", llRead & handled}}}
+	handled &^= llRead // granted everywhere: see llRead
+	r := &llRules{Handled: handled}
 	if abi >= 6 {
 		r.Scoped = llScoped
 	}
