@@ -33,6 +33,7 @@ var commands = []command{
 	{"worker", "run jobs from a shared Redis (distributed mode)", workerCmd},
 	{"submit", "submit a program to a server", submitCmd},
 	{"bench", "load a server with jobs and compare with bare python3", benchCmd},
+	{"runtime", "build, list and remove runtimes (add NAME, list, remove NAME)", runtimeCmd},
 	{"version", "print the build's version and the runtimes found", versionCmd},
 }
 
