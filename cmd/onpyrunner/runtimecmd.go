@@ -14,7 +14,9 @@ import (
 )
 
 // runtimesFlag is the --runtimes flag of the commands that use runtimes.
-type runtimesFlag interface{ String(name, value, usage string) *string }
+type runtimesFlag interface {
+	String(name, value, usage string) *string
+}
 
 func addRuntimesFlag(fs runtimesFlag) *string {
 	return fs.String("runtimes", runtimes.DefaultDir, "folder of the runtimes built with 'onpyrunner runtime add'")

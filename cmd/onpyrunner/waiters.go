@@ -83,4 +83,3 @@ func benchWaiters(ctx context.Context, c *client.Client, server string, n, conc 
 	}
 	return 0
 }
-
