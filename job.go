@@ -127,11 +127,6 @@ type Store interface {
 	Close() error
 }
 
-// Runtime is a language that a server runs, and its version.
-type Runtime struct {
-	Language string `json:"language"`
-	Version  string `json:"version"`
-}
 
 // AwaitEnd follows a job's live log until its final status and returns it;
 // it returns "" when the log ends without one (a log that is gone: the

@@ -8,8 +8,10 @@ import (
 // RunRequest is one program to run: what a worker hands a runner (the
 // sandbox is the real one).
 type RunRequest struct {
-	// Runtime names the interpreter; default "python".
-	Runtime string
+	// Runtime is the language ("python", the default, or "pypy") or the
+	// name of a runtime; Version selects among those of the language (see
+	// SelectRuntime): the newest match runs it.
+	Runtime, Version string
 	// Code is the program's source.
 	Code []byte
 	// Stdin is fed to the program; nil means empty.

@@ -203,6 +203,9 @@ func tidy(root string) error {
 	}
 	for _, p := range []string{"usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/lintian",
 		"var/cache", "var/lib/apt", "var/lib/dpkg", "var/log", "etc/apt", "etc/dpkg",
+		// glibc maps its iconv cache shared; without it, it reads the
+		// modules' list, and a run maps nothing shared at all.
+		"usr/lib/x86_64-linux-gnu/gconv/gconv-modules.cache",
 		"etc/passwd", "etc/group", "etc/shadow", "etc/gshadow", "etc/hosts", "etc/hostname", "etc/resolv.conf", "etc/fstab"} {
 		if err := os.RemoveAll(filepath.Join(root, p)); err != nil {
 			return err

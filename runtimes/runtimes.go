@@ -85,6 +85,9 @@ var validName = regexp.MustCompile(`^[a-z][a-z0-9.+-]{0,63}$`)
 // exist holds none. A runtime whose manifest cannot be read, or whose root
 // lacks its interpreter, is an error that names it.
 func List(dir string) ([]Installed, error) {
+	if dir == "" {
+		return nil, nil
+	}
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil

@@ -17,6 +17,9 @@ type Config struct {
 	// Runtimes maps runtime names to interpreter paths. Default:
 	// KnownRuntimes; those not installed are left out.
 	Runtimes map[string]string
+	// RuntimesDir holds runtimes with root filesystems of their own (built
+	// by package runtimes), offered beside the host's. Default: none.
+	RuntimesDir string
 	// UIDBase starts the range of host uids (and gids) the sandbox uses,
 	// which no one else on the host may use: UIDBase is every init's while
 	// it sets a run up; each run in flight has its own from UIDBase+1 to

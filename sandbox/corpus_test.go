@@ -104,9 +104,23 @@ func hostileCorpus(t *testing.T, m mode) {
 			if c.id == "N01-redis-loopback" {
 				accepted = listenRedisPort(t)
 			}
-			res := m.run(t, c.code, c.limits(), stdin)
+			l := c.limits()
+			l.MemoryMB = m.memoryMB(l.MemoryMB)
+			if m.pypy() && c.id == "E04-segfault" {
+				// PyPy's ctypes.string_at(0) returns b'' (bare, too):
+				// nothing to crash.
+				if res := m.run(t, c.code, l, stdin); res.Verdict != onpyrunner.OK {
+					t.Errorf("E04 on PyPy: %s", show(res))
+				}
+				checkAfterRun(t, m, before)
+				return
+			}
+			res := m.run(t, c.code, l, stdin)
 			if !hasVerdict(c.verdicts, res.Verdict) {
 				t.Fatalf("verdict %s, want %v; result %s", res.Verdict, c.verdicts, show(res))
+			}
+			if res.MemoryKB > l.MemoryMB<<10 {
+				t.Errorf("peak memory %d KiB above the %d MiB limit", res.MemoryKB, l.MemoryMB)
 			}
 			if check, ok := properties[c.id]; ok {
 				check(t, res)
@@ -298,11 +312,7 @@ var properties = map[string]check{
 	"T08-self-deadlock":       wallBetween(3000, 3500),
 	"T10-bigint-power":        verdictOnly,
 	"M01-alloc-2g":            lacks("2147483648"),
-	"M02-alloc-gradual": func(t *testing.T, r *onpyrunner.Result) {
-		if r.MemoryKB > 128<<10 {
-			t.Errorf("peak %d KiB above the 128 MiB limit", r.MemoryKB)
-		}
-	},
+	"M02-alloc-gradual": verdictOnly, // and the peak within the limit, as for every row
 	"M04-memfd-fill":   verdictOnly,
 	"M05-workdir-fill": all(has("File too large"), lacks("wrote 10 GiB")),
 	"M07-inode-exhaustion": func(t *testing.T, r *onpyrunner.Result) {

@@ -140,6 +140,6 @@
 //     zygote's objects (that would copy every shared page): an object
 //     reachable from a module the zygote loaded is not finalized at exit.
 //
-// PyPy runs with a fresh interpreter per run (WarmRuntimes): its JIT and
+// PyPy runs with a fresh interpreter per run (Runtime.warm): its JIT and
 // memory do not fit the fork-per-run model as well.
 package sandbox

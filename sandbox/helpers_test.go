@@ -31,14 +31,54 @@ func sandboxFor(t testing.TB) *sandbox.Sandbox {
 }
 
 // mode says where a test's programs run: each with a fresh interpreter
-// (cold), or in warm slots, made as runs at once need them (warm). The
-// tests of the sandbox take it, so that each runs the same both ways.
-type mode struct{ warm bool }
+// (cold), or in warm slots, made as runs at once need them (warm); on the
+// host's python of the shared sandbox, or on a runtime of its own root
+// (of the sandbox rooted). The tests of the sandbox take it, so that each
+// runs the same every way.
+type mode struct {
+	warm    bool
+	runtime string           // Spec.Runtime: "" for python
+	s       *sandbox.Sandbox // nil for sb
+}
 
 var (
 	cold     = mode{}
 	warmMode = mode{warm: true}
 )
+
+// pypy says whether the mode runs on PyPy, whose memory and semantics
+// some tests must allow for (each says how).
+func (m mode) pypy() bool {
+	name := m.runtime
+	if name == "" {
+		name = "python"
+	}
+	for _, rt := range m.sandbox().Runtimes() {
+		if rt.Name == name {
+			return rt.Implementation == "pypy"
+		}
+	}
+	return name == "pypy"
+}
+
+// memoryMB is a memory limit of a test for CPython, as the mode's runtime
+// needs it: PyPy's interpreter takes about 25 MiB more at start, and its
+// garbage collector lets garbage grow before it collects, so its tests get
+// limits (and allocations against them) twice as large.
+func (m mode) memoryMB(mb int64) int64 {
+	if m.pypy() {
+		return 2 * mb
+	}
+	return mb
+}
+
+// sandbox is the sandbox the mode runs in.
+func (m mode) sandbox() *sandbox.Sandbox {
+	if m.s != nil {
+		return m.s
+	}
+	return sb
+}
 
 // run runs code with limits and stdin and fails t if the sandbox errs.
 func (m mode) run(t testing.TB, code string, l onpyrunner.Limits, stdin []byte) *onpyrunner.Result {
@@ -56,54 +96,57 @@ func (m mode) run(t testing.TB, code string, l onpyrunner.Limits, stdin []byte) 
 func (m mode) try(code string, l onpyrunner.Limits, stdin []byte) (*onpyrunner.Result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	spec := sandbox.Spec{Code: []byte(code), Limits: l}
+	spec := sandbox.Spec{Runtime: m.runtime, Code: []byte(code), Limits: l}
 	if stdin != nil {
 		spec.Stdin = bytes.NewReader(stdin)
 	}
 	if m.warm {
-		sl, err := slots.get()
+		sl, err := slots.get(m)
 		if err != nil {
 			return nil, err
 		}
-		defer slots.put(sl)
+		defer slots.put(m, sl)
 		return sl.Run(ctx, spec)
 	}
-	return sb.Run(ctx, spec)
+	return m.sandbox().Run(ctx, spec)
 }
 
-// slots are warm slots for tests, made as runs at once need them.
-var slots slotPool
+// slots are warm slots for tests, made as runs at once need them, for
+// each mode.
+var slots = slotPool{idle: map[mode][]*sandbox.Slot{}}
 
 type slotPool struct {
 	mu   sync.Mutex
-	idle []*sandbox.Slot
+	idle map[mode][]*sandbox.Slot
 }
 
-func (p *slotPool) get() (*sandbox.Slot, error) {
+func (p *slotPool) get(m mode) (*sandbox.Slot, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if n := len(p.idle); n > 0 {
-		sl := p.idle[n-1]
-		p.idle = p.idle[:n-1]
+	if n := len(p.idle[m]); n > 0 {
+		sl := p.idle[m][n-1]
+		p.idle[m] = p.idle[m][:n-1]
 		return sl, nil
 	}
-	return sb.NewSlot("python")
+	return m.sandbox().NewSlot(m.runtime)
 }
 
-func (p *slotPool) put(sl *sandbox.Slot) {
+func (p *slotPool) put(m mode, sl *sandbox.Slot) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.idle = append(p.idle, sl)
+	p.idle[m] = append(p.idle[m], sl)
 }
 
 // closeAll stops every slot (none may be in use).
 func (p *slotPool) closeAll() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, sl := range p.idle {
-		sl.Close()
+	for m, sls := range p.idle {
+		for _, sl := range sls {
+			sl.Close()
+		}
+		delete(p.idle, m)
 	}
-	p.idle = nil
 }
 
 // TestWarm runs the sandbox's tests again through warm slots: every corpus
@@ -147,7 +190,8 @@ func snapshot() hostState {
 // nothing changed outside the run, and a normal program still right.
 func checkAfterRun(t *testing.T, m mode, before hostState) {
 	t.Helper()
-	s := sandboxFor(t)
+	sandboxFor(t)
+	s := m.sandbox()
 	lo, hi := sandbox.UIDRange(s)
 	if m.warm {
 		lo++ // uid lo is also the warm slots' own, which live on

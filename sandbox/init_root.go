@@ -54,7 +54,11 @@ func bindView(root string, v view) error {
 		}
 	}
 	for _, b := range v.Binds {
-		if err := bindRO(b.Path, root+b.Path, b.Dir); err != nil {
+		src := b.Src
+		if src == "" {
+			src = b.Path
+		}
+		if err := bindRO(src, root+b.Path, b.Dir); err != nil {
 			return err
 		}
 	}

@@ -4,7 +4,6 @@ package sandbox
 
 import (
 	"context"
-	"errors"
 
 	"github.com/onpyrunner/onpyrunner"
 )
@@ -29,45 +28,40 @@ func (s *Sandbox) NewLane() *Lane {
 
 // Run runs spec as Sandbox.Run does. Not safe for concurrent use.
 func (l *Lane) Run(ctx context.Context, spec Spec) (*onpyrunner.Result, error) {
-	name := spec.Runtime
-	if name == "" {
-		name = "python"
-	}
-	if _, ok := l.s.runtimes[name]; !ok || !WarmRuntimes[name] || l.s.cfg.Cold {
+	rt, err := l.s.runtime(spec)
+	if err != nil || !rt.warm() || l.s.cfg.Cold {
 		return l.s.Run(ctx, spec)
 	}
-	sl, err := l.slot(name)
+	sl, err := l.slot(rt)
 	if err != nil {
 		return nil, err
 	}
 	return sl.Run(ctx, spec)
 }
 
-// warm starts the lane's slots for the warm runtimes now rather than at
-// their first run.
+// warm starts the lane's slot for the default python now rather than at
+// its first run; the other runtimes' slots start at their first run.
 func (l *Lane) warm() error {
 	if l.s.cfg.Cold {
 		return nil
 	}
-	var errs []error
-	for name := range l.s.runtimes {
-		if WarmRuntimes[name] {
-			_, err := l.slot(name)
-			errs = append(errs, err)
-		}
+	rt, err := l.s.runtime(Spec{})
+	if err != nil || !rt.warm() {
+		return nil
 	}
-	return errors.Join(errs...)
+	_, err = l.slot(rt)
+	return err
 }
 
-func (l *Lane) slot(name string) (*Slot, error) {
-	if sl := l.slots[name]; sl != nil {
+func (l *Lane) slot(rt *Runtime) (*Slot, error) {
+	if sl := l.slots[rt.Name]; sl != nil {
 		return sl, nil
 	}
-	sl, err := l.s.NewSlot(name)
+	sl, err := l.s.slotFor(rt, false)
 	if err != nil {
 		return nil, err
 	}
-	l.slots[name] = sl
+	l.slots[rt.Name] = sl
 	return sl, nil
 }
 

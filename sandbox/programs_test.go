@@ -21,9 +21,10 @@ func ordinaryPrograms(t *testing.T, m mode) {
 	sandboxFor(t)
 	lines := strings.Repeat("3\n", 100000)
 	big := strings.Repeat("x", 30<<20)
-	// Python 3.11 reads a script up to each line's NUL; 3.12 refuses it.
+	// CPython 3.11 reads a script up to each line's NUL; 3.12 and PyPy
+	// refuse it.
 	nulVerdict, nulStdout, nulStderr := onpyrunner.OK, "1\n", ""
-	if v := pythonVersion(t); !strings.HasPrefix(v, "3.11.") {
+	if v := m.version(t); !strings.HasPrefix(v, "3.11.") || m.pypy() {
 		nulVerdict, nulStdout, nulStderr = onpyrunner.RuntimeError, "", "source code cannot contain null bytes"
 	}
 	cases := []struct {
@@ -37,11 +38,11 @@ func ordinaryPrograms(t *testing.T, m mode) {
 		{name: "subprocess", code: "import subprocess, sys\nprint(subprocess.run([sys.executable, '-c', 'print(6 * 7)'], capture_output=True, text=True).stdout, end='')", verdict: onpyrunner.OK, stdout: "42\n"},
 		{name: "multiprocessing", code: "import multiprocessing as mp\ndef sq(x):\n return x * x\nif __name__ == '__main__':\n with mp.Pool(4) as p:\n  print(sum(p.map(sq, range(100))))", verdict: onpyrunner.OK, stdout: "328350\n"},
 		{name: "multiprocessing queue", code: "import multiprocessing as mp\ndef w(q):\n q.put('from child')\nif __name__ == '__main__':\n q = mp.Queue()\n p = mp.Process(target=w, args=(q,))\n p.start()\n print(q.get())\n p.join()", verdict: onpyrunner.OK, stdout: "from child\n"},
-		{name: "tempfile", code: "import tempfile, os\nwith tempfile.TemporaryDirectory() as d:\n p = os.path.join(d, 'f')\n open(p, 'w').write('kept')\n print(open(p).read())\nopen('here.txt', 'w').write('cwd')\nprint(open('here.txt').read())", verdict: onpyrunner.OK, stdout: "kept\ncwd\n"},
+		{name: "tempfile", code: "import tempfile, os\nwith tempfile.TemporaryDirectory() as d:\n p = os.path.join(d, 'f')\n with open(p, 'w') as f:\n  f.write('kept')\n print(open(p).read())\nwith open('here.txt', 'w') as f:\n f.write('cwd')\nprint(open('here.txt').read())", verdict: onpyrunner.OK, stdout: "kept\ncwd\n"},
 		// Files move between folders of the scratch space as anywhere.
-		{name: "rename into a sub-folder", code: "import os, pathlib\nfor d in ('.', '/tmp'):\n os.makedirs(f'{d}/sub/deeper', exist_ok=True)\n open(f'{d}/f', 'w').write('x')\n os.rename(f'{d}/f', f'{d}/sub/f')\n os.replace(f'{d}/sub/f', f'{d}/sub/deeper/g')\n pathlib.Path(f'{d}/sub/deeper/g').rename(f'{d}/h')\n os.rename(f'{d}/sub', f'{d}/moved')\n print(open(f'{d}/h').read(), sorted(os.listdir(f'{d}/moved')))", verdict: onpyrunner.OK, stdout: "x ['deeper']\nx ['deeper']\n"},
+		{name: "rename into a sub-folder", code: "import os, pathlib\nfor d in ('.', '/tmp'):\n os.makedirs(f'{d}/sub/deeper', exist_ok=True)\n with open(f'{d}/f', 'w') as f:\n  f.write('x')\n os.rename(f'{d}/f', f'{d}/sub/f')\n os.replace(f'{d}/sub/f', f'{d}/sub/deeper/g')\n pathlib.Path(f'{d}/sub/deeper/g').rename(f'{d}/h')\n os.rename(f'{d}/sub', f'{d}/moved')\n print(open(f'{d}/h').read(), sorted(os.listdir(f'{d}/moved')))", verdict: onpyrunner.OK, stdout: "x ['deeper']\nx ['deeper']\n"},
 		// What a program writes it may run: a script, found by shutil.which.
-		{name: "runs what it wrote", code: "import os, shutil, subprocess, sys\nos.makedirs('bin')\nopen('bin/hello', 'w').write(f'#!{sys.executable}\\nprint(\"from a script\")\\n')\nos.chmod('bin/hello', 0o755)\nos.environ['PATH'] = os.path.abspath('bin') + ':' + os.environ.get('PATH', '')\nprint(shutil.which('hello'))\nprint(subprocess.run(['hello'], capture_output=True, text=True).stdout, end='')", verdict: onpyrunner.OK, stdout: "/work/bin/hello\nfrom a script\n"},
+		{name: "runs what it wrote", code: "import os, shutil, subprocess, sys\nos.makedirs('bin')\nwith open('bin/hello', 'w') as f:\n f.write(f'#!{sys.executable}\\nprint(\"from a script\")\\n')\nos.chmod('bin/hello', 0o755)\nos.environ['PATH'] = os.path.abspath('bin') + ':' + os.environ.get('PATH', '')\nprint(shutil.which('hello'))\nprint(subprocess.run(['hello'], capture_output=True, text=True).stdout, end='')", verdict: onpyrunner.OK, stdout: "/work/bin/hello\nfrom a script\n"},
 		{name: "deep recursion", code: "import sys\nsys.setrecursionlimit(10 ** 6)\ndef f(n):\n return 0 if n == 0 else 1 + f(n - 1)\nprint(f(200000))", verdict: onpyrunner.OK, stdout: "200000\n"},
 		{name: "read all stdin", code: "import sys\nprint(sum(int(x) for x in sys.stdin))", stdin: lines, verdict: onpyrunner.OK, stdout: "300000\n"},
 		{name: "30 MB stdin", code: "import sys\nprint(len(sys.stdin.buffer.read()))", stdin: big, verdict: onpyrunner.OK, stdout: "31457280\n"},
@@ -71,7 +72,7 @@ func ordinaryPrograms(t *testing.T, m mode) {
 			if c.stdin != "" {
 				stdin = []byte(c.stdin)
 			}
-			res := m.run(t, c.code, onpyrunner.Limits{}, stdin)
+			res := m.run(t, c.code, onpyrunner.Limits{MemoryMB: m.memoryMB(onpyrunner.DefaultLimits.MemoryMB)}, stdin)
 			if c.verdict == "" && res.Verdict != onpyrunner.OK && res.Verdict != onpyrunner.RuntimeError ||
 				c.verdict != "" && res.Verdict != c.verdict {
 				t.Fatalf("verdict %s, want %s: %s", res.Verdict, c.verdict, show(res))
@@ -108,14 +109,48 @@ func TestRuntimes(t *testing.T) {
 	}
 }
 
-// pythonVersion is the version of the sandbox's python runtime.
-func pythonVersion(t *testing.T) string {
+// version is the Python version of the mode's runtime.
+func (m mode) version(t *testing.T) string {
 	t.Helper()
-	for _, rt := range sandboxFor(t).Runtimes() {
-		if rt.Name == "python" {
+	name := m.runtime
+	if name == "" {
+		name = "python"
+	}
+	for _, rt := range m.sandbox().Runtimes() {
+		if rt.Name == name {
 			return rt.Version
 		}
 	}
-	t.Fatal("no python runtime")
+	t.Fatalf("no runtime %s", name)
 	return ""
+}
+
+// TestOwnRoots runs the sandbox's tests on each runtime of its own root,
+// cold and, where it has a zygote, warm. CI builds CPython and PyPy ones.
+func TestOwnRoots(t *testing.T) {
+	sandboxFor(t)
+	testenv.Require(t, rooted != nil, "no runtime built in "+testenv.RuntimesDir()+" (onpyrunner runtime add python3.14; runtime add pypy3)")
+	langs := map[string]bool{}
+	defer slots.closeAll()
+	for _, rt := range rooted.Runtimes() {
+		if rt.Root == "" {
+			continue
+		}
+		langs[rt.Language] = true
+		modes := map[string]mode{"cold": {runtime: rt.Name, s: rooted}}
+		if rt.Implementation == "cpython" {
+			modes["warm"] = mode{warm: true, runtime: rt.Name, s: rooted}
+		}
+		for how, m := range modes {
+			t.Run(rt.Name+"/"+how, func(t *testing.T) {
+				defer slots.closeAll() // their processes would count as the next mode's
+				for name, test := range map[string]func(*testing.T, mode){
+					"corpus": hostileCorpus, "programs": ordinaryPrograms, "limits": limitBoundaries,
+				} {
+					t.Run(name, func(t *testing.T) { test(t, m) })
+				}
+			})
+		}
+	}
+	testenv.Require(t, langs["python"] && langs["pypy"], "CPython and PyPy runtimes of their own (onpyrunner runtime add python3.14; runtime add pypy3)")
 }

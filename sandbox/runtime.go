@@ -14,24 +14,43 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/onpyrunner/onpyrunner/runtimes"
 )
 
 // Runtime is an installed Python interpreter that runs can use.
 type Runtime struct {
-	// Name is what a run asks for: "python" or "pypy".
+	// Name names it: "python" or "pypy" for the host's own interpreters,
+	// the runtime's name (python3.14, pypy3...) for one with a root of its
+	// own.
 	Name string `json:"name"`
-	// Binary is the interpreter's path on the host and in the sandbox.
+	// Language is what a run asks for: "python" or "pypy".
+	Language string `json:"language"`
+	// Binary is the interpreter's path in the sandbox (and, for the host's
+	// own, on the host).
 	Binary string `json:"binary"`
 	// Version is the Python language version it implements, e.g. "3.11.2".
 	Version string `json:"version"`
+	// Implementation is sys.implementation.name: "cpython" or "pypy";
+	// ImplementationVersion is PyPy's own version.
+	Implementation        string `json:"implementation"`
+	ImplementationVersion string `json:"implementationVersion,omitempty"`
+	// Packages are the Debian packages its root was built with beyond the
+	// interpreter.
+	Packages []string `json:"packages,omitempty"`
+	// Root is its own root filesystem on the host; "" for the host's.
+	Root string `json:"root,omitempty"`
 
 	view view // what its sandbox root shows
 }
 
-// probeScript prints the version, the import path and every file imported
-// at start-up (site, sitecustomize): all that the sandbox root must show.
+// probeScript prints the version, the implementation and PyPy's version,
+// the import path and every file imported at start-up (site,
+// sitecustomize): all that the sandbox root must show.
 const probeScript = `import sys
 print(sys.version.split()[0])
+v = getattr(sys, "pypy_version_info", None)
+print("I", sys.implementation.name, "%d.%d.%d" % v[:3] if v else "")
 for p in sys.path: print("P", p)
 for m in list(sys.modules.values()):
     f = getattr(m, "__file__", None)
@@ -52,7 +71,7 @@ func probeRuntime(name, binary string) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("probe %s: %w", binary, err)
 	}
-	rt := &Runtime{Name: name, Binary: binary}
+	rt := &Runtime{Name: name, Language: name, Binary: binary}
 	var v viewBuilder
 	if err := v.addELF(binary); err != nil {
 		return nil, err
@@ -63,6 +82,12 @@ func probeRuntime(name, binary string) (*Runtime, error) {
 		switch {
 		case rt.Version == "":
 			rt.Version = line
+		case strings.HasPrefix(line, "I "):
+			f := strings.Fields(line)
+			rt.Implementation = f[1]
+			if len(f) > 2 {
+				rt.ImplementationVersion = f[2]
+			}
 		case strings.HasPrefix(line, "P /"):
 			if st, err := os.Stat(line[2:]); err == nil && st.IsDir() {
 				v.add(line[2:])
@@ -80,6 +105,52 @@ func probeRuntime(name, binary string) (*Runtime, error) {
 	return rt, nil
 }
 
+// rootRuntime is a runtime of its own root: its /usr, of its /etc what
+// Python reads (etcShown), and the links at the top of the root (the
+// merged /usr's /bin, /lib...).
+func rootRuntime(r runtimes.Installed) (*Runtime, error) {
+	rt := &Runtime{Name: r.Name, Language: r.Language, Binary: r.Interpreter, Version: r.Version, Root: r.Root,
+		Implementation: r.Implementation, ImplementationVersion: r.ImplementationVersion, Packages: r.Packages}
+	if st, err := os.Stat(filepath.Join(r.Root, r.Interpreter)); err != nil || !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s (%s in %s)", ErrNoRuntime, r.Name, r.Interpreter, r.Root)
+	}
+	rt.view.Binds = append(rt.view.Binds, bind{Src: filepath.Join(r.Root, "usr"), Path: "/usr", Dir: true})
+	for _, top := range []string{"", "etc"} {
+		entries, err := os.ReadDir(filepath.Join(r.Root, top))
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			p, src := "/"+filepath.Join(top, e.Name()), filepath.Join(r.Root, top, e.Name())
+			switch {
+			case top == "etc" && !etcShown(e.Name()):
+			case e.Type()&os.ModeSymlink != 0:
+				target, err := os.Readlink(src)
+				if err != nil {
+					return nil, err
+				}
+				rt.view.Links = append(rt.view.Links, link{Path: p, Target: target})
+			case top == "etc":
+				rt.view.Binds = append(rt.view.Binds, bind{Src: src, Path: p, Dir: e.IsDir()})
+			}
+		}
+	}
+	return rt, nil
+}
+
+// etcShown says whether a run sees this entry of a runtime's /etc: the
+// dynamic linker's cache, the tables that Python's mimetypes and socket
+// modules read, and the interpreter's own folder (python3.14/,
+// pypy3/...). Each run gets its own passwd, group and hosts; nothing
+// else of a system's configuration is any program's business.
+func etcShown(name string) bool {
+	switch name {
+	case "ld.so.cache", "mime.types", "protocols", "services":
+		return true
+	}
+	return strings.HasPrefix(name, "python") || strings.HasPrefix(name, "pypy")
+}
+
 // view is what a sandbox root shows of the host: read-only bind mounts and
 // the symbolic links that lead to them.
 type view struct {
@@ -88,6 +159,7 @@ type view struct {
 }
 
 type bind struct {
+	Src  string `json:"src,omitempty"` // the host's path, when it is not Path
 	Path string `json:"path"`
 	Dir  bool   `json:"dir"`
 }

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/onpyrunner/onpyrunner"
+	"github.com/onpyrunner/onpyrunner/runtimes"
 	"github.com/onpyrunner/onpyrunner/sandbox/internal/cgroup"
 )
 
@@ -103,7 +103,50 @@ func New(cfg Config) (*Sandbox, error) {
 		}
 		s.runtimes[name] = rt
 	}
+	roots, err := runtimes.List(cfg.RuntimesDir)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	for _, r := range roots {
+		rt, err := rootRuntime(r)
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: runtime %s: %w", r.Name, err)
+		}
+		s.runtimes[r.Name] = rt
+	}
 	return s, nil
+}
+
+// runtime is what spec runs on: the runtime it names, or the newest of its
+// language that its version selects.
+func (s *Sandbox) runtime(spec Spec) (*Runtime, error) {
+	name := spec.Runtime
+	if name == "" {
+		name = "python"
+	}
+	if rt := s.runtimes[name]; rt != nil && rt.Language != name && onpyrunner.VersionMatches(rt.Version, spec.Version) {
+		return rt, nil // a runtime's own name
+	}
+	var best *Runtime
+	for _, rt := range s.runtimes {
+		if rt.Language == name && onpyrunner.VersionMatches(rt.Version, spec.Version) &&
+			(best == nil || onpyrunner.CompareVersions(rt.Version, best.Version) > 0 ||
+				onpyrunner.CompareVersions(rt.Version, best.Version) == 0 && rt.Root != "") {
+			best = rt
+		}
+	}
+	if best == nil {
+		var have []string
+		for _, rt := range s.Runtimes() {
+			have = append(have, rt.Language+" "+rt.Version)
+		}
+		what := name
+		if spec.Version != "" {
+			what += " " + spec.Version
+		}
+		return nil, fmt.Errorf("sandbox: %w: %s; installed: %s", ErrNoRuntime, what, strings.Join(have, ", "))
+	}
+	return best, nil
 }
 
 // emptyRootDir makes dir, a real directory owned by root that the inits
@@ -132,13 +175,15 @@ func (s *Sandbox) Runtimes() []Runtime {
 	return out
 }
 
-// Languages lists the installed runtimes as the service offers them.
+// Languages lists the installed runtimes as the service offers them,
+// each language's default first.
 func (s *Sandbox) Languages() []onpyrunner.Runtime {
 	var out []onpyrunner.Runtime
 	for _, rt := range s.Runtimes() {
-		out = append(out, onpyrunner.Runtime{Language: rt.Name, Version: rt.Version})
+		out = append(out, onpyrunner.Runtime{Language: rt.Language, Version: rt.Version, Implementation: rt.Implementation,
+			ImplementationVersion: rt.ImplementationVersion, Packages: append([]string{}, rt.Packages...)})
 	}
-	return out
+	return onpyrunner.MarkDefaults(out)
 }
 
 // CgroupVersion is 1 or 2: the cgroup version the sandbox found.
@@ -161,13 +206,9 @@ func (s *Sandbox) policy(cgroups int, rl []rlimit) policy {
 // sandbox itself could not run the program (or ctx ended the run); every
 // outcome of the program, however it misbehaves, is a Result.
 func (s *Sandbox) Run(ctx context.Context, spec Spec) (*onpyrunner.Result, error) {
-	name := spec.Runtime
-	if name == "" {
-		name = "python"
-	}
-	rt, ok := s.runtimes[name]
-	if !ok {
-		return nil, fmt.Errorf("sandbox: %w: %q; installed: %s", ErrNoRuntime, name, strings.Join(slices.Sorted(maps.Keys(s.runtimes)), ", "))
+	rt, err := s.runtime(spec)
+	if err != nil {
+		return nil, err
 	}
 	lim := spec.Limits.WithDefaults()
 	if err := validLimits(lim); err != nil {

@@ -54,24 +54,27 @@ type zygote struct {
 	dead chan struct{} // closed when the init has ended
 }
 
-// WarmRuntimes are the runtimes that a Slot runs with a zygote; others
-// start a fresh interpreter per run (PyPy's start-up and memory do not fit
-// the fork-per-job model as well).
-var WarmRuntimes = map[string]bool{"python": true}
+// warm says whether a Slot runs rt with a zygote; other runtimes start a
+// fresh interpreter per run (PyPy's start-up and memory do not fit the
+// fork-per-job model as well).
+func (rt *Runtime) warm() bool { return rt.Implementation == "cpython" }
 
-// NewSlot starts a warm slot for runtime ("" is python).
+// NewSlot starts a warm slot for runtime: a language or a runtime's name,
+// as Spec.Runtime ("" is python).
 func (s *Sandbox) NewSlot(runtime string) (*Slot, error) { return s.newSlot(runtime, false) }
 
 func (s *Sandbox) newSlot(runtime string, portable bool) (*Slot, error) {
-	if runtime == "" {
-		runtime = "python"
+	rt, err := s.runtime(Spec{Runtime: runtime})
+	if err != nil {
+		return nil, err
 	}
-	rt, ok := s.runtimes[runtime]
-	if !ok {
-		return nil, fmt.Errorf("sandbox: %w: %q", ErrNoRuntime, runtime)
-	}
-	if !WarmRuntimes[runtime] {
-		return nil, fmt.Errorf("sandbox: runtime %s runs cold only", runtime)
+	return s.slotFor(rt, portable)
+}
+
+// slotFor starts a warm slot for rt.
+func (s *Sandbox) slotFor(rt *Runtime, portable bool) (*Slot, error) {
+	if !rt.warm() {
+		return nil, fmt.Errorf("sandbox: runtime %s runs cold only", rt.Name)
 	}
 	uid, ok := s.uids.acquire()
 	if !ok {
@@ -92,8 +95,8 @@ func (s *Sandbox) newSlot(runtime string, portable bool) (*Slot, error) {
 // Run runs spec in the slot, as Sandbox.Run does; spec.Runtime must be the
 // slot's (or empty). A zygote that died is replaced first.
 func (sl *Slot) Run(ctx context.Context, spec Spec) (*onpyrunner.Result, error) {
-	if spec.Runtime != "" && spec.Runtime != sl.rt.Name {
-		return nil, fmt.Errorf("sandbox: a %s slot cannot run %s", sl.rt.Name, spec.Runtime)
+	if rt, err := sl.s.runtime(spec); err != nil || rt != sl.rt {
+		return nil, fmt.Errorf("sandbox: a %s slot cannot run %s %s", sl.rt.Name, spec.Runtime, spec.Version)
 	}
 	lim := spec.Limits.WithDefaults()
 	if err := validLimits(lim); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/onpyrunner/onpyrunner"
 	"github.com/onpyrunner/onpyrunner/redis"
+	"github.com/onpyrunner/onpyrunner/runtimes"
 	"github.com/onpyrunner/onpyrunner/sandbox"
 	"github.com/onpyrunner/onpyrunner/sqlite"
 	"github.com/onpyrunner/onpyrunner/worker"
@@ -23,6 +24,7 @@ type backendFlags struct {
 	queue            int
 	retention, lease time.Duration
 	cold             bool
+	runtimes         string
 	logLevel         slog.Level
 	storeBytes       *sizeFlag
 }
@@ -39,6 +41,7 @@ func (f *backendFlags) register(fs *flag.FlagSet, worker bool) {
 	fs.StringVar(&f.redis, "redis", "", "Redis URL (redis://host:6379/0) of the shared job store: the distributed mode")
 	fs.DurationVar(&f.retention, "retention", 0, "how long finished jobs are kept (0: 24h; with --redis, 0 is the setting kept in Redis, which a process given --retention sets for all)")
 	fs.DurationVar(&f.lease, "lease", 30*time.Second, "with --redis: how long a silent worker keeps its job before another takes it over")
+	fs.StringVar(&f.runtimes, "runtimes", runtimes.DefaultDir, "folder of the runtimes built with 'onpyrunner runtime add' (offered beside the host's python3 and pypy3)")
 	fs.BoolVar(&f.cold, "cold", false, "run every job with a fresh interpreter, not in a warm sandbox (slower)")
 	fs.TextVar(&f.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 }
@@ -78,7 +81,7 @@ type workers struct {
 const runtimesEvery = 20 * time.Second
 
 func newWorkers(ctx context.Context, b *backend, f backendFlags, slots int, drain time.Duration, obs worker.Observer, log *slog.Logger) (*workers, error) {
-	sb, err := sandbox.New(sandbox.Config{Logger: log, Cold: f.cold})
+	sb, err := sandbox.New(sandbox.Config{Logger: log, Cold: f.cold, RuntimesDir: f.runtimes})
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,9 @@ import (
 func runCmd(ctx context.Context, args []string, env func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("run", "[flags] FILE|-", stderr)
 	d := onpyrunner.DefaultLimits
-	language := fs.String("language", "python", "runtime: python or pypy")
+	language := fs.String("language", "python", "python or pypy (or a runtime's name)")
+	version := fs.String("version", "", "the Python version to run on (3.14, 3): the newest installed match")
+	rtDir := addRuntimesFlag(fs)
 	input := fs.String("input", "", "file to feed as stdin, - for this stdin (default: this stdin when it is a pipe or a file)")
 	cpu := fs.Duration("time", d.CPUTime(), "CPU time of all processes")
 	wall := fs.Duration("wall-time", d.WallTime(), "wall-clock time")
@@ -36,6 +38,7 @@ func runCmd(ctx context.Context, args []string, env func(string) string, stdin i
 	}
 	spec := sandbox.Spec{
 		Runtime: *language,
+		Version: *version,
 		Code:    code,
 		Limits: onpyrunner.Limits{
 			TimeMs: ms(*cpu), WallTimeMs: ms(*wall), MemoryMB: memory.units(),
@@ -53,7 +56,7 @@ func runCmd(ctx context.Context, args []string, env func(string) string, stdin i
 	if !*asJSON { // pass the output through as it comes
 		spec.Stdout, spec.Stderr = stdout, stderr
 	}
-	sb, err := sandbox.New(sandbox.Config{})
+	sb, err := sandbox.New(sandbox.Config{RuntimesDir: *rtDir})
 	if err != nil {
 		fmt.Fprintln(stderr, "onpyrunner run:", err)
 		return 1

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -13,12 +14,8 @@ import (
 	"github.com/onpyrunner/onpyrunner/runtimes"
 )
 
-// runtimesFlag is the --runtimes flag of the commands that use runtimes.
-type runtimesFlag interface {
-	String(name, value, usage string) *string
-}
-
-func addRuntimesFlag(fs runtimesFlag) *string {
+// addRuntimesFlag adds --runtimes, the folder of the runtimes.
+func addRuntimesFlag(fs *flag.FlagSet) *string {
 	return fs.String("runtimes", runtimes.DefaultDir, "folder of the runtimes built with 'onpyrunner runtime add'")
 }
 

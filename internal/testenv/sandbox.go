@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/onpyrunner/onpyrunner/runtimes"
 	"github.com/onpyrunner/onpyrunner/sandbox"
 )
 
@@ -18,13 +19,14 @@ print(st['Uid'].split()[0], st['NoNewPrivs'].strip(), st['Seccomp'].strip(),
       os.readlink('/proc/self/ns/pid'), os.readlink('/proc/self/ns/mnt'))
 `
 
-// CheckProbe runs a probe program in s and returns an error unless it shows
+// CheckProbe runs a probe program in s, on runtime ("" for python), and
+// returns an error unless it shows
 // that the program runs without root, with no_new_privs and a seccomp
 // filter, in its own pid and mount namespaces. Run unsandboxed as root,
 // hostile programs would kill processes and fill /dev/shm on this machine:
 // no test may run one before this passes.
-func CheckProbe(s *sandbox.Sandbox) error {
-	res, err := s.Run(context.Background(), sandbox.Spec{Code: []byte(probe)})
+func CheckProbe(s *sandbox.Sandbox, runtime string) error {
+	res, err := s.Run(context.Background(), sandbox.Spec{Runtime: runtime, Code: []byte(probe)})
 	if err != nil {
 		return err
 	}
@@ -63,7 +65,7 @@ func Sandbox(t testing.TB) *sandbox.Sandbox {
 	Root(t)
 	sbOnce.Do(func() {
 		if sb, sbErr = sandbox.New(sandbox.Config{}); sbErr == nil {
-			if sbErr = CheckProbe(sb); sbErr != nil {
+			if sbErr = CheckProbe(sb, ""); sbErr != nil {
 				sbErr = fmt.Errorf("probe: the sandbox does not hold: %w", sbErr)
 			}
 		}
@@ -72,4 +74,13 @@ func Sandbox(t testing.TB) *sandbox.Sandbox {
 		t.Fatal(sbErr)
 	}
 	return sb
+}
+
+// RuntimesDir is where the tests find the runtimes built with 'onpyrunner
+// runtime add' (CI builds them): $ONPYRUNNER_RUNTIMES, else the default.
+func RuntimesDir() string {
+	if d := os.Getenv("ONPYRUNNER_RUNTIMES"); d != "" {
+		return d
+	}
+	return runtimes.DefaultDir
 }
