@@ -127,7 +127,6 @@ type Store interface {
 	Close() error
 }
 
-
 // AwaitEnd follows a job's live log until its final status and returns it;
 // it returns "" when the log ends without one (a log that is gone: the
 // job's record says how it ended), and ctx's error when ctx ends first.

@@ -13,7 +13,7 @@
 //	           time a job is queued
 //	queued     the number of queued jobs (the queue cap's counter)
 //	running    set of the running jobs' ids
-//	runtimes   hash language -> version, kept fresh by the workers
+//	runtimes   hash "language version" -> the runtime (JSON), kept fresh by the workers
 //	retention  seconds a finished job is kept: one setting for every
 //	           process (set by those given a Retention)
 //	ended      hash "status verdict" -> jobs ended so (jobs_total)

@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"encoding/json"
 	"context"
 	"errors"
 	"strconv"
@@ -109,7 +110,12 @@ func (s *Store) PublishRuntimes(ctx context.Context, rts []onpyrunner.Runtime, t
 	}
 	var kv []any
 	for _, rt := range rts {
-		kv = append(kv, rt.Language, rt.Version)
+		rt.Default = false // the API decides, from every worker's
+		b, err := json.Marshal(rt)
+		if err != nil {
+			return err
+		}
+		kv = append(kv, rt.Language+" "+rt.Version, b)
 	}
 	pipe := s.rdb.TxPipeline()
 	pipe.HSet(ctx, s.key("runtimes"), kv...)
@@ -131,10 +137,13 @@ func (s *Store) Runtimes(ctx context.Context) ([]onpyrunner.Runtime, error) {
 		return nil, s.fail(err)
 	}
 	var rts []onpyrunner.Runtime
-	for lang, v := range h {
-		rts = append(rts, onpyrunner.Runtime{Language: lang, Version: v})
+	for _, v := range h {
+		var rt onpyrunner.Runtime
+		if json.Unmarshal([]byte(v), &rt) == nil && rt.Language != "" {
+			rts = append(rts, rt)
+		}
 	}
-	return rts, nil
+	return onpyrunner.MarkDefaults(rts), nil
 }
 
 // Worker names the consumer (host-pid-suffix) that runs a job now, or "".

@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"slices"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -242,14 +242,16 @@ func TestRefusedCommandIsInternal(t *testing.T) {
 func TestRuntimes(t *testing.T) {
 	srv := testenv.StartRedis(t)
 	s := open(t, srv.URL, rand.Text()+":", time.Second, 3)
-	want := []onpyrunner.Runtime{{Language: "pypy", Version: "3.9.16"}, {Language: "python", Version: "3.11.2"}}
-	if err := s.PublishRuntimes(t.Context(), want, time.Minute); err != nil {
+	published := []onpyrunner.Runtime{{Language: "pypy", Version: "3.11.17", Implementation: "pypy", ImplementationVersion: "8.0.1", Packages: []string{}},
+		{Language: "python", Version: "3.11.2", Implementation: "cpython", Packages: []string{}},
+		{Language: "python", Version: "3.14.10", Implementation: "cpython", Packages: []string{"python3-numpy"}}}
+	if err := s.PublishRuntimes(t.Context(), published, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Runtimes(t.Context())
-	slices.SortFunc(got, func(a, b onpyrunner.Runtime) int { return strings.Compare(a.Language, b.Language) })
-	if err != nil || !slices.Equal(got, want) {
-		t.Errorf("runtimes %+v %v", got, err)
+	want := onpyrunner.MarkDefaults(published)
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) || !got[0].Default || got[0].Version != "3.14.10" {
+		t.Errorf("runtimes %+v %v, want %+v", got, err, want)
 	}
 }
 
