@@ -29,9 +29,13 @@ func (s Status) Final() bool { return s == Completed || s == Failed || s == Canc
 // Job is one program submitted to the service, with its state and result.
 // Its JSON is the job object of the HTTP API.
 type Job struct {
-	ID         string     `json:"jobId"`
-	Status     Status     `json:"status"`
-	Language   string     `json:"language"`
+	ID       string `json:"jobId"`
+	Status   Status `json:"status"`
+	Language string `json:"language"`
+	// Version is the full Python version of the runtime it runs on, which
+	// its version selector chose at submission ("" for a job stored before
+	// versions were).
+	Version    string     `json:"version,omitempty"`
 	Limits     Limits     `json:"limits"`
 	CreatedAt  time.Time  `json:"createdAt"`
 	StartedAt  *time.Time `json:"startedAt,omitempty"`

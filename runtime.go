@@ -58,7 +58,8 @@ func CompareVersions(a, b string) int {
 }
 
 // MarkDefaults sets Default on the newest runtime of each language and
-// orders them: python first, then by language, newest first.
+// orders them: python first, then by language, newest first (Packages is
+// never nil: the API lists none as []).
 func MarkDefaults(rts []Runtime) []Runtime {
 	rts = slices.Clone(rts)
 	slices.SortStableFunc(rts, func(a, b Runtime) int {
@@ -74,6 +75,9 @@ func MarkDefaults(rts []Runtime) []Runtime {
 	})
 	for i := range rts {
 		rts[i].Default = i == 0 || rts[i-1].Language != rts[i].Language
+		if rts[i].Packages == nil {
+			rts[i].Packages = []string{}
+		}
 	}
 	return rts
 }

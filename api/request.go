@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ type SubmitRequest struct {
 	Code     *string        `json:"code"`
 	Input    string         `json:"input,omitempty"`
 	Language string         `json:"language,omitempty"`
+	Version  string         `json:"version,omitempty"`
 	Limits   *RequestLimits `json:"limits,omitempty"`
 }
 
@@ -83,12 +85,27 @@ func (s *Server) decodeSubmit(ctx context.Context, body io.Reader) (*onpyrunner.
 		return nil, onpyrunner.Errorf(onpyrunner.CodeInvalid, "language: %q is not offered here; offered: %s (see GET /api/runtimes)",
 			lang, strings.Join(names, ", "))
 	}
+	if req.Version != "" && !versionSelector.MatchString(req.Version) {
+		return nil, onpyrunner.Errorf(onpyrunner.CodeInvalid, "version: %q is not a version (3, 3.14 or 3.14.10)", req.Version)
+	}
+	rt, ok := onpyrunner.SelectRuntime(offered, lang, req.Version)
+	if !ok {
+		var have []string
+		for _, rt := range offered {
+			have = append(have, rt.Language+" "+rt.Version)
+		}
+		return nil, onpyrunner.Errorf(onpyrunner.CodeInvalid, "version: no %s %s is installed here; installed: %s (see GET /api/runtimes)",
+			lang, req.Version, strings.Join(have, ", "))
+	}
 	lim, err := s.limits(req.Limits)
 	if err != nil {
 		return nil, err
 	}
-	return &onpyrunner.Job{Language: lang, Limits: lim, Code: *req.Code, Input: req.Input}, nil
+	return &onpyrunner.Job{Language: lang, Version: rt.Version, Limits: lim, Code: *req.Code, Input: req.Input}, nil
 }
+
+// versionSelector is what "version" may be: one to three numbers.
+var versionSelector = regexp.MustCompile(`^[0-9]{1,4}(\.[0-9]{1,4}){0,2}$`)
 
 // exactFields refuses field names that differ from the API's only in case,
 // which encoding/json would take: the API has one spelling of each.
@@ -106,7 +123,7 @@ func exactFields(raw []byte) error {
 		got    map[string]skip
 		want   []string
 	}{
-		{"", top, []string{"code", "input", "language", "limits"}},
+		{"", top, []string{"code", "input", "language", "version", "limits"}},
 		{"limits.", lim.Limits, []string{"timeMs", "wallTimeMs", "memoryMB", "outputKB", "processes"}},
 	} {
 		for k := range set.got {

@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -67,25 +65,8 @@ func (c *runtimeCache) ask(ctx context.Context, done chan struct{}) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err == nil && len(rts) > 0 {
-		c.list = sortRuntimes(rts)
+		c.list = onpyrunner.MarkDefaults(rts)
 	}
 	c.asked, c.fetching = time.Now(), nil
 	close(done)
-}
-
-// sortRuntimes puts python first, then the rest by name.
-func sortRuntimes(rts []Runtime) []Runtime {
-	rts = slices.Clone(rts)
-	slices.SortFunc(rts, func(a, b onpyrunner.Runtime) int {
-		switch {
-		case a.Language == b.Language:
-			return 0
-		case a.Language == "python":
-			return -1
-		case b.Language == "python":
-			return 1
-		}
-		return strings.Compare(a.Language, b.Language)
-	})
-	return rts
 }

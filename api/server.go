@@ -115,7 +115,7 @@ func New(store onpyrunner.Store, cfg Config) *Server {
 	cfg = cfg.withDefaults()
 	s := &Server{store: store, cfg: cfg, mux: http.NewServeMux(),
 		limit:   newLimiter(cfg.SubmitRate, cfg.SubmitBurst, cfg.TrustedProxies),
-		langs:   &runtimeCache{static: sortRuntimes(cfg.Runtimes), source: cfg.RuntimeSource},
+		langs:   &runtimeCache{static: onpyrunner.MarkDefaults(cfg.Runtimes), source: cfg.RuntimeSource},
 		reading: semaphore.NewWeighted(cfg.ReadingBytes)}
 	s.drained, s.drain = context.WithCancel(context.Background())
 	s.routes()

@@ -1,8 +1,8 @@
 package redis
 
 import (
-	"encoding/json"
 	"context"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"

@@ -30,7 +30,7 @@ func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
 	j.Status, j.CreatedAt = onpyrunner.Queued, time.Now().UTC().Truncate(time.Microsecond)
 	job, ev := s.jobKeys(j.ID)
 	n, err := submitScript.Run(ctx, s.rdb, []string{job, s.key("queue"), s.key("queued"), ev},
-		s.cfg.QueueCap, j.ID, "language", j.Language, "limits", limits, "code", j.Code, "input", j.Input,
+		s.cfg.QueueCap, j.ID, "language", j.Language, "version", j.Version, "limits", limits, "code", j.Code, "input", j.Input,
 		"created", micros(j.CreatedAt)).Int()
 	if err != nil {
 		return s.fail(err)
@@ -65,7 +65,7 @@ func (s *Store) retention(ctx context.Context) time.Duration {
 
 func decodeJob(id string, h map[string]string) (*onpyrunner.Job, error) {
 	j := &onpyrunner.Job{ID: id, Status: onpyrunner.Status(h["status"]), Language: h["language"],
-		Code: h["code"], Input: h["input"], Error: h["error"]}
+		Version: h["version"], Code: h["code"], Input: h["input"], Error: h["error"]}
 	j.Attempts, _ = strconv.Atoi(h["attempts"])
 	if err := json.Unmarshal([]byte(h["limits"]), &j.Limits); err != nil {
 		return nil, fmt.Errorf("redis: job %s: limits: %w", id, err)

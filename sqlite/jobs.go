@@ -36,7 +36,7 @@ func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
 		return onpyrunner.Errorf(onpyrunner.CodeUnavailable,
 			"the job store is at its byte budget (%.1f MiB); try again when older jobs have expired", float64(s.cfg.MaxBytes)/(1<<20))
 	}
-	if _, err := tx.StmtContext(ctx, s.st.insert).ExecContext(ctx, j.ID, j.Language, string(limits), j.Code, j.Input,
+	if _, err := tx.StmtContext(ctx, s.st.insert).ExecContext(ctx, j.ID, j.Language, j.Version, string(limits), j.Code, j.Input,
 		j.CreatedAt.UnixMicro()); err != nil {
 		return s.fail(err)
 	}
@@ -52,7 +52,7 @@ func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
 	return nil
 }
 
-const columns = `id, status, language, limits, code, input, created_at, started_at, finished_at, result, error, attempts`
+const columns = `id, status, language, version, limits, code, input, created_at, started_at, finished_at, result, error, attempts`
 
 func scanJob(row interface{ Scan(...any) error }) (*onpyrunner.Job, error) {
 	var (
@@ -62,7 +62,7 @@ func scanJob(row interface{ Scan(...any) error }) (*onpyrunner.Job, error) {
 		created           int64
 		started, finished sql.NullInt64
 	)
-	if err := row.Scan(&j.ID, &j.Status, &j.Language, &limits, &j.Code, &j.Input, &created,
+	if err := row.Scan(&j.ID, &j.Status, &j.Language, &j.Version, &limits, &j.Code, &j.Input, &created,
 		&started, &finished, &result, &j.Error, &j.Attempts); err != nil {
 		return nil, err
 	}

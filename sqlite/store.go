@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -58,8 +59,8 @@ type stmts struct {
 func (s *Store) prepare(ctx context.Context) error {
 	var errs [5]error
 	s.st.count, errs[0] = s.w.PrepareContext(ctx, `SELECT COUNT(*) FROM jobs WHERE status = 'queued'`)
-	s.st.insert, errs[1] = s.w.PrepareContext(ctx, `INSERT INTO jobs (id, status, language, limits, code, input, created_at)
-		VALUES (?, 'queued', ?, ?, ?, ?, ?)`)
+	s.st.insert, errs[1] = s.w.PrepareContext(ctx, `INSERT INTO jobs (id, status, language, version, limits, code, input, created_at)
+		VALUES (?, 'queued', ?, ?, ?, ?, ?, ?)`)
 	s.st.claim, errs[2] = s.w.PrepareContext(ctx, `UPDATE jobs SET status = 'running', started_at = ?,
 		attempts = attempts + 1 WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY rowid LIMIT 1)
 		RETURNING `+columns)
@@ -87,7 +88,8 @@ CREATE TABLE IF NOT EXISTS jobs (
 	finished_at INTEGER,
 	result      TEXT,
 	error       TEXT NOT NULL DEFAULT '',
-	attempts    INTEGER NOT NULL DEFAULT 0
+	attempts    INTEGER NOT NULL DEFAULT 0,
+	version     TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
@@ -164,6 +166,11 @@ func cmp(v, def int) int {
 // logs of the queued jobs.
 func (s *Store) recover(ctx context.Context) error {
 	if _, err := s.w.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("sqlite: schema: %w", err)
+	}
+	// A store made before jobs had versions gets the column.
+	if _, err := s.w.ExecContext(ctx, `ALTER TABLE jobs ADD COLUMN version TEXT NOT NULL DEFAULT ''`); err != nil &&
+		!strings.Contains(err.Error(), "duplicate column") {
 		return fmt.Errorf("sqlite: schema: %w", err)
 	}
 	now := time.Now().UnixMicro()

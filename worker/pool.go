@@ -116,6 +116,7 @@ func (p *Pool) runJob(runCtx context.Context, runner Runner, j *onpyrunner.Job) 
 	t0 := time.Now()
 	res, err := runner.Run(ctx, onpyrunner.RunRequest{
 		Runtime: j.Language,
+		Version: j.Version,
 		Code:    []byte(j.Code),
 		Stdin:   stdin(j.Input),
 		Limits:  j.Limits,

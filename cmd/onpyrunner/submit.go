@@ -14,7 +14,8 @@ func submitCmd(ctx context.Context, args []string, env func(string) string, stdi
 	fs := newFlagSet("submit", "[flags] FILE|-", stderr)
 	server := fs.String("server", "http://localhost:8080", "the server's URL")
 	input := fs.String("input", "", "file to send as stdin, - for this stdin (default: this stdin when it is a pipe or a file)")
-	language := fs.String("language", "", "runtime (default: the server's)")
+	language := fs.String("language", "", "python or pypy (default: the server's)")
+	version := fs.String("version", "", "the Python version to run on (3.14, 3): the newest the server has that matches")
 	wait := fs.Bool("wait", false, "stream the output as it comes and exit with the program's exit code")
 	asJSON := fs.Bool("json", false, "print the job as JSON (with --wait: once it has ended)")
 	if code, ok := parseArgs(fs, args, env, stderr); !ok {
@@ -25,7 +26,7 @@ func submitCmd(ctx context.Context, args []string, env func(string) string, stdi
 		return 2
 	}
 	src := string(code)
-	req := api.SubmitRequest{Code: &src, Language: *language}
+	req := api.SubmitRequest{Code: &src, Language: *language, Version: *version}
 	in, done, err := inputArg(*input, fs.Arg(0), stdin)
 	if err == nil && in != nil {
 		var b []byte
