@@ -17,6 +17,10 @@ type Config struct {
 	// Runtimes maps runtime names to interpreter paths. Default:
 	// KnownRuntimes; those not installed are left out.
 	Runtimes map[string]string
+	// HostPackages lets runs on the host's own interpreters see the host's
+	// installed packages (dist-packages, site-packages); by default they
+	// see the standard library alone.
+	HostPackages bool
 	// RuntimesDir holds runtimes with root filesystems of their own (built
 	// by package runtimes), offered beside the host's. Default: none.
 	RuntimesDir string

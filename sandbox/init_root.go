@@ -62,6 +62,14 @@ func bindView(root string, v view) error {
 			return err
 		}
 	}
+	for _, m := range v.Masks { // over a file the binds above show
+		if err := unix.Mount("/dev/null", root+m, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("mask %s: %w", m, err)
+		}
+		if err := remount(root+m, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -218,8 +226,8 @@ const slotDir = "/.slot"
 
 func writeFiles(root string, c *initConfig) error {
 	files := map[string]string{
-		"/etc/passwd": fmt.Sprintf("sandbox:x:%d:%d:sandbox:%s:/nonexistent\n", c.UID, c.UID, workDir),
-		"/etc/group":  fmt.Sprintf("sandbox:x:%d:\n", c.UID),
+		"/etc/passwd": fmt.Sprintf("root:x:0:0:root:/root:/bin/sh\nsandbox:x:%d:%d:sandbox:%s:/nonexistent\n", c.UID, c.UID, workDir),
+		"/etc/group":  fmt.Sprintf("root:x:0:\nsandbox:x:%d:\n", c.UID),
 		"/etc/hosts":  "127.0.0.1\tlocalhost sandbox\n::1\tlocalhost sandbox\n",
 	}
 	for p, s := range files {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"debug/elf"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,7 +60,7 @@ for m in list(sys.modules.values()):
 
 // probeRuntime asks the interpreter at binary what it needs. It runs the
 // host's own trusted interpreter, once, outside any sandbox.
-func probeRuntime(name, binary string) (*Runtime, error) {
+func probeRuntime(name, binary string, hostPackages bool) (*Runtime, error) {
 	if _, err := os.Stat(binary); err != nil {
 		return nil, fmt.Errorf("%w: %s (%s)", ErrNoRuntime, name, binary)
 	}
@@ -88,6 +89,9 @@ func probeRuntime(name, binary string) (*Runtime, error) {
 			if len(f) > 2 {
 				rt.ImplementationVersion = f[2]
 			}
+		case !hostPackages && sitePackages(line):
+			// The host's installed packages are the host's: a run
+			// sees the standard library alone, as in a runtime's root.
 		case strings.HasPrefix(line, "P /"):
 			if st, err := os.Stat(line[2:]); err == nil && st.IsDir() {
 				v.add(line[2:])
@@ -101,8 +105,43 @@ func probeRuntime(name, binary string) (*Runtime, error) {
 			v.add(p)
 		}
 	}
+	if _, err := os.Stat("/bin/sh"); err == nil { // so that os.system and shell=True work
+		if err := v.addELF("/bin/sh"); err != nil {
+			return nil, err
+		}
+	}
 	rt.view = v.build()
+	rt.view.Masks = setIDFiles(rt.view.Binds)
 	return rt, nil
+}
+
+// sitePackages says whether a probe's path line is in the host's
+// installed packages.
+func sitePackages(line string) bool {
+	return strings.Contains(line, "/dist-packages") || strings.Contains(line, "/site-packages")
+}
+
+// setIDFiles are the setuid and setgid files beneath the host's folders
+// that a root binds: each run sees /dev/null in their place. (The binds
+// are nosuid, and the run has no_new_privs, so the bits would do nothing;
+// a run sees no such file all the same.)
+func setIDFiles(binds []bind) []string {
+	var out []string
+	for _, b := range binds {
+		if !b.Dir {
+			continue
+		}
+		_ = filepath.WalkDir(b.Path, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return nil
+			}
+			if info, err := d.Info(); err == nil && info.Mode()&(fs.ModeSetuid|fs.ModeSetgid) != 0 {
+				out = append(out, p)
+			}
+			return nil
+		})
+	}
+	return out
 }
 
 // rootRuntime is a runtime of its own root: its /usr, of its /etc what
@@ -154,8 +193,9 @@ func etcShown(name string) bool {
 // view is what a sandbox root shows of the host: read-only bind mounts and
 // the symbolic links that lead to them.
 type view struct {
-	Binds []bind `json:"binds"`
-	Links []link `json:"links"`
+	Binds []bind   `json:"binds"`
+	Links []link   `json:"links"`
+	Masks []string `json:"masks,omitempty"` // files a run sees /dev/null in place of
 }
 
 type bind struct {

@@ -94,7 +94,7 @@ func New(cfg Config) (*Sandbox, error) {
 		s.filter = append(s.filter, syscall.SockFilter{Code: ins.Op, Jt: ins.Jt, Jf: ins.Jf, K: ins.K})
 	}
 	for name, bin := range cfg.Runtimes {
-		rt, err := probeRuntime(name, bin)
+		rt, err := probeRuntime(name, bin, cfg.HostPackages)
 		if errors.Is(err, ErrNoRuntime) {
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os/exec"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/onpyrunner/onpyrunner"
@@ -23,6 +24,9 @@ func benchCmd(ctx context.Context, args []string, env func(string) string, _ io.
 	code := fs.String("code", "print(1)", "the program each job runs")
 	baseline := fs.String("baseline", "/usr/bin/python3", "also run the program with this python, back to back with the same concurrency, and compare (empty: skip)")
 	round := fs.Duration("round", time.Second, "with -baseline, alternate server and baseline runs of this length, so that both see the host's drifting speed alike")
+	language := fs.String("language", "", "python or pypy (default: the server's)")
+	version := fs.String("version", "", "the Python version to run on (3.14, 3)")
+	baselineRoot := fs.String("baseline-root", "", "run -baseline chrooted in this root (a runtime's, to compare it with itself started bare)")
 	waiters := fs.Int("waiters", 0, "instead, measure a normal request (GET of a finished job) with nobody waiting and then with this many clients in ?wait= long-polls")
 	if code, ok := parseArgs(fs, args, env, stderr); !ok {
 		return code
@@ -36,10 +40,10 @@ func benchCmd(ctx context.Context, args []string, env func(string) string, _ io.
 	if *waiters > 0 {
 		return benchWaiters(ctx, c, *server, *waiters, *conc, *dur, stdout)
 	}
-	fmt.Fprintf(stdout, "submit-and-wait of %q, %d clients, %s\n", *code, *conc, *dur)
+	fmt.Fprintf(stdout, "submit-and-wait of %q (%s %s), %d clients, %s\n", *code, *language, *version, *conc, *dur)
 	var want atomic.Pointer[string] // the server's output, which bare runs must match (clients run at once)
 	viaServer := func(ctx context.Context) error {
-		j, err := c.Submit(ctx, api.SubmitRequest{Code: code}, time.Minute)
+		j, err := c.Submit(ctx, api.SubmitRequest{Code: code, Language: *language, Version: *version}, time.Minute)
 		if err == nil && !j.Status.Final() {
 			j, err = c.Wait(ctx, j.ID)
 		}
@@ -55,7 +59,12 @@ func benchCmd(ctx context.Context, args []string, env func(string) string, _ io.
 		return nil
 	}
 	viaBare := func(ctx context.Context) error {
-		out, err := exec.CommandContext(ctx, *baseline, "-c", *code).Output()
+		cmd := exec.CommandContext(ctx, *baseline, "-c", *code)
+		if *baselineRoot != "" {
+			cmd.Dir, cmd.Env = "/", []string{"LANG=C.UTF-8"}
+			cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: *baselineRoot}
+		}
+		out, err := cmd.Output()
 		if w := want.Load(); err == nil && w != nil && string(out) != *w {
 			return fmt.Errorf("bare output %q, the server's %q", out, *w)
 		}
