@@ -9,8 +9,13 @@
 //	ev:{id}    stream: the job's live log (status changes and output),
 //	           entry ids 0-1, 0-2, ... are the events' Seq; TTL EventsTTL
 //	           once the job ends
-//	queue      stream with the consumer group "workers": one entry per
-//	           time a job is queued
+//	queue:{language}:{version}
+//	           stream with the consumer group "workers": one entry per
+//	           time a job of that runtime is queued; a worker reads the
+//	           queues of the runtimes it has (Store.Serve), so a job goes
+//	           only to a worker that can run it
+//	queue      the same, for jobs with no version (stored before jobs had
+//	           versions); every worker reads it
 //	queued     the number of queued jobs (the queue cap's counter)
 //	running    set of the running jobs' ids
 //	runtimes   hash "language version" -> the runtime (JSON), kept fresh by the workers

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,7 +30,7 @@ func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
 	}
 	j.Status, j.CreatedAt = onpyrunner.Queued, time.Now().UTC().Truncate(time.Microsecond)
 	job, ev := s.jobKeys(j.ID)
-	n, err := submitScript.Run(ctx, s.rdb, []string{job, s.key("queue"), s.key("queued"), ev},
+	n, err := submitScript.Run(ctx, s.rdb, []string{job, s.queueKey(j), s.key("queued"), ev},
 		s.cfg.QueueCap, j.ID, "language", j.Language, "version", j.Version, "limits", limits, "code", j.Code, "input", j.Input,
 		"created", micros(j.CreatedAt)).Int()
 	if err != nil {
@@ -100,35 +101,38 @@ func (s *Store) Claim(ctx context.Context) (*onpyrunner.Job, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if cursor, ok := s.lookForExpired(); ok {
-			msgs, next, err := s.rdb.XAutoClaim(ctx, &goredis.XAutoClaimArgs{Stream: s.key("queue"), Group: group,
+		if i, cursor, ok := s.lookForExpired(); ok {
+			stream := s.streams[i]
+			msgs, next, err := s.rdb.XAutoClaim(ctx, &goredis.XAutoClaimArgs{Stream: stream, Group: group,
 				Consumer: s.cfg.Consumer, MinIdle: s.cfg.Lease, Start: cursor, Count: 1}).Result()
+			if err != nil && strings.HasPrefix(err.Error(), "NOGROUP") {
+				err = s.ensureGroups(ctx) // Redis lost its data: start over
+			}
 			if err != nil {
 				return nil, s.claimErr(ctx, err)
 			}
-			s.mu.Lock()
-			s.cursor = next
-			s.mu.Unlock()
+			s.lookedAt(i, next)
 			for _, m := range msgs {
-				if j, err := s.start(ctx, m, true); j != nil || err != nil {
+				if j, err := s.start(ctx, m, stream, true); j != nil || err != nil {
 					return j, err
 				}
 			}
 		}
+		args := append(slices.Clone(s.streams), slices.Repeat([]string{">"}, len(s.streams))...)
 		streams, err := s.rdb.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: group, Consumer: s.cfg.Consumer,
-			Streams: []string{s.key("queue"), ">"}, Count: 1, Block: min(blockFor, s.cfg.Lease/2)}).Result()
+			Streams: args, Count: 1, Block: min(blockFor, s.cfg.Lease/2)}).Result()
 		if errors.Is(err, goredis.Nil) {
 			continue
 		}
 		if err != nil && strings.HasPrefix(err.Error(), "NOGROUP") {
-			err = s.ensureGroup(ctx) // Redis lost its data: start over
+			err = s.ensureGroups(ctx) // Redis lost its data: start over
 		}
 		if err != nil {
 			return nil, s.claimErr(ctx, err)
 		}
 		for _, st := range streams {
 			for _, m := range st.Messages {
-				if j, err := s.start(ctx, m, false); j != nil || err != nil {
+				if j, err := s.start(ctx, m, st.Stream, false); j != nil || err != nil {
 					return j, err
 				}
 			}
@@ -144,26 +148,48 @@ func (s *Store) claimErr(ctx context.Context, err error) error {
 }
 
 // lookForExpired says whether it is time to look for expired leases, at
-// most every Lease/4 from one process, and from where in the pending
-// entries (each look goes on where the last one stopped).
-func (s *Store) lookForExpired() (string, bool) {
+// most every Lease/4 from one process, and where: which queue, and from
+// where in its pending entries (each look goes on where the last one
+// stopped, queue after queue).
+func (s *Store) lookForExpired() (stream int, cursor string, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cursor == "" || s.cursor == "0-0" {
+	if s.look.cursor == "" {
 		if time.Since(s.claimed) < s.cfg.Lease/4 {
-			return "", false
+			return 0, "", false
 		}
-		s.claimed, s.cursor = time.Now(), "0-0"
+		s.claimed, s.look.stream, s.look.cursor = time.Now(), 0, "0-0"
 	}
-	return s.cursor, true
+	return s.look.stream, s.look.cursor, true
+}
+
+// lookedAt records where a look for expired leases in queue i stopped:
+// next in the same queue, or, at its end ("0-0"), the next queue; after the
+// last, the look is over. (Claims at once may look at the same place: the
+// later ones' records are stale, and dropped.)
+func (s *Store) lookedAt(i int, next string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i != s.look.stream || s.look.cursor == "" {
+		return
+	}
+	if next != "0-0" {
+		s.look.cursor = next
+		return
+	}
+	s.look.stream++
+	s.look.cursor = "0-0"
+	if s.look.stream == len(s.streams) {
+		s.look.cursor = ""
+	}
 }
 
 // start runs the claim script for a queue entry and, when it started the
 // job, returns it with its lease being renewed.
-func (s *Store) start(ctx context.Context, m goredis.XMessage, takeover bool) (*onpyrunner.Job, error) {
+func (s *Store) start(ctx context.Context, m goredis.XMessage, stream string, takeover bool) (*onpyrunner.Job, error) {
 	id, _ := m.Values["job"].(string)
 	if id == "" { // deleted meanwhile
-		s.rdb.XAck(ctx, s.key("queue"), group, m.ID)
+		s.rdb.XAck(ctx, stream, group, m.ID)
 		return nil, nil
 	}
 	job, ev := s.jobKeys(id)
@@ -171,7 +197,7 @@ func (s *Store) start(ctx context.Context, m goredis.XMessage, takeover bool) (*
 	if takeover {
 		over = "1"
 	}
-	got, err := claimScript.Run(ctx, s.rdb, []string{job, s.key("queued"), s.key("running"), ev, s.key("queue"), s.key("ended"), s.key("retention")},
+	got, err := claimScript.Run(ctx, s.rdb, []string{job, s.key("queued"), s.key("running"), ev, stream, s.key("ended"), s.key("retention")},
 		micros(time.Now()), s.cfg.Consumer, m.ID, s.cfg.MaxAttempts, over,
 		fmt.Sprintf("the workers running this job stopped, %d times; it was not started again", s.cfg.MaxAttempts),
 		seconds(s.cfg.Retention), seconds(s.cfg.EventsTTL), id).Int()
@@ -185,16 +211,16 @@ func (s *Store) start(ctx context.Context, m goredis.XMessage, takeover bool) (*
 	if err != nil {
 		return nil, err
 	}
-	s.renew(id, m.ID)
+	s.renew(id, stream, m.ID)
 	return j, nil
 }
 
 // renew keeps a running job's lease: its queue entry's idle time is reset
 // every Lease/3 until the job is finished here.
-func (s *Store) renew(id, msg string) {
+func (s *Store) renew(id, stream, msg string) {
 	ctx, stop := context.WithCancel(context.Background())
 	s.mu.Lock()
-	s.leases[id] = lease{stop: stop, msg: msg}
+	s.leases[id] = lease{stop: stop, stream: stream, msg: msg}
 	s.mu.Unlock()
 	go func() {
 		t := time.NewTicker(s.cfg.Lease / 3)
@@ -204,17 +230,17 @@ func (s *Store) renew(id, msg string) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				_ = s.rdb.XClaimJustID(ctx, &goredis.XClaimArgs{Stream: s.key("queue"), Group: group,
+				_ = s.rdb.XClaimJustID(ctx, &goredis.XClaimArgs{Stream: stream, Group: group,
 					Consumer: s.cfg.Consumer, Messages: []string{msg}}).Err()
 			}
 		}
 	}()
 }
 
-// stopLease stops renewing a job's lease and returns its queue entry: the
-// entry of this worker's attempt, which its finish may drop ("" when it
+// stopLease stops renewing a job's lease and returns it: the queue entry
+// of this worker's attempt, which its finish may drop (msg "" when it
 // holds no lease on the job).
-func (s *Store) stopLease(id string) string {
+func (s *Store) stopLease(id string) lease {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	l, ok := s.leases[id]
@@ -222,12 +248,15 @@ func (s *Store) stopLease(id string) string {
 		l.stop()
 		delete(s.leases, id)
 	}
-	return l.msg
+	return l
 }
 
 // Finish implements onpyrunner.Store.
 func (s *Store) Finish(ctx context.Context, j *onpyrunner.Job) error {
-	msg := s.stopLease(j.ID)
+	l := s.stopLease(j.ID)
+	if l.stream == "" {
+		l.stream = s.queueKey(j)
+	}
 	result, verdict := "", ""
 	if j.Result != nil {
 		b, err := json.Marshal(j.Result)
@@ -238,9 +267,9 @@ func (s *Store) Finish(ctx context.Context, j *onpyrunner.Job) error {
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	job, ev := s.jobKeys(j.ID)
-	done, err := finishScript.Run(ctx, s.rdb, []string{job, s.key("running"), ev, s.key("queue"), s.key("queued"), s.key("ended"), s.key("retention")},
+	done, err := finishScript.Run(ctx, s.rdb, []string{job, s.key("running"), ev, l.stream, s.key("queued"), s.key("ended"), s.key("retention")},
 		string(j.Status), result, j.Error, micros(now), seconds(s.cfg.Retention), seconds(s.cfg.EventsTTL),
-		s.cfg.Consumer, j.ID, msg, verdict).Int()
+		s.cfg.Consumer, j.ID, l.msg, verdict).Int()
 	if err != nil {
 		return s.fail(err)
 	}

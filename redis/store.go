@@ -59,8 +59,12 @@ type Store struct {
 	mu      sync.Mutex
 	leases  map[string]lease // job id -> its lease renewal
 	claimed time.Time        // the last look for expired leases began
-	cursor  string           // where that look goes on
-	mem     memory           // Redis's memory, a second old at most
+	look    struct {         // where that look goes on: a queue of streams, and in it
+		stream int
+		cursor string // "" when no look is under way
+	}
+	streams []string // the queues Claim reads: of the runtimes served, and of jobs with no version
+	mem     memory   // Redis's memory, a second old at most
 }
 
 var _ onpyrunner.Store = (*Store)(nil)
@@ -92,7 +96,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	opt.PoolTimeout, opt.MaxRetries, opt.PoolSize = 4*time.Second, 1, cfg.PoolSize
 	s := &Store{cfg: cfg, rdb: goredis.NewClient(opt), leases: map[string]lease{}}
 	s.fan = newFanout(s.rdb)
-	if err := s.ensureGroup(ctx); err != nil {
+	s.streams = []string{queueKey(cfg.Prefix, onpyrunner.Runtime{})}
+	if err := s.ensureGroups(ctx); err != nil {
 		s.rdb.Close()
 		return nil, err
 	}
@@ -119,12 +124,43 @@ func orDur(v, def time.Duration) time.Duration {
 	return v
 }
 
-func (s *Store) ensureGroup(ctx context.Context) error {
-	err := s.rdb.XGroupCreateMkStream(ctx, s.key("queue"), group, "0").Err()
-	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
-		return s.fail(err)
+// Serve says which runtimes this process's workers run: Claim takes only
+// jobs of these (each runtime has a queue of its own, so that a job goes
+// only to a worker that has its runtime), and jobs with no version (stored
+// before jobs had versions). Call it before the first Claim; an API
+// process needs none.
+func (s *Store) Serve(ctx context.Context, rts []onpyrunner.Runtime) error {
+	for _, rt := range rts {
+		if q := queueKey(s.cfg.Prefix, rt); !slices.Contains(s.streams, q) {
+			s.streams = append(s.streams, q)
+		}
+	}
+	return s.ensureGroups(ctx)
+}
+
+// ensureGroups makes the consumer group of each queue this process reads.
+func (s *Store) ensureGroups(ctx context.Context) error {
+	for _, q := range s.streams {
+		err := s.rdb.XGroupCreateMkStream(ctx, q, group, "0").Err()
+		if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+			return s.fail(err)
+		}
 	}
 	return nil
+}
+
+// queueKey is the queue of a job's runtime: every runtime (language and
+// full version) has its own, so that a job goes only to a worker that has
+// its runtime.
+func (s *Store) queueKey(j *onpyrunner.Job) string {
+	return queueKey(s.cfg.Prefix, onpyrunner.Runtime{Language: j.Language, Version: j.Version})
+}
+
+func queueKey(prefix string, rt onpyrunner.Runtime) string {
+	if rt.Version == "" {
+		return prefix + "queue"
+	}
+	return prefix + "queue:" + rt.Language + ":" + rt.Version
 }
 
 // Close stops the lease renewals and closes the connections.
@@ -197,6 +233,6 @@ func micros(t time.Time) string { return strconv.FormatInt(t.UnixMicro(), 10) }
 // lease is this worker's hold on a running job: the renewal to stop, and
 // the queue entry of its attempt.
 type lease struct {
-	stop context.CancelFunc
-	msg  string
+	stop        context.CancelFunc
+	stream, msg string // the queue entry of this attempt
 }

@@ -99,6 +99,11 @@ func newWorkers(ctx context.Context, b *backend, f backendFlags, slots int, drai
 	}
 	log.Info("sandbox", "slots", slots, "mode", mode, "cgroup", sb.CgroupVersion(), "landlock", sb.Landlock(),
 		"runtimes", strings.Join(langs, ", "))
+	if b.redis != nil {
+		if err := b.redis.Serve(ctx, w.runtimes); err != nil {
+			return nil, err
+		}
+	}
 	pool := worker.New(b.store, worker.Config{Slots: slots, Drain: drain, Logger: log, Observer: obs,
 		NewRunner: func() worker.Runner { return sb.NewLane() }})
 	w.parts = append(w.parts, func(ctx context.Context) error {

@@ -70,3 +70,51 @@ func TestServeRuntimes(t *testing.T) {
 		})
 	}
 }
+
+// TestRoutingByRuntime: of two workers, only one has the built runtimes;
+// each job of one of them runs on that worker, jobs of the host's python
+// on either, and a job for a runtime no worker has is refused at submit.
+func TestRoutingByRuntime(t *testing.T) {
+	rts, err := runtimes.List(testenv.RuntimesDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Require(t, len(rts) > 0, "a runtime in "+testenv.RuntimesDir()+" (onpyrunner runtime add python3.14)")
+	rdb := testenv.StartRedis(t)
+	apiSrv := startServe(t, "--redis", rdb.URL, "--slots", "0")
+	with := startWorker(t, "--redis", rdb.URL, "--slots", "1", "--runtimes", testenv.RuntimesDir())
+	without := startWorker(t, "--redis", rdb.URL, "--slots", "1", "--runtimes", t.TempDir())
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		list, err := apiSrv.client.Runtimes(ctx)
+		if _, ok := onpyrunner.SelectRuntime(list.Runtimes, rts[0].Language, rts[0].Version); err == nil && ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never listed: %+v %v", rts[0].Name, list, err)
+		}
+	}
+	code := "import platform; print(platform.python_version())"
+	var ids []string
+	for range 6 {
+		j, err := apiSrv.client.Submit(ctx, api.SubmitRequest{Code: &code, Language: rts[0].Language, Version: rts[0].Version}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, j.ID)
+	}
+	for _, id := range ids {
+		j, err := apiSrv.client.Wait(ctx, id)
+		if err != nil || j.Status != onpyrunner.Completed || j.Result.Stdout != rts[0].Version+"\n" {
+			t.Fatalf("job %s: %+v %v", id, j, err)
+		}
+		if !strings.Contains(with.logText(), id) || strings.Contains(without.logText(), id) {
+			t.Errorf("job %s of %s did not run on the worker that has it", id, rts[0].Name)
+		}
+	}
+	_, err = apiSrv.client.Submit(ctx, api.SubmitRequest{Code: &code, Version: "3.99"}, 0)
+	if err == nil || !strings.Contains(err.Error(), "3.99") {
+		t.Errorf("a job for a runtime no worker has: %v", err)
+	}
+}
