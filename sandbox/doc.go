@@ -140,6 +140,9 @@
 //     zygote's objects (that would copy every shared page): an object
 //     reachable from a module the zygote loaded is not finalized at exit.
 //
-// PyPy runs with a fresh interpreter per run (Runtime.warm): its JIT and
-// memory do not fit the fork-per-run model as well.
+// PyPy runs warm too (from its Python 3.10 on; Runtime.warm), by the same
+// zygote: its collector has no freeze, so a run's first collection copies
+// the pages it walks (PyPy 8's print(1) is charged about 12 MiB warm),
+// and, with no os.posix_spawn, the zygote clones a copy of itself as each
+// run's pid 1.
 package sandbox

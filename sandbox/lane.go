@@ -33,8 +33,9 @@ func (l *Lane) Run(ctx context.Context, spec Spec) (*onpyrunner.Result, error) {
 		return l.s.Run(ctx, spec)
 	}
 	sl, err := l.slot(rt)
-	if err != nil {
-		return nil, err
+	if err != nil { // a zygote that does not start: the job runs all the same
+		l.s.cfg.Logger.Error("sandbox: start a warm slot; running cold", "runtime", rt.Name, "err", err)
+		return l.s.Run(ctx, spec)
 	}
 	return sl.Run(ctx, spec)
 }

@@ -130,7 +130,7 @@ func (m mode) version(t *testing.T) string {
 }
 
 // TestOwnRoots runs the sandbox's tests on each runtime of its own root,
-// cold and, where it has a zygote, warm. CI builds CPython and PyPy ones.
+// cold and warm. CI builds CPython and PyPy ones.
 func TestOwnRoots(t *testing.T) {
 	sandboxFor(t)
 	testenv.Require(t, rooted != nil, "no runtime built in "+testenv.RuntimesDir()+" (onpyrunner runtime add python3.14; runtime add pypy3)")
@@ -141,10 +141,7 @@ func TestOwnRoots(t *testing.T) {
 			continue
 		}
 		langs[rt.Language] = true
-		modes := map[string]mode{"cold": {runtime: rt.Name, s: rooted}}
-		if rt.Implementation == "cpython" {
-			modes["warm"] = mode{warm: true, runtime: rt.Name, s: rooted}
-		}
+		modes := map[string]mode{"cold": {runtime: rt.Name, s: rooted}, "warm": {warm: true, runtime: rt.Name, s: rooted}}
 		for how, m := range modes {
 			t.Run(rt.Name+"/"+how, func(t *testing.T) {
 				defer slots.closeAll() // their processes would count as the next mode's

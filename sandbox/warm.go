@@ -54,10 +54,12 @@ type zygote struct {
 	dead chan struct{} // closed when the init has ended
 }
 
-// warm says whether a Slot runs rt with a zygote; other runtimes start a
-// fresh interpreter per run (PyPy's start-up and memory do not fit the
-// fork-per-job model as well).
-func (rt *Runtime) warm() bool { return rt.Implementation == "cpython" }
+// warm says whether a Slot runs rt with a zygote: CPython, and PyPy from
+// its Python 3.10 on (older ones lack os calls the zygote makes); others
+// start a fresh interpreter per run.
+func (rt *Runtime) warm() bool {
+	return rt.Implementation == "cpython" || rt.Implementation == "pypy" && onpyrunner.CompareVersions(rt.Version, "3.10") >= 0
+}
 
 // NewSlot starts a warm slot for runtime: a language or a runtime's name,
 // as Spec.Runtime ("" is python).

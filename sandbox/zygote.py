@@ -27,6 +27,10 @@ import array, atexit, base64, builtins, ctypes, gc, io, json, os, signal, socket
 from importlib.machinery import SourceFileLoader
 
 libc = ctypes.CDLL(None, use_errno=True)
+# CPython's collector can leave the zygote's objects alone (PyPy's moves
+# them, and has no such call).
+freeze = getattr(gc, "freeze", lambda: None)
+O_PATH = getattr(os, "O_PATH", 0o10000000)  # PyPy's os lacks it
 libc.syscall.restype = ctypes.c_long
 CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x08000000, 0x20000000, 0x40000000
 MNT_DETACH = 2
@@ -65,7 +69,7 @@ def landlock_ruleset(rules):
     size = ctypes.sizeof(attr) if rules["scoped"] else 8  # what ABIs before 6 know
     fd = check(libc.syscall(NR["landlock_create_ruleset"], ctypes.byref(attr), ctypes.c_size_t(size), 0), "landlock")
     for p in rules["paths"]:
-        pfd = os.open(p["path"], os.O_PATH | os.O_CLOEXEC)
+        pfd = os.open(p["path"], O_PATH | os.O_CLOEXEC)
         try:
             attr = PathBeneath(p["rights"], pfd)
             check(libc.syscall(NR["landlock_add_rule"], fd, 1, ctypes.byref(attr), 0), "landlock " + p["path"])
@@ -243,10 +247,10 @@ def run_main():
     try:
         source = read_file(path)
         nul = source.find(b"\0")
-        if nul >= 0 and sys.version_info < (3, 12):
-            # As 3.11 reads a script: each line ends at its first NUL.
+        if nul >= 0 and sys.version_info < (3, 12) and sys.implementation.name == "cpython":
+            # As CPython 3.11 reads a script: each line ends at its first NUL.
             source = b"\n".join(line.split(b"\0", 1)[0] for line in source.split(b"\n"))
-        elif nul >= 0:  # as 3.12 refuses one
+        elif nul >= 0:  # as 3.12 and PyPy refuse one
             raise SyntaxError("source code cannot contain null bytes", (path, source.count(b"\n", 0, nul) + 1, None, None))
         exec(compile(source, path, "exec"), main.__dict__)
     except SystemExit as e:
@@ -429,11 +433,11 @@ def serve(sock):
         pass  # the CPU went away: run anywhere
     warm_up()
     as_python3_main()
-    spawn[0] = os.path.exists(PID1)
+    spawn[0] = os.path.exists(PID1) and hasattr(os, "posix_spawn")  # PyPy has none: it clones
     own = [os.open("/.slot/proc/self/ns/" + ns, os.O_RDONLY) for ns in ("pid", "ipc")]
     detach_scratch()
     gc.collect()
-    gc.freeze()  # keep the forks' pages shared
+    freeze()  # keep the forks' pages shared
     libc.malloc_trim(0)  # and as few as can be
     sock.send(b'{"ready":true}')
     fd_size = array.array("i").itemsize
@@ -454,7 +458,7 @@ def serve(sock):
             prepare(job, got, status)
             # Nothing of the zygote's for the run's collector to walk: a
             # collection that walked them would copy every page they are on.
-            gc.freeze()
+            freeze()
             if spawn[0]:
                 spawn_job(job, got, status, own)
             else:
