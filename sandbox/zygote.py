@@ -289,7 +289,10 @@ def shutdown(main, code):
             threading._shutdown()
         atexit._run_exitfuncs()
         main.__dict__.clear()
-        gc.collect()
+        if sys.implementation.name == "cpython":
+            # PyPy collects nothing at exit (a major collection would walk,
+            # and copy, the zygote's whole heap).
+            gc.collect()
     except SystemExit as e:
         code = exit_code(e)
     except BaseException as e:
