@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -73,7 +74,10 @@ func BenchmarkThroughput(b *testing.B) {
 // throughput runs fn and bare python3 b.N times each, GOMAXPROCS at a
 // time, in alternating batches (this host's speed drifts), and reports
 // runs per second of each and their ratio.
-func throughput(b *testing.B, name string, fn func()) {
+func throughput(b *testing.B, name string, fn func()) { throughputOf(b, name, fn, func() { bare(b) }) }
+
+// throughputOf is throughput against another bare run.
+func throughputOf(b *testing.B, name string, fn, bareRun func()) {
 	par := runtime.GOMAXPROCS(0)
 	batch := 50 * par
 	// timed runs n calls of fn, par at a time, and says how long they took.
@@ -99,7 +103,7 @@ func throughput(b *testing.B, name string, fn func()) {
 	for done := 0; done < b.N; done += batch {
 		n := min(batch, b.N-done)
 		st += timed(fn, n)
-		bt += timed(func() { bare(b) }, n)
+		bt += timed(bareRun, n)
 	}
 	sr, br := float64(b.N)/st.Seconds(), float64(b.N)/bt.Seconds()
 	b.ReportMetric(sr, name+"-runs/s")
@@ -190,4 +194,46 @@ func BenchmarkCPUHeavy(b *testing.B) {
 		b.ReportMetric(float64(median(whole[k]).Microseconds())/1000, name+"-cpu-ms")
 	}
 	b.ReportMetric(float64(median(loop[0]))/float64(median(loop[2])), "warm/bare-loop")
+}
+
+// BenchmarkOwnRootsWarmThroughput is BenchmarkWarmThroughput on each
+// runtime of its own root, against its interpreter started bare in its
+// root (chroot, as root: no sandbox).
+func BenchmarkOwnRootsWarmThroughput(b *testing.B) {
+	sandboxFor(b)
+	if rooted == nil {
+		b.Skip("no runtime built")
+	}
+	for _, rt := range rooted.Runtimes() {
+		if rt.Root == "" {
+			continue
+		}
+		b.Run(rt.Name, func(b *testing.B) {
+			par := runtime.GOMAXPROCS(0)
+			slots := make(chan *sandbox.Slot, par)
+			for range par {
+				sl, err := rooted.NewSlot(rt.Name)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer sl.Close()
+				slots <- sl
+			}
+			throughputOf(b, "warm", func() {
+				sl := <-slots
+				defer func() { slots <- sl }()
+				res, err := sl.Run(context.Background(), sandbox.Spec{Runtime: rt.Name, Code: []byte("print(1)")})
+				if err != nil || res.Stdout != "1\n" {
+					b.Fatalf("warm: %+v %v", res, err)
+				}
+			}, func() {
+				cmd := exec.Command(rt.Binary, "-c", "print(1)")
+				cmd.Dir, cmd.Env = "/", []string{"LANG=C.UTF-8"}
+				cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: rt.Root}
+				if out, err := cmd.Output(); err != nil || string(out) != "1\n" {
+					b.Fatalf("bare %s: %q %v", rt.Name, out, err)
+				}
+			})
+		})
+	}
 }

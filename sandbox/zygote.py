@@ -52,6 +52,7 @@ class SockFprog(ctypes.Structure):
 
 
 class PathBeneath(ctypes.Structure):
+    _layout_ = "ms"  # with _pack_, as 3.14 asks (earlier ones ignore it)
     _pack_ = 1
     _fields_ = [("allowed", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
 
@@ -289,10 +290,9 @@ def shutdown(main, code):
             threading._shutdown()
         atexit._run_exitfuncs()
         main.__dict__.clear()
-        if sys.implementation.name == "cpython":
-            # PyPy collects nothing at exit (a major collection would walk,
-            # and copy, the zygote's whole heap).
-            gc.collect()
+        # PyPy flushes its open files at exit: its collection finalizes
+        # them here (walking, and so copying, the zygote's whole heap).
+        gc.collect()
     except SystemExit as e:
         code = exit_code(e)
     except BaseException as e:
