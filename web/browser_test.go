@@ -38,6 +38,8 @@ type playground struct {
 	// fault, when set, is how Fallback answers POST /api/jobs: "503",
 	// "429" or "drop" (the connection closes with no answer).
 	fault atomic.Value
+	// runtimes are what the server offers.
+	runtimes []onpyrunner.Runtime
 }
 
 func startPlayground(t testing.TB) *playground {
@@ -56,7 +58,7 @@ func startPlayground(t testing.TB) *playground {
 	}
 	cfg.Runtimes = sb.Languages()
 	h := api.New(store, cfg)
-	p := &playground{}
+	p := &playground{runtimes: cfg.Runtimes}
 	p.fault.Store("")
 	srv := httptest.NewServer(h)
 	fb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

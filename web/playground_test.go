@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/onpyrunner/onpyrunner"
 	"slices"
 	"strings"
 	"testing"
@@ -163,6 +164,34 @@ func desktop(t *testing.T, browser context.Context, p *playground) {
 	}
 	slices.Sort(times)
 	t.Logf("Run to first output of print(1), ms: %.0f (median %.0f)", times, times[len(times)/2])
+
+	// The picker names each runtime with its version (PyPy with its own and
+	// the Python it implements); a run goes to the one picked; a failed
+	// import says which packages that runtime has.
+	labels := eval[[]string](t, ctx, `[...document.getElementById("language").options].map(o => o.text)`)
+	for _, rt := range p.runtimes {
+		want := "Python " + rt.Version
+		if rt.Language == "pypy" {
+			want = "PyPy " + rt.ImplementationVersion + " (Python " + rt.Version + ")"
+		}
+		if !slices.Contains(labels, want) {
+			t.Errorf("the picker %q lacks %q", labels, want)
+		}
+	}
+	if slices.ContainsFunc(p.runtimes, func(r onpyrunner.Runtime) bool { return r.Language == "pypy" }) {
+		eval[bool](t, ctx, `(() => { const s = document.getElementById("language");
+			s.value = [...s.options].find(o => o.value.startsWith("pypy ")).value; s.dispatchEvent(new Event("change")); return true; })()`)
+		typeCode(t, ctx, "import sys, platform\nprint(sys.implementation.name, platform.python_version())")
+		pypy := p.runtimes[slices.IndexFunc(p.runtimes, func(r onpyrunner.Runtime) bool { return r.Language == "pypy" })]
+		if got := runClick(t, ctx); got.Output != "pypy "+pypy.Version+"\n" {
+			t.Errorf("a run with PyPy picked: %+v", got)
+		}
+		typeCode(t, ctx, "import numpy")
+		got := runClick(t, ctx)
+		expect(t, "a failed import", got.Message, "no module numpy", "PyPy "+pypy.Version, "standard library only")
+		eval[bool](t, ctx, `(() => { const s = document.getElementById("language");
+			s.value = [...s.options].find(o => o.dataset.default && o.value.startsWith("python ")).value; return true; })()`)
+	}
 
 	// Editing: auto-indent after a colon, and undo.
 	typeCode(t, ctx, "if True:")

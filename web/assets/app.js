@@ -85,7 +85,7 @@
     try {
       res = await fetch("/api/jobs", {
         method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ code: src, input: input, language: ui.language.value }),
+        body: JSON.stringify(Object.assign({ code: src, input: input }, chosen())),
       });
       body = await res.json().catch(function () { return null; });
     } catch (e) {
@@ -154,6 +154,8 @@
     st.lost = false;
     view.result(job.result);
     if (ui.message.classList.contains("info")) message("");
+    var missing = job.result && /ModuleNotFoundError: No module named '([^'.]+)/.exec(job.result.stderr || "");
+    if (missing) message(say.missingModule(missing[1], runtimeOf(job)), true);
     view.verdict(say.verdict(job), "done");
     ui.stats.textContent = say.stats(job.result);
     setBusy(false);
@@ -204,7 +206,7 @@
     st.jobId = id;
     code.set(job.code || "");
     ui.stdin.value = job.input || "";
-    selectLanguage(job.language);
+    selectLanguage(job.language, job.version);
     ui.share.disabled = false;
     view.clear();
     if (/^(completed|failed|canceled)$/.test(job.status)) return finish(job);
@@ -214,12 +216,38 @@
     follow(id, gen);
   }
 
-  function selectLanguage(lang) {
+  // A picker's value is "language version" (version "" when unknown).
+  function selectLanguage(lang, version) {
     if (!lang) return;
-    if (![].some.call(ui.language.options, function (o) { return o.value === lang; })) {
-      ui.language.add(new Option(NAMES[lang] || lang, lang));
+    var opts = [].slice.call(ui.language.options), want = lang + " " + (version || "");
+    var o = opts.find(function (o) { return o.value === want; }) ||
+      (!version && opts.find(function (o) { return o.value.split(" ")[0] === lang && o.dataset.default; }));
+    if (!o) {
+      o = new Option(((NAMES[lang] || lang) + " " + (version || "")).trim(), want);
+      ui.language.add(o);
     }
-    ui.language.value = lang;
+    ui.language.value = o.value;
+  }
+
+  // chosen is the language and version the picker says.
+  function chosen() {
+    var v = ui.language.value.split(" ");
+    return v[1] ? { language: v[0], version: v[1] } : { language: v[0] };
+  }
+
+  // runtimeOf finds the runtime a job ran on among those listed.
+  function runtimeOf(job) {
+    var list = (st.runtimes && st.runtimes.runtimes) || [];
+    return list.find(function (r) { return r.language === job.language && r.version === job.version; }) ||
+      { language: job.language, version: job.version || "", packages: [] };
+  }
+
+  // runtimeName is how the picker names a runtime: PyPy with its own
+  // version and the Python version it implements.
+  function runtimeName(r) {
+    var name = NAMES[r.language] || r.language;
+    if (r.implementationVersion) return name + " " + r.implementationVersion + " (Python " + r.version + ")";
+    return r.version ? name + " " + r.version : name;
   }
 
   async function loadRuntimes() {
@@ -234,11 +262,13 @@
     st.runtimes = rt;
     ui.language.textContent = "";
     rt.runtimes.forEach(function (r) {
-      var name = NAMES[r.language] || r.language;
-      ui.language.add(new Option(r.version ? name + " " + r.version : name, r.language));
+      var o = new Option(runtimeName(r), r.language + " " + r.version);
+      if (r.default) o.dataset.default = "1";
+      ui.language.add(o);
     });
-    ui.language.value = rt.default;
-    selectLanguage(st.wantLang);
+    selectLanguage(rt.default);
+    var want = (st.wantLang || "").split(" ");
+    selectLanguage(want[0], want[1]);
     ui.limits.textContent = say.limits(rt.defaultLimits);
   }
 

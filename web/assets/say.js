@@ -98,6 +98,15 @@
       " of " + what + ". Make it smaller and try again.";
   }
 
+  // missingModule says, when an import failed, which packages the runtime
+  // the run used has (r: an entry of /api/runtimes).
+  function missingModule(name, r) {
+    var which = (r.language === "pypy" ? "PyPy" : "Python") + (r.version ? " " + r.version : "");
+    var pkgs = r.packages || [];
+    return "There is no module " + name + " here. " + which + " on this server has " +
+      (pkgs.length ? "these packages beyond the standard library: " + pkgs.join(", ") : "the standard library only") + ".";
+  }
+
   // unreachable says that the server did not answer at all.
   function unreachable() {
     return "Can't reach the server. Check your connection, then try again.";
@@ -128,5 +137,6 @@
   window.OnPySay = {
     duration: duration, bytes: bytes, verdict: verdict, stats: stats, status: status,
     limits: limits, tooLarge: tooLarge, unreachable: unreachable, httpError: httpError,
+    missingModule: missingModule,
   };
 })();
