@@ -131,16 +131,7 @@ func warm(b testing.TB, sl *sandbox.Slot) {
 // BenchmarkWarmThroughput is BenchmarkThroughput on GOMAXPROCS warm slots
 // (-cpu 2 gives the 2 slots).
 func BenchmarkWarmThroughput(b *testing.B) {
-	par := runtime.GOMAXPROCS(0)
-	slots := make(chan *sandbox.Slot, par)
-	for range par {
-		sl, err := sandboxFor(b).NewSlot("python")
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer sl.Close()
-		slots <- sl
-	}
+	slots := warmSlots(b, sandboxFor(b), "python")
 	throughput(b, "warm", func() {
 		sl := <-slots
 		warm(b, sl)
@@ -209,16 +200,7 @@ func BenchmarkOwnRootsWarmThroughput(b *testing.B) {
 			continue
 		}
 		b.Run(rt.Name, func(b *testing.B) {
-			par := runtime.GOMAXPROCS(0)
-			slots := make(chan *sandbox.Slot, par)
-			for range par {
-				sl, err := rooted.NewSlot(rt.Name)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer sl.Close()
-				slots <- sl
-			}
+			slots := warmSlots(b, rooted, rt.Name)
 			throughputOf(b, "warm", func() {
 				sl := <-slots
 				defer func() { slots <- sl }()
@@ -236,4 +218,20 @@ func BenchmarkOwnRootsWarmThroughput(b *testing.B) {
 			})
 		})
 	}
+}
+
+// warmSlots starts GOMAXPROCS warm slots of the runtime for b, closed when
+// b ends.
+func warmSlots(b *testing.B, s *sandbox.Sandbox, rt string) chan *sandbox.Slot {
+	par := runtime.GOMAXPROCS(0)
+	slots := make(chan *sandbox.Slot, par)
+	for range par {
+		sl, err := s.NewSlot(rt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { sl.Close() })
+		slots <- sl
+	}
+	return slots
 }
