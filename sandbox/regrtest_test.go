@@ -136,7 +136,7 @@ func TestRegressionSample(t *testing.T) {
 		var worse []string
 		for _, id := range failed(res.Stdout) {
 			name, _, _ := strings.Cut(id, " ")
-			if regrExcluded[name] == "" && regrOpen[name] == "" && !slices.Contains(bareFailed, id) {
+			if regrExcluded[name] == "" && !slices.Contains(bareFailed, id) {
 				worse = append(worse, id)
 			}
 		}
@@ -146,17 +146,6 @@ func TestRegressionSample(t *testing.T) {
 			t.Errorf("the sandbox (%s) fails what bare passes:\n%s", how, strings.Join(worse, "\n"))
 		}
 	}
-}
-
-// regrOpen are the test cases the sandbox sometimes fails and bare passes,
-// whose cause is not found yet: open defects, listed so that the rest
-// keeps being checked.
-var regrOpen = map[string]string{
-	// Late in test_threading (16 threads asleep, then os.fork()), fork
-	// fails with ENOMEM: always warm, cold on a loaded machine; alone it
-	// passes both ways. Each thread's stack is RLIMIT_STACK, which a run
-	// sets to its memory limit: a suspect.
-	"test_clear_threads_states_after_fork": "os.fork() ENOMEM after 16 threads, late in test_threading",
 }
 
 // pyList is a Python list of the strings.

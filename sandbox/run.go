@@ -78,7 +78,12 @@ func rlimits(l onpyrunner.Limits) []rlimit {
 		{syscall.RLIMIT_CPU, cpuSeconds},
 		{syscall.RLIMIT_FSIZE, uint64(l.FileSizeKB) << 10},
 		{syscall.RLIMIT_NOFILE, uint64(l.OpenFiles)},
-		{syscall.RLIMIT_STACK, uint64(l.MemoryMB) << 20},
+		// The main thread's stack may grow as far as the memory limit
+		// lets it (deep recursion works as with a judge's large stack).
+		// Unlimited, not the memory limit: glibc gives each new thread a
+		// stack of the limit's size, and 16 threads of a 2 GiB limit made
+		// a fork fail with ENOMEM; unlimited, threads get its default 8 MiB.
+		{syscall.RLIMIT_STACK, unix.RLIM_INFINITY},
 		{syscall.RLIMIT_CORE, 0},
 		{rlimitNPROC, uint64(l.Processes) + 64}, // the pids cgroup is the exact fence
 		{rlimitMEMLOCK, 0},
