@@ -109,6 +109,10 @@ func TestRoutingByRuntime(t *testing.T) {
 		if err != nil || j.Status != onpyrunner.Completed || j.Result.Stdout != rts[0].Version+"\n" {
 			t.Fatalf("job %s: %+v %v", id, j, err)
 		}
+		// The worker logs a job's end just after storing it.
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(with.logText(), id) && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond)
+		}
 		if !strings.Contains(with.logText(), id) || strings.Contains(without.logText(), id) {
 			t.Errorf("job %s of %s did not run on the worker that has it", id, rts[0].Name)
 		}
