@@ -46,19 +46,25 @@ var (
 	warmMode = mode{warm: true}
 )
 
-// pypy says whether the mode runs on PyPy, whose memory and semantics
-// some tests must allow for (each says how).
-func (m mode) pypy() bool {
+// rt is the runtime the mode names ("" is the host's python).
+func (m mode) rt() (sandbox.Runtime, bool) {
 	name := m.runtime
 	if name == "" {
 		name = "python"
 	}
 	for _, rt := range m.sandbox().Runtimes() {
 		if rt.Name == name {
-			return rt.Implementation == "pypy"
+			return rt, true
 		}
 	}
-	return name == "pypy"
+	return sandbox.Runtime{}, false
+}
+
+// pypy says whether the mode runs on PyPy, whose memory and semantics
+// some tests must allow for (each says how).
+func (m mode) pypy() bool {
+	rt, _ := m.rt()
+	return rt.Implementation == "pypy"
 }
 
 // memoryMB is a memory limit of a test for CPython, as the mode's runtime

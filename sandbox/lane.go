@@ -29,13 +29,16 @@ func (s *Sandbox) NewLane() *Lane {
 // Run runs spec as Sandbox.Run does. Not safe for concurrent use.
 func (l *Lane) Run(ctx context.Context, spec Spec) (*onpyrunner.Result, error) {
 	rt, err := l.s.runtime(spec)
-	if err != nil || !rt.warm() || l.s.cfg.Cold {
-		return l.s.Run(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	if !rt.warm() || l.s.cfg.Cold {
+		return l.s.runOn(ctx, rt, spec)
 	}
 	sl, err := l.slot(rt)
 	if err != nil { // a zygote that does not start: the job runs all the same
 		l.s.cfg.Logger.Error("sandbox: start a warm slot; running cold", "runtime", rt.Name, "err", err)
-		return l.s.Run(ctx, spec)
+		return l.s.runOn(ctx, rt, spec)
 	}
 	return sl.Run(ctx, spec)
 }

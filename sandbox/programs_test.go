@@ -116,17 +116,11 @@ func TestRuntimes(t *testing.T) {
 // version is the Python version of the mode's runtime.
 func (m mode) version(t *testing.T) string {
 	t.Helper()
-	name := m.runtime
-	if name == "" {
-		name = "python"
+	rt, ok := m.rt()
+	if !ok {
+		t.Fatalf("no runtime %q", m.runtime)
 	}
-	for _, rt := range m.sandbox().Runtimes() {
-		if rt.Name == name {
-			return rt.Version
-		}
-	}
-	t.Fatalf("no runtime %s", name)
-	return ""
+	return rt.Version
 }
 
 // TestOwnRoots runs the sandbox's tests on each runtime of its own root,

@@ -210,6 +210,11 @@ func (s *Sandbox) Run(ctx context.Context, spec Spec) (*onpyrunner.Result, error
 	if err != nil {
 		return nil, err
 	}
+	return s.runOn(ctx, rt, spec)
+}
+
+// runOn runs spec cold on rt, the runtime it selects.
+func (s *Sandbox) runOn(ctx context.Context, rt *Runtime, spec Spec) (*onpyrunner.Result, error) {
 	lim := spec.Limits.WithDefaults()
 	if err := validLimits(lim); err != nil {
 		return nil, err
