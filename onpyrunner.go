@@ -37,8 +37,8 @@ type Limits struct {
 	TimeMs int64 `json:"timeMs,omitempty"`
 	// WallTimeMs is the wall-clock time of the run, in ms. Default 5000.
 	WallTimeMs int64 `json:"wallTimeMs,omitempty"`
-	// MemoryMB is the memory of all processes of the run (the peak of its
-	// cgroup, files in its tmpfs included), in MiB. Default 128.
+	// MemoryMB is the run's peak resident memory, as Result.MemoryKB
+	// counts it, in MiB. Default 128.
 	MemoryMB int64 `json:"memoryMB,omitempty"`
 	// OutputKB caps stdout, in KiB. Default 64.
 	OutputKB int64 `json:"outputKB,omitempty"`
@@ -137,6 +137,10 @@ type Result struct {
 	TimeMs int64 `json:"timeMs"`
 	// WallTimeMs is the wall-clock time from the program's start to its end.
 	WallTimeMs int64 `json:"wallTimeMs"`
-	// MemoryKB is the peak memory of the run's cgroup.
+	// MemoryKB is the run's peak resident memory as if it had run alone,
+	// interpreter included, in KiB (docs/contracts.md, "Memory"): the
+	// larger of its process's peak RSS and its cgroup's peak charge, each
+	// corrected by an empty program's run, so that warm and cold runs
+	// report the same; never above the limit.
 	MemoryKB int64 `json:"memoryKB"`
 }

@@ -54,7 +54,8 @@
 // cgroup), so the counters behind the verdict (CPU, peak memory, OOM kills)
 // and the task limit are the program's alone. Verdicts come from the
 // kernel's accounting and from the limits the supervisor enforced, never
-// from the program's output.
+// from the program's output. A run's memory is its peak resident memory as
+// if it had run alone; memory.go says how both paths count it alike.
 //
 // Inside its user namespace the init is uid 0 (host uid Config.UIDBase,
 // unprivileged) while it sets up, and the program is uid 1000 (a host uid

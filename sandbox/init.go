@@ -113,7 +113,8 @@ func reap(pid int) error {
 		// reaped; the program's own end ends the run, and with it the pid
 		// namespace and every process left in it.
 		var ws syscall.WaitStatus
-		got, _, e := syscall.RawSyscall6(syscall.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(&ws)), 0, 0, 0, 0)
+		var ru syscall.Rusage
+		got, _, e := syscall.RawSyscall6(syscall.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(&ws)), 0, uintptr(unsafe.Pointer(&ru)), 0, 0)
 		if e == syscall.EINTR {
 			continue
 		}
@@ -121,7 +122,7 @@ func reap(pid int) error {
 			return fmt.Errorf("wait4: %w", e)
 		}
 		if int(got) == pid {
-			report(initMsg{Exited: true, Status: int(ws)})
+			report(initMsg{Exited: true, Status: int(ws), MaxRSS: ru.Maxrss})
 			os.Exit(0)
 		}
 	}

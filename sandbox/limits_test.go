@@ -31,11 +31,11 @@ func limitBoundaries(t *testing.T, m mode) {
 		{"cpu over", onpyrunner.Limits{TimeMs: 1000, WallTimeMs: 30000}, fmt.Sprintf(spin, "5"), onpyrunner.TimeLimit, cpuBetween(1000, 1500)},
 		{"wall under", onpyrunner.Limits{WallTimeMs: 1000}, "import time\ntime.sleep(0.5)\nprint('done')", onpyrunner.OK, nil},
 		{"wall over", onpyrunner.Limits{WallTimeMs: 1000}, "import time\ntime.sleep(3)", onpyrunner.WallTimeLimit, wallBetween(1000, 1500)},
-		{"memory under", onpyrunner.Limits{MemoryMB: m.memoryMB(64)}, fmt.Sprintf("b = bytearray(%d << 20)\nprint('done')", m.memoryMB(40)), onpyrunner.OK, nil},
-		{"memory over", onpyrunner.Limits{MemoryMB: m.memoryMB(64)}, fmt.Sprintf("b = bytearray(%d << 20)\nprint('done')", m.memoryMB(80)), onpyrunner.MemoryLimit, nil},
+		{"memory under", onpyrunner.Limits{MemoryMB: m.memoryMB(64)}, fmt.Sprintf("b = bytearray(%d << 20)\nprint('done')", m.allocMB(40)), onpyrunner.OK, nil},
+		{"memory over", onpyrunner.Limits{MemoryMB: m.memoryMB(64)}, fmt.Sprintf("b = bytearray(%d << 20)\nprint('done')", m.allocMB(80)), onpyrunner.MemoryLimit, nil},
 		// A child that the OOM killer ends, under a parent that goes on and
 		// exits 0: the run reached its memory limit all the same.
-		{"memory over in a child", onpyrunner.Limits{MemoryMB: m.memoryMB(64)}, fmt.Sprintf("import subprocess, sys\nr = subprocess.run([sys.executable, '-c', 'b = bytearray(%d << 20)'])\nprint('child', r.returncode)", m.memoryMB(80)), onpyrunner.MemoryLimit, has("child -9")},
+		{"memory over in a child", onpyrunner.Limits{MemoryMB: m.memoryMB(64)}, fmt.Sprintf("import subprocess, sys\nr = subprocess.run([sys.executable, '-c', 'b = bytearray(%d << 20)'])\nprint('child', r.returncode)", m.allocMB(80)), onpyrunner.MemoryLimit, has("child -9")},
 		// the main thread is one task: 7 more reach a limit of 8
 		{"processes at limit", onpyrunner.Limits{Processes: 8}, fmt.Sprintf(threads, 7), onpyrunner.OK, has("started all")},
 		{"processes over", onpyrunner.Limits{Processes: 8}, fmt.Sprintf(threads, 8), onpyrunner.RuntimeError, has("can't start new thread")},

@@ -62,9 +62,12 @@ type rlimit struct {
 type initMsg struct {
 	// Started: the program is running (its wall clock starts now).
 	Started bool `json:"started,omitempty"`
-	// Exited: the program's main process ended with WaitStatus Status.
-	Exited bool `json:"exited,omitempty"`
-	Status int  `json:"status,omitempty"`
+	// Exited: the program's main process ended with WaitStatus Status;
+	// MaxRSS is the peak resident set size, in KiB, of that process and of
+	// the children it waited for (its rusage's ru_maxrss).
+	Exited bool  `json:"exited,omitempty"`
+	Status int   `json:"status,omitempty"`
+	MaxRSS int64 `json:"maxrss,omitempty"`
 	// Error: the sandbox could not be set up.
 	Error string `json:"error,omitempty"`
 	// Listener: the message carries the run's seccomp listener (see

@@ -29,6 +29,10 @@ type run struct {
 	uid  int
 	cg   *cgroup.Run
 	slot *Slot // the warm slot that runs it; nil for a fresh init
+	acct accounting
+	// measured, when set, receives the run's raw counts (a footprint's
+	// measure).
+	measured *footprint
 
 	stdout, stderr *capped
 	limitHit       chan onpyrunner.Verdict // an output cap was passed
@@ -183,6 +187,7 @@ func (p *pipes) closeAll() {
 type exit struct {
 	seen   bool
 	status syscall.WaitStatus
+	maxRSS int64 // its peak resident set size in bytes (see initMsg.MaxRSS)
 }
 
 // launched is a program started by a launcher: the init's (or the warm
@@ -297,7 +302,7 @@ func (r *run) supervise(ctx context.Context, msgs <-chan initMsg, start time.Tim
 				return "", exit{}, time.Since(start)
 			}
 			if m.Exited {
-				return "", exit{seen: true, status: syscall.WaitStatus(m.Status)}, time.Since(start)
+				return "", exit{seen: true, status: syscall.WaitStatus(m.Status), maxRSS: m.MaxRSS << 10}, time.Since(start)
 			}
 		case v := <-r.limitHit:
 			return string(v), exit{}, time.Since(start)

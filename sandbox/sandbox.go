@@ -35,6 +35,8 @@ type Sandbox struct {
 	capLast  int      // the kernel's last capability
 	slotCPUs slotCPUs
 	masks    []procMask // the /proc entries each run sees masked
+	// footprints are the runtimes' cold footprints (memory.go).
+	footprints coldFootprints
 }
 
 // Close removes what New made on the host (this process's cgroup
@@ -215,6 +217,16 @@ func (s *Sandbox) Run(ctx context.Context, spec Spec) (*onpyrunner.Result, error
 
 // runOn runs spec cold on rt, the runtime it selects.
 func (s *Sandbox) runOn(ctx context.Context, rt *Runtime, spec Spec) (*onpyrunner.Result, error) {
+	fp, err := s.coldFootprint(rt)
+	if err != nil {
+		return nil, err
+	}
+	return s.runCold(ctx, rt, spec, coldAccounting(fp), nil)
+}
+
+// runCold runs spec cold on rt, its memory counted by acct; measured, when
+// set, receives the raw counts.
+func (s *Sandbox) runCold(ctx context.Context, rt *Runtime, spec Spec, acct accounting, measured *footprint) (*onpyrunner.Result, error) {
 	lim := spec.Limits.WithDefaults()
 	if err := validLimits(lim); err != nil {
 		return nil, err
@@ -225,7 +237,7 @@ func (s *Sandbox) runOn(ctx context.Context, rt *Runtime, spec Spec) (*onpyrunne
 	}
 	defer s.uids.release(uid)
 	cg, err := s.cgroups.NewRun(newID(), cgroup.Limits{
-		MemoryBytes: lim.MemoryMB << 20, Pids: lim.Processes, CPUs: s.cfg.CPUs})
+		MemoryBytes: acct.cgroupLimit(lim.MemoryMB << 20), Pids: lim.Processes, CPUs: s.cfg.CPUs})
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
@@ -234,7 +246,7 @@ func (s *Sandbox) runOn(ctx context.Context, rt *Runtime, spec Spec) (*onpyrunne
 			s.cfg.Logger.Error("sandbox: cgroup left behind", "err", err)
 		}
 	}()
-	r := &run{s: s, rt: rt, spec: spec, lim: lim, uid: uid, cg: cg}
+	r := &run{s: s, rt: rt, spec: spec, lim: lim, uid: uid, cg: cg, acct: acct, measured: measured}
 	return r.run(ctx)
 }
 

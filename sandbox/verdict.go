@@ -17,7 +17,10 @@ func (r *run) result(killed onpyrunner.Verdict, ex exit, st cgroup.Stats, wall t
 	res := &onpyrunner.Result{
 		Stdout: string(r.stdout.buf), Stderr: string(r.stderr.buf),
 		StdoutTruncated: r.stdout.truncated, StderrTruncated: r.stderr.truncated,
-		TimeMs: st.CPU.Milliseconds(), WallTimeMs: wall.Milliseconds(), MemoryKB: st.MemoryPeak >> 10,
+		TimeMs: st.CPU.Milliseconds(), WallTimeMs: wall.Milliseconds(), MemoryKB: r.acct.peak(ex.maxRSS, st.MemoryPeak, r.lim.MemoryMB<<20) >> 10,
+	}
+	if r.measured != nil {
+		*r.measured = footprint{rss: ex.maxRSS, charge: st.MemoryPeak}
 	}
 	// The main process's end: as the init saw it, or killed with the rest
 	// of the run when the supervisor or the program ended it first.

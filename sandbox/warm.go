@@ -52,6 +52,7 @@ type zygote struct {
 	cg   *cgroup.Run
 	ctl  *os.File      // the zygote's end: fd 3 in the zygote
 	dead chan struct{} // closed when the init has ended
+	acct accounting    // how its runs' memory is counted (memory.go)
 }
 
 // warm says whether a Slot runs rt with a zygote: CPython, and PyPy from
@@ -111,12 +112,18 @@ func (sl *Slot) Run(ctx context.Context, spec Spec) (*onpyrunner.Result, error) 
 			return nil, err
 		}
 	}
+	return sl.runLocked(ctx, spec, lim, sl.z.acct, nil)
+}
+
+// runLocked runs spec, limited by lim, on the slot's zygote (sl.mu held),
+// its memory counted by acct; measured, when set, receives the raw counts.
+func (sl *Slot) runLocked(ctx context.Context, spec Spec, lim onpyrunner.Limits, acct accounting, measured *footprint) (*onpyrunner.Result, error) {
 	sl.runs++
-	cg, err := sl.progCgroup(cgroup.Limits{MemoryBytes: lim.MemoryMB << 20, Pids: lim.Processes, CPUs: sl.s.cfg.CPUs})
+	cg, err := sl.progCgroup(cgroup.Limits{MemoryBytes: acct.cgroupLimit(lim.MemoryMB << 20), Pids: lim.Processes, CPUs: sl.s.cfg.CPUs})
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
-	r := &run{s: sl.s, rt: sl.rt, spec: spec, lim: lim, uid: sl.uid, cg: cg, slot: sl}
+	r := &run{s: sl.s, rt: sl.rt, spec: spec, lim: lim, uid: sl.uid, cg: cg, slot: sl, acct: acct, measured: measured}
 	res, err := r.run(ctx)
 	sl.keep(cg, err == nil)
 	return res, err
@@ -237,6 +244,17 @@ func (sl *Slot) restart() error {
 		return err
 	}
 	sl.z, sl.runs = z, 0
+	cold, err := sl.s.coldFootprint(sl.rt)
+	if err != nil {
+		return err
+	}
+	warm, err := measure(func(ctx context.Context, fp *footprint) (*onpyrunner.Result, error) {
+		return sl.runLocked(ctx, emptyRun, emptyRun.Limits.WithDefaults(), accounting{}, fp)
+	})
+	if err != nil {
+		return err
+	}
+	sl.z.acct = warmAccounting(cold, warm)
 	return nil
 }
 

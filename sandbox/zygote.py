@@ -335,9 +335,9 @@ def job_b(job, fds, status):
         signal.signal(sig, lambda *_: os._exit(1))
     B_STEPS.run()
     while True:
-        pid, st = os.wait()
+        pid, st, ru = os.wait3(0)
         if pid == c:
-            report(status, exited=True, status=st)
+            report(status, exited=True, status=st, maxrss=ru.ru_maxrss)
             os._exit(0)
 
 
@@ -415,8 +415,8 @@ def spawn_job(job, got, status, own):
     finally:
         check(libc.setns(own[0], CLONE_NEWPID), "setns pid")
         check(libc.setns(own[1], CLONE_NEWIPC), "setns ipc")
-    _, st = os.waitpid(c, 0)
-    os.write(status, b'{"exited":true,"status":%d}\n' % st)
+    _, st, ru = os.wait4(c, 0)
+    os.write(status, b'{"exited":true,"status":%d,"maxrss":%d}\n' % (st, ru.ru_maxrss))
     os.kill(b, signal.SIGKILL)
     os.waitpid(b, 0)
 
