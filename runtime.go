@@ -20,6 +20,9 @@ type Runtime struct {
 	// Packages are the Debian packages it was built with beyond the
 	// interpreter (python3-numpy...).
 	Packages []string `json:"packages"`
+	// Preload are the modules that every run imports before the program
+	// (numpy...): on the warm path their import costs nothing.
+	Preload []string `json:"preload,omitempty"`
 	// Default says it is what a job of its language without a version
 	// gets: the newest of the language.
 	Default bool `json:"default"`

@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -26,6 +25,10 @@ type Options struct {
 	Suite string
 	// Packages are more Debian packages to install (python3-numpy...).
 	Packages []string
+	// Preload are modules that every start of the interpreter imports
+	// before the program (numpy...), so that a warm run's import of them
+	// costs nothing; see finish.go.
+	Preload []string
 	// Mirror is the Debian mirror. Default DefaultMirror.
 	Mirror string
 	// Log receives mmdebstrap's progress; nil discards it.
@@ -85,6 +88,11 @@ func Add(ctx context.Context, dir, name string, o Options) (*Installed, error) {
 			return nil, fmt.Errorf("%q is not a Debian package name", p)
 		}
 	}
+	for _, p := range o.Preload {
+		if !moduleName.MatchString(p) {
+			return nil, fmt.Errorf("%q is not a module name", p)
+		}
+	}
 	if _, err := exec.LookPath("mmdebstrap"); err != nil {
 		return nil, errors.New("building a runtime needs mmdebstrap (apt-get install mmdebstrap)")
 	}
@@ -104,7 +112,7 @@ func Add(ctx context.Context, dir, name string, o Options) (*Installed, error) {
 		return nil, err
 	}
 	root := filepath.Join(tmp, "root")
-	debs, err := extract(ctx, root, it, o)
+	debs, postinst, err := extract(ctx, root, it, o)
 	if err != nil {
 		return nil, err
 	}
@@ -112,8 +120,11 @@ func Add(ctx context.Context, dir, name string, o Options) (*Installed, error) {
 		return nil, fmt.Errorf("tidy the root: %w", err)
 	}
 	m := Manifest{Name: name, Language: it.language, Interpreter: it.path, Suite: o.Suite, Mirror: o.Mirror,
-		Packages: append([]string{}, o.Packages...), Debs: debs}
+		Packages: append([]string{}, o.Packages...), Preload: o.Preload, Debs: debs}
 	if err := probe(ctx, root, &m); err != nil {
+		return nil, err
+	}
+	if err := finish(ctx, root, &m, postinst); err != nil {
 		return nil, err
 	}
 	if m.SizeBytes, err = size(root); err != nil {
@@ -142,8 +153,8 @@ const debsFile = ".onpyrunner-debs"
 
 // extract has mmdebstrap extract the interpreter's package, dash, libc's
 // locales and the packages asked for, with their dependencies, into root,
-// and returns the packages it installed.
-func extract(ctx context.Context, root string, it interpreter, o Options) ([]Deb, error) {
+// and returns the packages it installed and their postinst scripts.
+func extract(ctx context.Context, root string, it interpreter, o Options) ([]Deb, string, error) {
 	include := append([]string{it.pkg, "dash", "libc-bin"}, o.Packages...)
 	cmd := exec.CommandContext(ctx, "mmdebstrap", "--variant=extract", "--mode=root", "--format=directory",
 		"--include="+strings.Join(include, ","),
@@ -151,6 +162,7 @@ func extract(ctx context.Context, root string, it interpreter, o Options) ([]Deb
 		// their Valid-Until date.
 		`--aptopt=Acquire::Check-Valid-Until "false"`,
 		`--extract-hook=ls "$1"/var/cache/apt/archives > "$1"/`+debsFile,
+		`--extract-hook=for d in "$1"/var/cache/apt/archives/*.deb; do dpkg-deb -I "$d" postinst 2>/dev/null; echo; done > "$1"/`+postinstFile,
 		o.Suite, root, o.Mirror)
 	var out bytes.Buffer
 	w := io.Writer(&out)
@@ -159,11 +171,15 @@ func extract(ctx context.Context, root string, it interpreter, o Options) ([]Deb
 	}
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("mmdebstrap %s from %s %s: %s", strings.Join(include, ","), o.Mirror, o.Suite, why(out.String(), err))
+		return nil, "", fmt.Errorf("mmdebstrap %s from %s %s: %s", strings.Join(include, ","), o.Mirror, o.Suite, why(out.String(), err))
 	}
 	b, err := os.ReadFile(filepath.Join(root, debsFile))
 	if err != nil {
-		return nil, fmt.Errorf("the packages installed: %w", err)
+		return nil, "", fmt.Errorf("the packages installed: %w", err)
+	}
+	postinst, err := os.ReadFile(filepath.Join(root, postinstFile))
+	if err != nil {
+		return nil, "", fmt.Errorf("the packages' scripts: %w", err)
 	}
 	var debs []Deb
 	for _, f := range strings.Fields(string(b)) {
@@ -173,7 +189,7 @@ func extract(ctx context.Context, root string, it interpreter, o Options) ([]Deb
 			debs = append(debs, Deb{name, v})
 		}
 	}
-	return debs, os.Remove(filepath.Join(root, debsFile))
+	return debs, string(postinst), errors.Join(os.Remove(filepath.Join(root, debsFile)), os.Remove(filepath.Join(root, postinstFile)))
 }
 
 // why is the one line that says why mmdebstrap failed: apt's first error
@@ -245,16 +261,9 @@ print("%d.%d.%d" % v[:3] if v else "")
 // probe runs the new root's interpreter, chrooted there as nobody, to ask
 // its versions.
 func probe(ctx context.Context, root string, m *Manifest) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, m.Interpreter, "-c", probeScript)
-	cmd.Dir, cmd.Env = "/", []string{"LANG=C.UTF-8", "PATH=/usr/bin:/bin"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root, Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := chrooted(ctx, root, m, 65534, probeScript)
 	if err != nil {
-		return fmt.Errorf("the new root's %s does not start: %v: %s", m.Interpreter, err, strings.TrimSpace(stderr.String()))
+		return fmt.Errorf("the new root's %s does not start: %w", m.Interpreter, err)
 	}
 	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
 	if len(lines) < 2 {

@@ -50,6 +50,8 @@ type Manifest struct {
 	Mirror string `json:"mirror"`
 	// Packages are the Debian packages asked for beyond the interpreter.
 	Packages []string `json:"packages"`
+	// Preload are the modules that its interpreter imports at start-up.
+	Preload []string `json:"preload,omitempty"`
 	// Debs are every Debian package the root holds, with its exact version.
 	Debs []Deb `json:"debs"`
 	// SizeBytes is the root's size on disk.

@@ -61,6 +61,10 @@ func TestAddListRemove(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(rt.Root, "bin/sh")); err != nil {
 		t.Errorf("no /bin/sh: %v", err)
 	}
+	// Byte code, as Debian's scripts would have compiled it.
+	if pyc, _ := filepath.Glob(filepath.Join(rt.Root, "usr/lib/python3.14/json/__pycache__/__init__.cpython-314.pyc")); len(pyc) != 1 {
+		t.Errorf("no byte code for json")
+	}
 
 	list, err := runtimes.List(dir)
 	if err != nil || len(list) != 1 || list[0].Name != "python3.14" || list[0].SizeBytes < 10<<20 {
@@ -102,6 +106,8 @@ func TestFailedBuildsLeaveNothing(t *testing.T) {
 		{"python3.99", runtimes.Options{}, "python3.99"},
 		{"cobol", runtimes.Options{}, "unknown runtime"},
 		{"python3.14", runtimes.Options{Packages: []string{"bad name"}}, "not a Debian package name"},
+		{"python3.14", runtimes.Options{Preload: []string{"no_such_module_onpyrunner"}}, "No module named 'no_such_module_onpyrunner'"},
+		{"python3.14", runtimes.Options{Preload: []string{"os; import x"}}, "not a module name"},
 	} {
 		_, err := runtimes.Add(context.Background(), dir, c.name, c.o)
 		if err == nil || !strings.Contains(err.Error(), c.why) || strings.Contains(err.Error(), "\n") {
@@ -110,5 +116,27 @@ func TestFailedBuildsLeaveNothing(t *testing.T) {
 		if left, _ := os.ReadDir(dir); len(left) != 0 {
 			t.Errorf("%s %+v left %v", c.name, c.o, left)
 		}
+	}
+}
+
+// TestPreloadNumpy builds a runtime with numpy, preloaded: the links that
+// its BLAS and LAPACK packages' scripts make are there, numpy works as an
+// unprivileged user, its modules are byte-compiled, and start-up imports it.
+func TestPreloadNumpy(t *testing.T) {
+	needBuild(t)
+	rt, err := runtimes.Add(context.Background(), t.TempDir(), "python3.14", runtimes.Options{Packages: []string{"python3-numpy"}, Preload: []string{"numpy"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rt.Preload, []string{"numpy"}) {
+		t.Errorf("manifest's preload: %v", rt.Preload)
+	}
+	out, err := exec.Command("chroot", "--userspec=65534:65534", rt.Root, "/usr/bin/python3.14", "-c",
+		"import sys; print('numpy' in sys.modules); import numpy; print(numpy.linalg.solve([[2.0]], [4.0])[0])").CombinedOutput()
+	if err != nil || string(out) != "True\n2.0\n" {
+		t.Errorf("numpy in the root: %v: %s", err, out)
+	}
+	if pyc, _ := filepath.Glob(filepath.Join(rt.Root, "usr/lib/python3/dist-packages/numpy/__pycache__/*.pyc")); len(pyc) == 0 {
+		t.Errorf("no byte code for numpy")
 	}
 }

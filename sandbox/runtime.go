@@ -39,6 +39,8 @@ type Runtime struct {
 	// Packages are the Debian packages its root was built with beyond the
 	// interpreter.
 	Packages []string `json:"packages,omitempty"`
+	// Preload are the modules its interpreter imports at start-up.
+	Preload []string `json:"preload,omitempty"`
 	// Root is its own root filesystem on the host; "" for the host's.
 	Root string `json:"root,omitempty"`
 
@@ -149,7 +151,7 @@ func setIDFiles(binds []bind) []string {
 // merged /usr's /bin, /lib...).
 func rootRuntime(r runtimes.Installed) (*Runtime, error) {
 	rt := &Runtime{Name: r.Name, Language: r.Language, Binary: r.Interpreter, Version: r.Version, Root: r.Root,
-		Implementation: r.Implementation, ImplementationVersion: r.ImplementationVersion, Packages: r.Packages}
+		Implementation: r.Implementation, ImplementationVersion: r.ImplementationVersion, Packages: r.Packages, Preload: r.Preload}
 	if st, err := os.Stat(filepath.Join(r.Root, r.Interpreter)); err != nil || !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%w: %s (%s in %s)", ErrNoRuntime, r.Name, r.Interpreter, r.Root)
 	}

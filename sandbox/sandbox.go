@@ -183,7 +183,7 @@ func (s *Sandbox) Languages() []onpyrunner.Runtime {
 	var out []onpyrunner.Runtime
 	for _, rt := range s.Runtimes() {
 		out = append(out, onpyrunner.Runtime{Language: rt.Language, Version: rt.Version, Implementation: rt.Implementation,
-			ImplementationVersion: rt.ImplementationVersion, Packages: append([]string{}, rt.Packages...)})
+			ImplementationVersion: rt.ImplementationVersion, Packages: append([]string{}, rt.Packages...), Preload: rt.Preload})
 	}
 	return onpyrunner.MarkDefaults(out)
 }

@@ -314,9 +314,20 @@ def job_c(job, fds, status, proc):
     PROGRAM.run(0 if proc else SETUP["procEnd"], copy_at)
     copy_code(job, fds["code"])
     PROGRAM.run(copy_at)
+    reseed()
     os.write(3, b'{"started":true}\n')
     os.close(3)
     run_main()
+
+
+def reseed():
+    """Seeds afresh what a module the runtime preloads (a .pth file's
+    import, before the zygote's code) seeded once for every fork: numpy's
+    global generator, where its numpy.random was imported. The random
+    module reseeds itself at fork."""
+    np_random = sys.modules.get("numpy.random")
+    if np_random is not None:
+        np_random.seed()
 
 
 def job_b(job, fds, status):

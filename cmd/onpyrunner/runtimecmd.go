@@ -21,7 +21,7 @@ func addRuntimesFlag(fs *flag.FlagSet) *string {
 
 func runtimeCmd(ctx context.Context, args []string, env func(string) string, _ io.Reader, stdout, stderr io.Writer) int {
 	usage := func() int {
-		fmt.Fprintln(stderr, "usage: onpyrunner runtime add NAME [--suite S] [--packages p1,p2] [--mirror URL] [--runtimes DIR]\n"+
+		fmt.Fprintln(stderr, "usage: onpyrunner runtime add NAME [--suite S] [--packages p1,p2] [--preload m1,m2] [--mirror URL] [--runtimes DIR]\n"+
 			"       onpyrunner runtime list [--json] [--runtimes DIR]\n"+
 			"       onpyrunner runtime remove NAME [--runtimes DIR]\n\n"+
 			"NAME: python3.N (python3.14, python3.15...), python3 or pypy3. Building needs root, mmdebstrap and the network.")
@@ -32,12 +32,13 @@ func runtimeCmd(ctx context.Context, args []string, env func(string) string, _ i
 	}
 	fs := newFlagSet("runtime "+args[0], "[flags] [NAME]", stderr)
 	dir := addRuntimesFlag(fs)
-	var suite, packages, mirror *string
+	var suite, packages, preload, mirror *string
 	var asJSON *bool
 	switch args[0] {
 	case "add":
 		suite = fs.String("suite", "", "Debian suite (default: one that has the interpreter: unstable, testing for python3.13)")
 		packages = fs.String("packages", "", "more Debian packages, comma-separated (python3-numpy,...)")
+		preload = fs.String("preload", "", "modules every run imports before the program, comma-separated (numpy,...): a warm run's import of them costs nothing")
 		mirror = fs.String("mirror", runtimes.DefaultMirror, "Debian mirror")
 	case "list":
 		asJSON = fs.Bool("json", false, "print the runtimes as JSON")
@@ -70,11 +71,8 @@ func runtimeCmd(ctx context.Context, args []string, env func(string) string, _ i
 			fmt.Fprintf(stdout, "removed %s\n", named[0])
 			return 0
 		}
-		var pkgs []string
-		if *packages != "" {
-			pkgs = strings.Split(*packages, ",")
-		}
-		rt, err := runtimes.Add(ctx, *dir, named[0], runtimes.Options{Suite: *suite, Packages: pkgs, Mirror: *mirror, Log: stderr})
+		rt, err := runtimes.Add(ctx, *dir, named[0], runtimes.Options{Suite: *suite, Packages: commaList(*packages),
+			Preload: commaList(*preload), Mirror: *mirror, Log: stderr})
 		if err != nil {
 			return fail(err)
 		}
@@ -98,12 +96,20 @@ func runtimeCmd(ctx context.Context, args []string, env func(string) string, _ i
 		return 0
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tLANGUAGE\tVERSION\tPACKAGES\tSIZE\tROOT")
+	fmt.Fprintln(tw, "NAME\tLANGUAGE\tVERSION\tPACKAGES\tPRELOAD\tSIZE\tROOT")
 	for _, rt := range rts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", rt.Name, rt.Language, fullVersion(rt.Manifest),
-			strings.Join(rt.Packages, ","), humanize.IBytes(uint64(rt.SizeBytes)), rt.Root)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", rt.Name, rt.Language, fullVersion(rt.Manifest),
+			strings.Join(rt.Packages, ","), strings.Join(rt.Preload, ","), humanize.IBytes(uint64(rt.SizeBytes)), rt.Root)
 	}
 	return map[bool]int{true: 0, false: 1}[tw.Flush() == nil]
+}
+
+// commaList splits a comma-separated flag; "" is none.
+func commaList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }
 
 // fullVersion is a runtime's version as people name it: PyPy's own with

@@ -84,3 +84,15 @@ func RuntimesDir() string {
 	}
 	return runtimes.DefaultDir
 }
+
+// NumpyRuntimesDir is where the tests find a python3.14 runtime built with
+// python3-numpy and numpy preloaded (CI builds it: onpyrunner runtime add
+// python3.14 --packages python3-numpy --preload numpy,numpy.random
+// --runtimes DIR): $ONPYRUNNER_NUMPY_RUNTIMES, else
+// /var/lib/onpyrunner/runtimes-numpy.
+func NumpyRuntimesDir() string {
+	if d := os.Getenv("ONPYRUNNER_NUMPY_RUNTIMES"); d != "" {
+		return d
+	}
+	return "/var/lib/onpyrunner/runtimes-numpy"
+}
