@@ -132,6 +132,13 @@
 //   - The random module's state is not shared: it reseeds itself from
 //     os.urandom in each fork (os.register_at_fork), as do tempfile's names;
 //     secrets and uuid read the kernel's randomness directly.
+//   - Modules that the runtime preloads (Runtime.Preload: a .pth file that
+//     site runs at every start, cold runs included) are the zygote's,
+//     imported before its own code: whatever they drew at import is the
+//     same in every fork. numpy.random's global generator is the one such
+//     state known, and C seeds it afresh before the program (reseed in
+//     zygote.py); a module that draws a secret at import is not one to
+//     preload.
 //   - The address-space layout (ASLR) is the zygote's: a program learns
 //     where the zygote's objects are, which helps attack only a process
 //     that shares that memory, and no run does (copy-on-write, no shared
