@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/onpyrunner/onpyrunner"
 )
@@ -48,6 +49,13 @@ type Config struct {
 	// Cold makes lanes run every program with a fresh interpreter, never
 	// in a warm slot (slower).
 	Cold bool
+	// WarmRuntimes is how many runtimes' warm slots a lane keeps at once:
+	// a run on one more closes the slot that served least recently (the
+	// default python's stays). Default 3.
+	WarmRuntimes int
+	// WarmIdle is how long a lane keeps a warm slot that serves no run
+	// before closing it (the default python's stays). Default 10 minutes.
+	WarmIdle time.Duration
 }
 
 // Spec is what to run: a RunRequest of the root package, which the

@@ -65,6 +65,12 @@ func New(cfg Config) (*Sandbox, error) {
 	if cfg.RootDir == "" {
 		cfg.RootDir = "/run/onpyrunner/root"
 	}
+	if cfg.WarmRuntimes <= 0 {
+		cfg.WarmRuntimes = 3
+	}
+	if cfg.WarmIdle <= 0 {
+		cfg.WarmIdle = 10 * time.Minute
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
