@@ -196,28 +196,45 @@ func BenchmarkOwnRootsWarmThroughput(b *testing.B) {
 		b.Skip("no runtime built")
 	}
 	for _, rt := range rooted.Runtimes() {
-		if rt.Root == "" {
-			continue
+		if rt.Root != "" {
+			b.Run(rt.Name, func(b *testing.B) { ownRootThroughput(b, rooted, rt, "print(1)", "1\n") })
 		}
-		b.Run(rt.Name, func(b *testing.B) {
-			slots := warmSlots(b, rooted, rt.Name)
-			throughputOf(b, "warm", func() {
-				sl := <-slots
-				defer func() { slots <- sl }()
-				res, err := sl.Run(context.Background(), sandbox.Spec{Runtime: rt.Name, Code: []byte("print(1)")})
-				if err != nil || res.Stdout != "1\n" {
-					b.Fatalf("warm: %+v %v", res, err)
-				}
-			}, func() {
-				cmd := exec.Command(rt.Binary, "-c", "print(1)")
-				cmd.Dir, cmd.Env = "/", []string{"LANG=C.UTF-8"}
-				cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: rt.Root}
-				if out, err := cmd.Output(); err != nil || string(out) != "1\n" {
-					b.Fatalf("bare %s: %q %v", rt.Name, out, err)
-				}
-			})
-		})
 	}
+}
+
+// BenchmarkNumpyWarmThroughput is BenchmarkOwnRootsWarmThroughput of a
+// numpy program on the runtime with numpy preloaded
+// (testenv.NumpyRuntimesDir), against the same program bare in its root.
+func BenchmarkNumpyWarmThroughput(b *testing.B) {
+	s := numpySandbox(b)
+	rt := s.Runtimes()[len(s.Runtimes())-1]
+	for _, r := range s.Runtimes() {
+		if len(r.Preload) > 0 {
+			rt = r
+		}
+	}
+	ownRootThroughput(b, s, rt, "import numpy\nprint(numpy.arange(3).sum())", "3\n")
+}
+
+// ownRootThroughput is throughputOf code on GOMAXPROCS warm slots of rt,
+// against code bare in rt's root; each run prints want.
+func ownRootThroughput(b *testing.B, s *sandbox.Sandbox, rt sandbox.Runtime, code, want string) {
+	slots := warmSlots(b, s, rt.Name)
+	throughputOf(b, "warm", func() {
+		sl := <-slots
+		defer func() { slots <- sl }()
+		res, err := sl.Run(context.Background(), sandbox.Spec{Runtime: rt.Name, Code: []byte(code)})
+		if err != nil || res.Stdout != want {
+			b.Fatalf("warm: %+v %v", res, err)
+		}
+	}, func() {
+		cmd := exec.Command(rt.Binary, "-c", code)
+		cmd.Dir, cmd.Env = "/", []string{"LANG=C.UTF-8"}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: rt.Root}
+		if out, err := cmd.Output(); err != nil || string(out) != want {
+			b.Fatalf("bare %s: %q %v", rt.Name, out, err)
+		}
+	})
 }
 
 // warmSlots starts GOMAXPROCS warm slots of the runtime for b, closed when

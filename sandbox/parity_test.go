@@ -3,6 +3,7 @@
 package sandbox_test
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -113,23 +114,38 @@ f()
 // file names and frames, exit codes) is what a cold run, which is
 // `python3 main.py`, shows.
 func TestWarmIsPython3Main(t *testing.T) {
-	sl := newSlot(t)
-	warmRun := func(code string) *onpyrunner.Result {
-		r, err := sl.Run(context.Background(), sandbox.Spec{Code: []byte(code)})
-		if err != nil {
-			t.Fatal(err)
+	sandboxFor(t)
+	defer slots.closeAll()
+	modes := []mode{cold}
+	if rooted != nil {
+		for _, rt := range rooted.Runtimes() {
+			if rt.Root != "" {
+				modes = append(modes, mode{runtime: rt.Name, s: rooted})
+			}
 		}
-		return r
 	}
-	for _, code := range []string{mainProbe, "import sys\nsys.exit(3)", "import sys\nsys.exit('bye')",
-		"raise SystemExit", "import os\nos._exit(7)", "raise KeyboardInterrupt"} {
-		c, w := cold.run(t, code, onpyrunner.Limits{}, nil), warmRun(code)
-		if code == mainProbe && (!strings.Contains(c.Stdout, "['main.py']") || !strings.Contains(c.Stderr, `File "/work/main.py", line 6`) ||
-			!strings.Contains(c.Stderr, "ValueError: boom")) {
-			t.Fatalf("the probe did not run as meant: %s", show(c))
-		}
-		if c.Stdout != w.Stdout || c.Stderr != w.Stderr || c.ExitCode != w.ExitCode || c.Verdict != w.Verdict || c.Signal != w.Signal {
-			t.Errorf("%q:\ncold %s\nwarm %s", code, show(c), show(w))
-		}
+	programs := []string{mainProbe, "import sys\nsys.exit(3)", "import sys\nsys.exit('bye')",
+		"raise SystemExit", "import os\nos._exit(7)", "raise KeyboardInterrupt",
+		// What the exit does: flush a file left open, run atexit after
+		// the traceback, wait for a thread.
+		"f = open(1, 'w', closefd=False)\nf.write('left open')",
+		"import atexit\natexit.register(print, 'at exit')\nraise ValueError(2)",
+		"import atexit, sys\natexit.register(sys.exit, 4)",
+		"import threading, time\nthreading.Thread(target=lambda: (time.sleep(0.05), print('thread'))).start()"}
+	for _, c := range modes {
+		w := c
+		w.warm = true
+		t.Run(cmp.Or(c.runtime, "python"), func(t *testing.T) {
+			for _, code := range programs {
+				c, w := c.run(t, code, onpyrunner.Limits{}, nil), w.run(t, code, onpyrunner.Limits{}, nil)
+				if code == mainProbe && (!strings.Contains(c.Stdout, "['main.py']") || !strings.Contains(c.Stderr, `File "/work/main.py", line 6`) ||
+					!strings.Contains(c.Stderr, "ValueError: boom")) {
+					t.Fatalf("the probe did not run as meant: %s", show(c))
+				}
+				if c.Stdout != w.Stdout || c.Stderr != w.Stderr || c.ExitCode != w.ExitCode || c.Verdict != w.Verdict || c.Signal != w.Signal {
+					t.Errorf("%q:\ncold %s\nwarm %s", code, show(c), show(w))
+				}
+			}
+		})
 	}
 }

@@ -14,7 +14,7 @@ import (
 
 // numpySandbox is a sandbox on the runtime with numpy preloaded
 // (testenv.NumpyRuntimesDir), its probe passed.
-func numpySandbox(t *testing.T) *sandbox.Sandbox {
+func numpySandbox(t testing.TB) *sandbox.Sandbox {
 	t.Helper()
 	sandboxFor(t)
 	dir := testenv.NumpyRuntimesDir()

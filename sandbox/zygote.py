@@ -27,6 +27,7 @@ import array, atexit, base64, builtins, ctypes, gc, io, json, os, signal, socket
 from importlib.machinery import SourceFileLoader
 
 libc = ctypes.CDLL(None, use_errno=True)
+PYPY = sys.implementation.name == "pypy"
 # CPython's collector can leave the zygote's objects alone (PyPy's moves
 # them, and has no such call).
 freeze = getattr(gc, "freeze", lambda: None)
@@ -263,6 +264,12 @@ def run_main():
         code = 1
         if isinstance(e, KeyboardInterrupt):
             code = -signal.SIGINT
+    if PYPY and code >= 0:
+        # PyPy's own exit tears nothing down (it waits for threads, runs
+        # atexit, flushes every open file): the SystemExit ends the
+        # interpreter, unwinding no frame of the zygote's that does more
+        # (nothing catches it, no finally runs in C's).
+        raise SystemExit(code)
     os._exit(shutdown(main, code))
 
 
@@ -279,6 +286,24 @@ def exit_code(e):
     return 1
 
 
+def run_atexit():
+    """Calls atexit's callbacks as the interpreter's exit does: an error in
+    one is reported with no traceback (there, no frame is running; here,
+    the report would add this one)."""
+    me, hook = sys._getframe(), sys.unraisablehook
+
+    def report(args):
+        tb = args.exc_traceback
+        while tb is not None and tb.tb_frame is me:
+            tb = tb.tb_next
+        hook(type(args)((args.exc_type, args.exc_value, tb, args.err_msg, args.object)))
+    sys.unraisablehook = report
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        sys.unraisablehook = hook
+
+
 def shutdown(main, code):
     """What the interpreter does at exit, less the teardown of the
     zygote's own objects (shared pages: tearing them down would copy them
@@ -288,7 +313,7 @@ def shutdown(main, code):
         threading = sys.modules.get("threading")
         if threading:
             threading._shutdown()
-        atexit._run_exitfuncs()
+        run_atexit()
         main.__dict__.clear()
         # PyPy flushes its open files at exit: its collection finalizes
         # them here (walking, and so copying, the zygote's whole heap).
@@ -407,6 +432,25 @@ PID1 = "/.slot/pid1"  # the tiny pid 1, where the slot has one (pid1_amd64.go)
 spawn = [False]  # whether runs use it
 
 
+def spawn_pid1():
+    """Spawns the tiny pid 1 (no copy of the interpreter): with
+    os.posix_spawn, else (PyPy has none) with libc's."""
+    if hasattr(os, "posix_spawn"):
+        return os.posix_spawn(PID1, ["pid1"], {})
+    pid = ctypes.c_int()
+    argv, envp = (ctypes.c_char_p * 2)(b"pid1", None), (ctypes.c_char_p * 1)(None)
+    e = libc.posix_spawn(ctypes.byref(pid), PID1.encode(), None, None, argv, envp)
+    if e:
+        raise OSError(e, "posix_spawn: %s" % os.strerror(e))
+    return pid.value
+
+
+def own_namespaces(own):
+    """Takes the zygote's children back to its own pid and IPC namespaces."""
+    check(libc.setns(own[0], CLONE_NEWPID), "setns pid")
+    check(libc.setns(own[1], CLONE_NEWIPC), "setns ipc")
+
+
 def spawn_job(job, got, status, own):
     """Runs a job with the tiny pid 1: new pid and IPC namespaces for the
     zygote's children, B spawned (no copy of the interpreter) as their
@@ -416,16 +460,17 @@ def spawn_job(job, got, status, own):
     check(libc.unshare(CLONE_NEWPID | CLONE_NEWIPC), "unshare")
     try:
         try:
-            b = os.posix_spawn(PID1, ["pid1"], {})
+            b = spawn_pid1()
         except OSError:
             spawn[0] = False  # it cannot run here: clone B for the next runs
             raise
         c = os.fork()
-        if c == 0:
-            run_child(job_c, job, got, status, True)
-    finally:
-        check(libc.setns(own[0], CLONE_NEWPID), "setns pid")
-        check(libc.setns(own[1], CLONE_NEWIPC), "setns ipc")
+    except BaseException:
+        own_namespaces(own)
+        raise
+    if c == 0:  # outside any try: C's exit may unwind (run_main)
+        run_child(job_c, job, got, status, True)
+    own_namespaces(own)
     _, st, ru = os.wait4(c, 0)
     os.write(status, b'{"exited":true,"status":%d,"maxrss":%d}\n' % (st, ru.ru_maxrss))
     os.kill(b, signal.SIGKILL)
@@ -447,7 +492,7 @@ def serve(sock):
         pass  # the CPU went away: run anywhere
     warm_up()
     as_python3_main()
-    spawn[0] = os.path.exists(PID1) and hasattr(os, "posix_spawn")  # PyPy has none: it clones
+    spawn[0] = os.path.exists(PID1)
     own = [os.open("/.slot/proc/self/ns/" + ns, os.O_RDONLY) for ns in ("pid", "ipc")]
     detach_scratch()
     gc.collect()
