@@ -249,7 +249,8 @@ func (sl *Slot) restart() error {
 		return err
 	}
 	warm, err := measure(func(ctx context.Context, fp *footprint) (*onpyrunner.Result, error) {
-		return sl.runLocked(ctx, emptyRun, emptyRun.Limits.WithDefaults(), accounting{}, fp)
+		spec := emptyRun(sl.rt)
+		return sl.runLocked(ctx, spec, spec.Limits.WithDefaults(), accounting{}, fp)
 	})
 	if err != nil {
 		return err
