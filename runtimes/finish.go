@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -60,8 +61,8 @@ func alternatives(postinst string) map[string][]alternative {
 	text := strings.ReplaceAll(postinst, "\\\n", " ")
 	for _, line := range strings.Split(text, "\n") {
 		w := strings.Fields(line)
-		i := indexOf(w, "--install")
-		if i < 0 || indexOf(w, "update-alternatives") < 0 || len(w) < i+5 || strings.ContainsAny(line, "$\"'`") {
+		i := slices.Index(w, "--install")
+		if i < 0 || !slices.Contains(w, "update-alternatives") || len(w) < i+5 || strings.ContainsAny(line, "$\"'`") {
 			continue
 		}
 		prio, err := strconv.Atoi(w[i+4])
@@ -80,15 +81,6 @@ func alternatives(postinst string) map[string][]alternative {
 		}
 	}
 	return best
-}
-
-func indexOf(w []string, s string) int {
-	for i, x := range w {
-		if x == s {
-			return i
-		}
-	}
-	return -1
 }
 
 // link makes, in root, the links that the packages' alternatives would:
