@@ -34,6 +34,8 @@ type zygoteSetup struct {
 	ProcEnd int    `json:"procEnd"` // Program's steps before it mount /proc (B's, where B is pid 1)
 	CopyAt  int    `json:"copyAt"`  // where C copies its code: in its cgroup, before its limits
 	Pid1    []step `json:"pid1"`    // what B carries out (pid1Steps)
+	// Detach is what the zygote carries out after each run (detachSteps).
+	Detach []step `json:"detach"`
 	// ListenerFD is the seccomp listener's descriptor in C: the lowest
 	// free one once Program has closed all but stdio and the status
 	// channel.
@@ -49,10 +51,10 @@ type zygoteSetup struct {
 // warmSetup is the zygote's setup for runs under the policy p.
 func (sl *Slot) warmSetup(p policy) zygoteSetup {
 	const status, listener = 3, 4
-	z := zygoteSetup{ListenerFD: listener, Pid1: pid1Steps(programUID), Runner: stepRunner(),
+	z := zygoteSetup{ListenerFD: listener, Pid1: pid1Steps(programUID), Detach: detachSteps(), Runner: stepRunner(),
 		Filter: filterBase64(sl.s.filter), Landlock: sl.s.landlock, Argv0: sl.rt.Binary, CPU: sl.cpu,
 		Syscalls: map[string]uintptr{"clone": unix.SYS_CLONE, "landlock_create_ruleset": unix.SYS_LANDLOCK_CREATE_RULESET,
-			"landlock_add_rule": unix.SYS_LANDLOCK_ADD_RULE}}
+			"landlock_add_rule": unix.SYS_LANDLOCK_ADD_RULE, "unshare": unix.SYS_UNSHARE, "setns": unix.SYS_SETNS}}
 	z.Program = procSteps("/proc", sl.s.masks)
 	z.ProcEnd = len(z.Program)
 	z.Program = append(append(z.Program, p.join()...), call("setsid", unix.SYS_SETSID))
@@ -69,6 +71,19 @@ func (sl *Slot) warmSetup(p policy) zygoteSetup {
 		call("close the seccomp listener", unix.SYS_CLOSE, num(listener)),
 	)
 	return z
+}
+
+// detachSteps detach the last run's scratch space and /proc (at first,
+// the slot's) once its processes are all gone, and move the zygote into a
+// fresh network namespace (no interface up) for the next run's: the last
+// run's sockets, ports, abstract unix names and counters go with the old
+// one. The zygote skips a detach that fails (nothing mounted there).
+func detachSteps() []step {
+	var steps []step
+	for _, d := range append(scratchDirs, struct{ path, mode string }{"/proc", ""}) {
+		steps = append(steps, call("detach "+d.path, unix.SYS_UMOUNT2, str(d.path), num(unix.MNT_DETACH)))
+	}
+	return append(steps, call("unshare net", unix.SYS_UNSHARE, num(unix.CLONE_NEWNET)))
 }
 
 // launchWarm hands the run to the slot's zygote.

@@ -33,8 +33,7 @@ PYPY = sys.implementation.name == "pypy"
 freeze = getattr(gc, "freeze", lambda: None)
 O_PATH = getattr(os, "O_PATH", 0o10000000)  # PyPy's os lacks it
 libc.syscall.restype = ctypes.c_long
-CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x08000000, 0x20000000, 0x40000000
-MNT_DETACH = 2
+CLONE_NEWIPC, CLONE_NEWPID = 0x08000000, 0x20000000
 
 
 def check(r, what):
@@ -62,25 +61,6 @@ class RulesetAttr(ctypes.Structure):
     _fields_ = [("fs", ctypes.c_uint64), ("net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
 
 
-def landlock_ruleset(rules):
-    """A Landlock ruleset fd from the supervisor's rules: handled rights,
-    scopes, and [path, rights] pairs. Landlock ignores rules on a mount
-    point's covered directory, so each job's is made after its tmpfs are
-    mounted."""
-    attr = RulesetAttr(rules["handled"], 0, rules["scoped"])
-    size = ctypes.sizeof(attr) if rules["scoped"] else 8  # what ABIs before 6 know
-    fd = check(libc.syscall(NR["landlock_create_ruleset"], ctypes.byref(attr), ctypes.c_size_t(size), 0), "landlock")
-    for p in rules["paths"]:
-        pfd = os.open(p["path"], O_PATH | os.O_CLOEXEC)
-        try:
-            attr = PathBeneath(p["rights"], pfd)
-            check(libc.syscall(NR["landlock_add_rule"], fd, 1, ctypes.byref(attr), 0), "landlock " + p["path"])
-        finally:
-            os.close(pfd)
-    os.set_inheritable(fd, False)
-    return fd
-
-
 SETUP = json.loads(sys.argv[1])
 NR = SETUP["syscalls"]  # the numbers of the calls the zygote makes itself
 _filter = base64.b64decode(SETUP["filter"])
@@ -98,30 +78,39 @@ class Table:
     job's own values (stepArg.Ref in policy.go), which fill sets."""
 
     def __init__(self, steps, fixed):
-        self.steps = (Step * len(steps))()
+        self.steps = (Step * max(len(steps), 1))()
+        self.addr = ctypes.addressof(self.steps)
+        # The table as words, which Python sets without ctypes (whose every
+        # access costs PyPy microseconds): step i's at 8 * i.
+        self.words = w = memoryview(self.steps).cast("B").cast("Q")
         self.names = [st["what"] for st in steps]
         self.refs, self.keep = [], []  # keep: what the steps point to
         for i, st in enumerate(steps):
-            self.steps[i].nr = st["nr"]
-            args = self.steps[i].args
+            w[8 * i] = st["nr"]
             for j, a in enumerate(st.get("args") or ()):
+                at = 8 * i + 1 + j
                 if "b" in a:
                     b = ctypes.create_string_buffer(base64.b64decode(a["b"]))
                     self.keep.append(b)
-                    args[j] = ctypes.addressof(b)
+                    w[at] = ctypes.addressof(b)
                 elif a.get("ref") in fixed:
-                    args[j] = fixed[a["ref"]][a.get("k", 0)]
+                    w[at] = fixed[a["ref"]][a.get("k", 0)]
                 elif "ref" in a:
-                    self.refs.append((args, j, a["ref"], a.get("k", 0)))
+                    self.refs.append((at, a["ref"], a.get("k", 0)))
                 else:
-                    args[j] = a.get("n", 0)
+                    w[at] = a.get("n", 0)
 
     def fill(self, values):
-        for args, j, name, k in self.refs:
+        w = self.words
+        for at, name, k in self.refs:
             v = values.get(name, ())
             if k >= len(v):
                 raise OSError(22, "the job has no %s %d" % (name, k))
-            args[j] = v[k]
+            w[at] = v[k]
+
+    def result(self, i):
+        """What step i returned."""
+        return self.words[8 * i + 7]
 
     def run(self, first=0, last=None):
         """Runs steps first to last (exclusive); raises OSError naming the
@@ -129,17 +118,19 @@ class Table:
         last = len(self.names) if last is None else last
         steps = self.steps
         if RUNNER:
-            done = first + RUNNER(ctypes.addressof(steps) + first * ctypes.sizeof(Step), last - first)
+            done = first + RUNNER(self.addr + first * 64, last - first)
         else:
             done = first
             while done < last:
                 st = steps[done]
-                if SYSCALL(st.nr, *st.args) < 0:
+                st.res = SYSCALL(st.nr, *st.args)
+                if st.res < 0:
                     st.res = -ctypes.get_errno()
                     break
                 done += 1
+        self.failed = done
         if done < last:
-            err = -steps[done].res
+            err = (1 << 64) - self.result(done)
             raise OSError(err, "%s: %s" % (self.names[done], os.strerror(err)))
 
 
@@ -167,6 +158,22 @@ _rights = CmsgRights(20, socket.SOL_SOCKET, socket.SCM_RIGHTS, LISTENER_FD, 0)
 LISTENER_MSG = Msghdr(None, 0, ctypes.addressof(_iov), 1, ctypes.addressof(_rights), ctypes.sizeof(_rights), 0)
 
 RLIMITS = ((ctypes.c_uint64 * 2) * 16)()
+RLIMIT_WORDS = memoryview(RLIMITS).cast("B").cast("Q")  # limit k's {cur, max} at 2 * k
+
+if PYPY:
+    try:
+        import _cffi_backend as cffi  # PyPy's own: its calls cost a fraction of ctypes'
+    except ImportError:
+        cffi = None
+
+
+def function(addr, nargs, ret="long"):
+    """The machine code at addr as a C function of nargs longs (ints,
+    addresses) that returns a long or an int."""
+    if PYPY and cffi:
+        arg = cffi.new_primitive_type("long")
+        return cffi.cast(cffi.new_function_type((arg,) * nargs, cffi.new_primitive_type(ret), False), addr)
+    return ctypes.CFUNCTYPE(getattr(ctypes, "c_" + ret), *[ctypes.c_long] * nargs)(addr)
 
 
 def load_runner(code):
@@ -182,7 +189,7 @@ def load_runner(code):
         return None
     ctypes.memmove(addr, code, len(code))
     check(libc.mprotect(ctypes.c_void_p(addr), 4096, 5), "mprotect")  # PROT_READ|PROT_EXEC
-    return ctypes.CFUNCTYPE(ctypes.c_long, ctypes.c_void_p, ctypes.c_long)(addr)
+    return function(addr, 2)
 
 
 RUNNER = load_runner(SETUP["runner"])
@@ -191,6 +198,57 @@ FIXED = {"filter": [ctypes.addressof(FPROG)], "listenerMsg": [ctypes.addressof(L
          "rlimit": [ctypes.addressof(r) for r in RLIMITS]}
 PROGRAM = Table(SETUP["program"], FIXED)  # C's
 B_STEPS = Table(SETUP["pid1"], FIXED)  # B's
+DETACH = Table(SETUP["detach"], {})  # the zygote's, after each job
+
+
+def steps(*calls):
+    """A table of the zygote's own calls: (what, name, args), the
+    arguments numbers or refs ("ruleset"), the name one of NR's."""
+    return Table([{"what": what, "nr": NR[name], "args": [a if isinstance(a, dict) else {"n": a} for a in args]}
+                  for what, name, args in calls], {})
+
+
+class Landlock:
+    """The supervisor's Landlock rules (handled rights, scopes, and [path,
+    rights] pairs) as the calls that make a ruleset of them, made once.
+    Landlock ignores rules on a mount point's covered directory, so each
+    job's ruleset (ruleset) is made after its tmpfs are mounted."""
+
+    def __init__(self, rules):
+        self.attr = RulesetAttr(rules["handled"], 0, rules["scoped"])
+        size = ctypes.sizeof(self.attr) if rules["scoped"] else 8  # what ABIs before 6 know
+        self.create = steps(("landlock", "landlock_create_ruleset", (ctypes.addressof(self.attr), size, 0)))
+        self.paths = [p["path"] for p in rules["paths"]]
+        self.beneath = (PathBeneath * len(self.paths))()
+        for i, p in enumerate(rules["paths"]):
+            self.beneath[i].allowed = p["rights"]
+        self.parent_fds = memoryview(self.beneath).cast("B").cast("i")  # each rule's at 3 * i + 2
+        at, size = ctypes.addressof(self.beneath), ctypes.sizeof(PathBeneath)
+        self.add = steps(*[("landlock " + path, "landlock_add_rule", ({"ref": "ruleset"}, 1, at + i * size, 0))
+                           for i, path in enumerate(self.paths)])
+
+    def ruleset(self):
+        """A new ruleset's fd."""
+        self.create.run()
+        fd, fds = self.create.result(0), []
+        try:
+            for i, path in enumerate(self.paths):
+                fds.append(os.open(path, O_PATH | os.O_CLOEXEC))
+                self.parent_fds[3 * i + 2] = fds[-1]
+            self.add.fill({"ruleset": [fd]})
+            self.add.run()
+        except BaseException:
+            os.close(fd)
+            raise
+        finally:
+            for f in fds:
+                os.close(f)
+        os.set_inheritable(fd, False)
+        return fd
+
+
+LANDLOCK = SETUP["landlock"] and Landlock(SETUP["landlock"])
+SCRATCH = {}  # the jobs' scratch steps (the same for the same limits) as tables
 
 
 MAIN = "/work/main.py"
@@ -378,15 +436,28 @@ def job_b(job, fds, status):
 
 
 def detach_scratch():
-    """Detaches the last job's tmpfs and /proc (or at first the slot's),
-    once its processes are all gone, and moves the zygote into a fresh
-    network namespace (no interface up) for the next job's: each detach
-    waits for an RCU grace period, and the supervisor's own work after a
-    job hides them. The last job's network namespace, its sockets, ports
-    and counters go with its last socket."""
-    for path in ("/work", "/tmp", "/dev/shm", "/proc"):
-        libc.umount2(path.encode(), MNT_DETACH)
-    check(libc.unshare(CLONE_NEWNET), "unshare net")
+    """Carries out the setup's detach steps (detachSteps in warmrun.go):
+    each detach waits for an RCU grace period, and the supervisor's own
+    work after a job hides them."""
+    first = 0
+    while True:
+        try:
+            return DETACH.run(first)
+        except OSError:
+            first = DETACH.failed + 1  # nothing was mounted there
+            if first == len(DETACH.names):
+                raise
+
+
+def scratch(steps):
+    """The table of a job's scratch steps, made once for each limit."""
+    key = repr(steps)
+    table = SCRATCH.get(key)
+    if table is None:
+        if len(SCRATCH) >= 16:
+            SCRATCH.clear()
+        table = SCRATCH[key] = Table(steps, {})
+    return table
 
 
 def prepare(job, got, status):
@@ -394,14 +465,14 @@ def prepare(job, got, status):
     (the job's scratch steps: new tmpfs over the detached ones; its /proc
     is the job's own to mount), its Landlock ruleset, and its values in
     C's steps."""
-    Table(job["scratch"], {}).run()
-    if SETUP["landlock"]:
-        got["ruleset"] = landlock_ruleset(SETUP["landlock"])
+    scratch(job["scratch"]).run()
+    if LANDLOCK:
+        got["ruleset"] = LANDLOCK.ruleset()
     rl = job["rlimits"]
     if len(rl) > len(RLIMITS):
         raise OSError(22, "%d limits" % len(rl))
     for k, v in enumerate(rl):
-        RLIMITS[k][0] = RLIMITS[k][1] = v
+        RLIMIT_WORDS[2 * k] = RLIMIT_WORDS[2 * k + 1] = v
     PROGRAM.fill({"cgroup": got["prog"], "stdio": got["stdio"] + [status], "ruleset": [got["ruleset"]]})
 
 
@@ -432,23 +503,33 @@ PID1 = "/.slot/pid1"  # the tiny pid 1, where the slot has one (pid1_amd64.go)
 spawn = [False]  # whether runs use it
 
 
+class Spawn:
+    """libc's posix_spawn of the tiny pid 1, for PyPy, which has no
+    os.posix_spawn: its arguments made once."""
+
+    def __init__(self):
+        self.pid = (ctypes.c_int * 1)()
+        self.pids = memoryview(self.pid).cast("B").cast("i")
+        self.path = ctypes.create_string_buffer(PID1.encode())
+        self.argv, self.envp = (ctypes.c_char_p * 2)(b"pid1", None), (ctypes.c_char_p * 1)(None)
+        self.call = function(ctypes.cast(libc.posix_spawn, ctypes.c_void_p).value, 6, "int")
+        self.args = [ctypes.addressof(x) for x in (self.pid, self.path)] + [0, 0] + [ctypes.addressof(x) for x in (self.argv, self.envp)]
+
+    def __call__(self):
+        e = self.call(*self.args)
+        if e:
+            raise OSError(e, "posix_spawn: %s" % os.strerror(e))
+        return self.pids[0]
+
+
 def spawn_pid1():
-    """Spawns the tiny pid 1 (no copy of the interpreter): with
-    os.posix_spawn, else (PyPy has none) with libc's."""
-    if hasattr(os, "posix_spawn"):
-        return os.posix_spawn(PID1, ["pid1"], {})
-    pid = ctypes.c_int()
-    argv, envp = (ctypes.c_char_p * 2)(b"pid1", None), (ctypes.c_char_p * 1)(None)
-    e = libc.posix_spawn(ctypes.byref(pid), PID1.encode(), None, None, argv, envp)
-    if e:
-        raise OSError(e, "posix_spawn: %s" % os.strerror(e))
-    return pid.value
+    """Spawns the tiny pid 1 (no copy of the interpreter)."""
+    return os.posix_spawn(PID1, ["pid1"], {})
 
 
-def own_namespaces(own):
-    """Takes the zygote's children back to its own pid and IPC namespaces."""
-    check(libc.setns(own[0], CLONE_NEWPID), "setns pid")
-    check(libc.setns(own[1], CLONE_NEWIPC), "setns ipc")
+if not hasattr(os, "posix_spawn"):
+    spawn_pid1 = Spawn()
+NEW_NAMESPACES = steps(("unshare", "unshare", (CLONE_NEWPID | CLONE_NEWIPC,)))
 
 
 def spawn_job(job, got, status, own):
@@ -457,7 +538,7 @@ def spawn_job(job, got, status, own):
     init, C forked as pid 2; then the zygote's own namespaces again. It
     waits for C, reports how it ended and kills B, which ends every other
     process of the job that the supervisor has not killed already."""
-    check(libc.unshare(CLONE_NEWPID | CLONE_NEWIPC), "unshare")
+    NEW_NAMESPACES.run()
     try:
         try:
             b = spawn_pid1()
@@ -466,11 +547,11 @@ def spawn_job(job, got, status, own):
             raise
         c = os.fork()
     except BaseException:
-        own_namespaces(own)
+        own.run()
         raise
     if c == 0:  # outside any try: C's exit may unwind (run_main)
         run_child(job_c, job, got, status, True)
-    own_namespaces(own)
+    own.run()
     _, st, ru = os.wait4(c, 0)
     os.write(status, b'{"exited":true,"status":%d,"maxrss":%d}\n' % (st, ru.ru_maxrss))
     os.kill(b, signal.SIGKILL)
@@ -493,7 +574,9 @@ def serve(sock):
     warm_up()
     as_python3_main()
     spawn[0] = os.path.exists(PID1)
-    own = [os.open("/.slot/proc/self/ns/" + ns, os.O_RDONLY) for ns in ("pid", "ipc")]
+    # What takes the zygote's children back to its own pid and IPC namespaces.
+    own = steps(*[("setns " + ns, "setns", (os.open("/.slot/proc/self/ns/" + ns, os.O_RDONLY), flag))
+                  for ns, flag in (("pid", CLONE_NEWPID), ("ipc", CLONE_NEWIPC))])
     detach_scratch()
     gc.collect()
     freeze()  # keep the forks' pages shared
