@@ -49,8 +49,22 @@ type Job struct {
 	// when asked (a share link reopens them).
 	Code  string `json:"code,omitempty"`
 	Input string `json:"input,omitempty"`
+	// Mode says how the program talks to its client.
+	Mode
 	// Attempts counts the times a worker took the job.
 	Attempts int `json:"-"`
+}
+
+// Mode is how a job's program talks to its client; the zero value is a
+// batch run (stdin given whole, output block-buffered as python3 writes to
+// a pipe). Stores keep it with the job.
+type Mode struct {
+	// Interactive keeps the program's stdin open for a client attached to
+	// the job (Console); it implies Unbuffered.
+	Interactive bool `json:"interactive,omitempty"`
+	// Unbuffered writes the program's output through as it is written, as
+	// python3 -u does.
+	Unbuffered bool `json:"unbuffered,omitempty"`
 }
 
 // EventType names what an Event carries.

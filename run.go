@@ -3,6 +3,7 @@ package onpyrunner
 import (
 	"errors"
 	"io"
+	"syscall"
 )
 
 // RunRequest is one program to run: what a worker hands a runner (the
@@ -21,6 +22,12 @@ type RunRequest struct {
 	// Stdout and Stderr, if set, receive the program's output as it is
 	// written, cut at the caps like the result's.
 	Stdout, Stderr io.Writer
+	// Unbuffered writes the program's output through as it is written
+	// (python3 -u).
+	Unbuffered bool
+	// Signals, when set, carries signals for the program's processes while
+	// it runs (a client's Ctrl-C).
+	Signals <-chan syscall.Signal
 }
 
 // ErrNoRuntime is the error of a runner asked for a runtime it does not

@@ -40,7 +40,7 @@ type run struct {
 
 // env is the program's whole environment: nothing of the host's.
 func (r *run) env() []string {
-	return []string{
+	env := []string{
 		"PATH=/usr/local/bin:/usr/bin:/bin",
 		"HOME=" + workDir,
 		"TMPDIR=/tmp",
@@ -50,6 +50,10 @@ func (r *run) env() []string {
 		"USER=sandbox",
 		"LOGNAME=sandbox",
 	}
+	if r.spec.Unbuffered {
+		env = append(env, "PYTHONUNBUFFERED=1")
+	}
+	return env
 }
 
 // config is a fresh run's init's: the policy's steps, and their values.
@@ -230,8 +234,10 @@ func (r *run) run(ctx context.Context) (*onpyrunner.Result, error) {
 	go func() { defer streams.Done(); r.stdout.drain(p.stdoutR) }()
 	go func() { defer streams.Done(); r.stderr.drain(p.stderrR) }()
 	if r.spec.Stdin != nil {
-		streams.Add(1)
-		go func() { defer streams.Done(); feed(p.stdinW, r.spec.Stdin) }()
+		// Not waited for: a live stdin (an attached client's) may block
+		// past the run's end; the feeder ends when its source does, or at
+		// its next write, on the pipe closed then.
+		go feed(p.stdinW, r.spec.Stdin)
 	} else {
 		p.stdinW.Close() // at once: the program reads an empty input
 	}
@@ -241,16 +247,16 @@ func (r *run) run(ctx context.Context) (*onpyrunner.Result, error) {
 		return nil, err
 	}
 	reason, ex, wall := r.supervise(ctx, msgs, start)
+	if !ex.seen && r.softStop(reason) {
+		ex = r.awaitExit(msgs, stopGrace)
+	}
 	l.stop()
 	stopped = true
-	p.stdinW.Close() // unblocks the feeder if the program left stdin unread
+	p.stdinW.Close() // ends the feeder if the program left stdin unread
 	if !waitTimeout(&streams, 5*time.Second) {
 		p.stdoutR.Close() // nothing should hold the pipes now; never hang on them
 		p.stderrR.Close()
 		streams.Wait()
-	}
-	if reason == "canceled" {
-		return nil, ctx.Err()
 	}
 	if reason == "" && (r.stdout.truncated || r.stderr.truncated) {
 		// The program passed a cap and ended before the supervisor could
@@ -261,30 +267,93 @@ func (r *run) run(ctx context.Context) (*onpyrunner.Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: read cgroup: %w", err)
 	}
-	res := r.result(onpyrunner.Verdict(reason), ex, stats, wall)
-	return res, nil
+	if reason == "canceled" {
+		// What it wrote until then, and how it ended, for the canceled
+		// job to keep.
+		return r.result("", ex, stats, wall), ctx.Err()
+	}
+	return r.result(onpyrunner.Verdict(reason), ex, stats, wall), nil
+}
+
+// stopGrace is how long a program stopped by a time limit or a cancel has,
+// after SIGINT, to end on its own before it is killed.
+const stopGrace = 250 * time.Millisecond
+
+// softStop interrupts a program that the supervisor is about to stop, when
+// it could still lose output or a cleanup by a kill: on a cancel (its
+// finally blocks and except KeyboardInterrupt run, as after a Ctrl-C), and
+// on a time limit of a buffered run (Python flushes stdout as it exits, so
+// what it printed before the limit is not lost with its buffer). It says
+// whether it sent the signal.
+func (r *run) softStop(reason string) bool {
+	switch onpyrunner.Verdict(reason) {
+	case "canceled":
+	case onpyrunner.TimeLimit, onpyrunner.WallTimeLimit:
+		if r.spec.Unbuffered {
+			return false // every byte is through already
+		}
+	default:
+		return false
+	}
+	n, err := r.cg.Signal(unix.SIGINT)
+	return err == nil && n > 0
+}
+
+// awaitExit waits up to d for the init to report the program's end.
+func (r *run) awaitExit(msgs <-chan initMsg, d time.Duration) exit {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return exit{}
+			}
+			if m.Exited {
+				return exit{seen: true, status: syscall.WaitStatus(m.Status), maxRSS: m.MaxRSS << 10}
+			}
+		case <-timer.C:
+			return exit{}
+		}
+	}
 }
 
 // awaitStart waits for the init to start the program.
+// A cancel during the set-up waits a moment more for the start, which may
+// be on its way (the program's first output can come before it): the
+// program that started is then stopped as any other, its output kept.
 func (r *run) awaitStart(ctx context.Context, msgs <-chan initMsg) (time.Time, error) {
 	timer := time.NewTimer(setupTimeout)
 	defer timer.Stop()
-	select {
-	case m, ok := <-msgs:
-		switch {
-		case !ok:
-			return time.Time{}, errors.New("sandbox: init died while setting up")
-		case m.Error != "":
-			return time.Time{}, fmt.Errorf("sandbox: %s", m.Error)
-		case m.Started:
-			return time.Now(), nil
+	done := ctx.Done()
+	for {
+		select {
+		case <-done:
+			done = nil
+			timer.Reset(100 * time.Millisecond)
+			continue
+		case m, ok := <-msgs:
+			return r.started(m, ok)
+		case <-timer.C:
+			if done == nil {
+				return time.Time{}, ctx.Err()
+			}
+			return time.Time{}, errors.New("sandbox: init did not start the program in time")
 		}
-		return time.Time{}, fmt.Errorf("sandbox: unexpected message from init: %+v", m)
-	case <-timer.C:
-		return time.Time{}, errors.New("sandbox: init did not start the program in time")
-	case <-ctx.Done():
-		return time.Time{}, ctx.Err()
 	}
+}
+
+// started reads the init's first message.
+func (r *run) started(m initMsg, ok bool) (time.Time, error) {
+	switch {
+	case !ok:
+		return time.Time{}, errors.New("sandbox: init died while setting up")
+	case m.Error != "":
+		return time.Time{}, fmt.Errorf("sandbox: %s", m.Error)
+	case m.Started:
+		return time.Now(), nil
+	}
+	return time.Time{}, fmt.Errorf("sandbox: unexpected message from init: %+v", m)
 }
 
 // supervise waits for the program's end or a limit, whichever comes first.
@@ -310,6 +379,10 @@ func (r *run) supervise(ctx context.Context, msgs <-chan initMsg, start time.Tim
 			return string(onpyrunner.WallTimeLimit), exit{}, time.Since(start)
 		case <-ctx.Done():
 			return "canceled", exit{}, time.Since(start)
+		case sig := <-r.spec.Signals:
+			if _, err := r.cg.Signal(sig); err != nil {
+				r.s.cfg.Logger.Warn("sandbox: signal a run", "signal", sig, "err", err)
+			}
 		case <-cpu.C:
 			used, err := r.cg.CPU()
 			left := r.lim.CPUTime() - used

@@ -22,6 +22,8 @@ type warmJob struct {
 	UID     int      `json:"uid"`
 	Scratch []step   `json:"scratch"` // mount the run's scratch space
 	Rlimits []uint64 `json:"rlimits"` // the values of the policy's limits, in its order
+	// Unbuffered writes the program's output through (python3 -u).
+	Unbuffered bool `json:"unbuffered,omitempty"`
 }
 
 // zygoteSetup is what a zygote gets once, as its argument: what is the
@@ -93,7 +95,8 @@ func (r *run) launchWarm(p *pipes) (*launched, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
-	job := warmJob{UID: programUID, Scratch: scratchSteps("", r.lim.MemoryMB<<20, r.s.cfg.ScratchInodes, programUID)}
+	job := warmJob{UID: programUID, Scratch: scratchSteps("", r.lim.MemoryMB<<20, r.s.cfg.ScratchInodes, programUID),
+		Unbuffered: r.spec.Unbuffered}
 	for _, l := range rlimits(r.lim) {
 		job.Rlimits = append(job.Rlimits, l.Value)
 	}

@@ -398,9 +398,25 @@ def job_c(job, fds, status, proc):
     copy_code(job, fds["code"])
     PROGRAM.run(copy_at)
     reseed()
+    if job.get("unbuffered"):
+        unbuffer()
     os.write(3, b'{"started":true}\n')
     os.close(3)
     run_main()
+
+
+def unbuffer():
+    """Makes stdout and stderr as python3 -u (PYTHONUNBUFFERED) has them:
+    written through to unbuffered files, line-buffered as well on PyPy; and
+    the variable for the program's own children."""
+    os.environ["PYTHONUNBUFFERED"] = "1"
+    line = sys.implementation.name == "pypy"
+
+    def text(fd):
+        return io.TextIOWrapper(io.FileIO(fd, "wb", closefd=False), encoding="utf-8",
+                                errors="backslashreplace" if fd == 2 else "strict",
+                                line_buffering=line, write_through=True)
+    sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__ = text(1), text(2)
 
 
 def reseed():

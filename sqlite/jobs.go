@@ -16,6 +16,10 @@ func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
 	if err != nil {
 		return err
 	}
+	mode, err := json.Marshal(j.Mode)
+	if err != nil {
+		return err
+	}
 	// Microseconds: what the database keeps, so every answer says the same.
 	j.Status, j.CreatedAt = onpyrunner.Queued, time.Now().UTC().Truncate(time.Microsecond)
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -36,13 +40,13 @@ func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
 		return onpyrunner.Errorf(onpyrunner.CodeUnavailable,
 			"the job store is at its byte budget (%.1f MiB); try again when older jobs have expired", float64(s.cfg.MaxBytes)/(1<<20))
 	}
-	if _, err := tx.StmtContext(ctx, s.st.insert).ExecContext(ctx, j.ID, j.Language, j.Version, string(limits), j.Code, j.Input,
-		j.CreatedAt.UnixMicro()); err != nil {
+	if _, err := tx.StmtContext(ctx, s.st.insert).ExecContext(ctx, j.ID, j.Language, j.Version, string(limits), string(mode),
+		j.Code, j.Input, j.CreatedAt.UnixMicro()); err != nil {
 		return s.fail(err)
 	}
-	s.logs.Open(j.ID, onpyrunner.Queued) // before a Claim can see the job
+	s.open(j.ID, j.Mode) // before a Claim can see the job
 	if err := tx.Commit(); err != nil {
-		s.logs.End(j.ID, onpyrunner.Failed)
+		s.end(j.ID, onpyrunner.Failed)
 		return s.fail(err)
 	}
 	s.wake()
@@ -52,23 +56,26 @@ func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
 	return nil
 }
 
-const columns = `id, status, language, version, limits, code, input, created_at, started_at, finished_at, result, error, attempts`
+const columns = `id, status, language, version, limits, mode, code, input, created_at, started_at, finished_at, result, error, attempts`
 
 func scanJob(row interface{ Scan(...any) error }) (*onpyrunner.Job, error) {
 	var (
 		j                 onpyrunner.Job
-		limits            string
+		limits, mode      string
 		result            sql.NullString
 		created           int64
 		started, finished sql.NullInt64
 	)
-	if err := row.Scan(&j.ID, &j.Status, &j.Language, &j.Version, &limits, &j.Code, &j.Input, &created,
+	if err := row.Scan(&j.ID, &j.Status, &j.Language, &j.Version, &limits, &mode, &j.Code, &j.Input, &created,
 		&started, &finished, &result, &j.Error, &j.Attempts); err != nil {
 		return nil, err
 	}
 	j.CreatedAt = time.UnixMicro(created).UTC()
 	j.StartedAt, j.FinishedAt = when(started), when(finished)
 	if err := json.Unmarshal([]byte(limits), &j.Limits); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(mode), &j.Mode); err != nil {
 		return nil, err
 	}
 	if result.Valid {
@@ -146,7 +153,13 @@ func (s *Store) Finish(ctx context.Context, j *onpyrunner.Job) error {
 	}
 	if n, _ := res.RowsAffected(); n == 1 {
 		j.FinishedAt = &now
-		s.logs.End(j.ID, j.Status)
+		s.end(j.ID, j.Status)
+	} else if j.Status == onpyrunner.Canceled && result != nil {
+		// Canceled while it ran: it keeps what its run wrote until then.
+		if _, err := s.w.ExecContext(ctx, `UPDATE jobs SET result = ? WHERE id = ? AND status = 'canceled' AND result IS NULL`,
+			result, j.ID); err != nil {
+			return s.fail(err)
+		}
 	}
 	return nil
 }
@@ -183,7 +196,7 @@ func (s *Store) Cancel(ctx context.Context, id string) (*onpyrunner.Job, error) 
 		return nil, s.fail(err)
 	}
 	if n, _ := res.RowsAffected(); n == 1 {
-		s.logs.End(id, onpyrunner.Canceled)
+		s.end(id, onpyrunner.Canceled)
 	}
 	return s.Get(ctx, id)
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +47,7 @@ type Store struct {
 	st      stmts
 	durable *groupSync
 	logs    livelog.Logs
+	console console
 	queued  chan struct{} // a token: a job may be waiting in the queue
 	fullAt  atomic.Int64  // when a write last failed for a full disk (unix ns)
 }
@@ -59,8 +61,8 @@ type stmts struct {
 func (s *Store) prepare(ctx context.Context) error {
 	var errs [5]error
 	s.st.count, errs[0] = s.w.PrepareContext(ctx, `SELECT COUNT(*) FROM jobs WHERE status = 'queued'`)
-	s.st.insert, errs[1] = s.w.PrepareContext(ctx, `INSERT INTO jobs (id, status, language, version, limits, code, input, created_at)
-		VALUES (?, 'queued', ?, ?, ?, ?, ?, ?)`)
+	s.st.insert, errs[1] = s.w.PrepareContext(ctx, `INSERT INTO jobs (id, status, language, version, limits, mode, code, input, created_at)
+		VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?)`)
 	s.st.claim, errs[2] = s.w.PrepareContext(ctx, `UPDATE jobs SET status = 'running', started_at = ?,
 		attempts = attempts + 1 WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY rowid LIMIT 1)
 		RETURNING `+columns)
@@ -89,7 +91,8 @@ CREATE TABLE IF NOT EXISTS jobs (
 	result      TEXT,
 	error       TEXT NOT NULL DEFAULT '',
 	attempts    INTEGER NOT NULL DEFAULT 0,
-	version     TEXT NOT NULL DEFAULT ''
+	version     TEXT NOT NULL DEFAULT '',
+	mode        TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
@@ -168,10 +171,12 @@ func (s *Store) recover(ctx context.Context) error {
 	if _, err := s.w.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("sqlite: schema: %w", err)
 	}
-	// A store made before jobs had versions gets the column.
-	if _, err := s.w.ExecContext(ctx, `ALTER TABLE jobs ADD COLUMN version TEXT NOT NULL DEFAULT ''`); err != nil &&
-		!strings.Contains(err.Error(), "duplicate column") {
-		return fmt.Errorf("sqlite: schema: %w", err)
+	// A store made before jobs had versions, or modes, gets the columns.
+	for _, col := range []string{`version TEXT NOT NULL DEFAULT ''`, `mode TEXT NOT NULL DEFAULT '{}'`} {
+		if _, err := s.w.ExecContext(ctx, `ALTER TABLE jobs ADD COLUMN `+col); err != nil &&
+			!strings.Contains(err.Error(), "duplicate column") {
+			return fmt.Errorf("sqlite: schema: %w", err)
+		}
 	}
 	now := time.Now().UnixMicro()
 	if _, err := s.w.ExecContext(ctx, `UPDATE jobs SET status = 'failed', finished_at = ?, error = ?
@@ -184,17 +189,19 @@ func (s *Store) recover(ctx context.Context) error {
 		WHERE status = 'running'`); err != nil {
 		return fmt.Errorf("sqlite: recover: %w", err)
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT id FROM jobs WHERE status = 'queued'`)
+	rows, err := s.r.QueryContext(ctx, `SELECT id, mode FROM jobs WHERE status = 'queued'`)
 	if err != nil {
 		return fmt.Errorf("sqlite: recover: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var id, mode string
+		var m onpyrunner.Mode
+		if err := rows.Scan(&id, &mode); err != nil {
 			return fmt.Errorf("sqlite: recover: %w", err)
 		}
-		s.logs.Open(id, onpyrunner.Queued)
+		_ = json.Unmarshal([]byte(mode), &m) // a bad one: a batch run
+		s.open(id, m)
 	}
 	s.wake()
 	return rows.Err()

@@ -36,7 +36,8 @@ import (
 type playground struct {
 	URL, Fallback string
 	// fault, when set, is how Fallback answers POST /api/jobs: "503",
-	// "429" or "drop" (the connection closes with no answer).
+	// "429" or "drop" (the connection closes with no answer); "noattach"
+	// refuses the WebSocket of /api/jobs/{id}/attach instead.
 	fault atomic.Value
 	// runtimes are what the server offers.
 	runtimes []onpyrunner.Runtime
@@ -66,7 +67,11 @@ func startPlayground(t testing.TB) *playground {
 			http.NotFound(w, r)
 			return
 		}
-		if f := p.fault.Load().(string); f != "" && r.Method == http.MethodPost && r.URL.Path == "/api/jobs" {
+		if p.fault.Load().(string) == "noattach" && strings.HasSuffix(r.URL.Path, "/attach") {
+			api.WriteError(w, onpyrunner.Errorf(onpyrunner.CodeNotFound, "no WebSocket here"))
+			return
+		}
+		if f := p.fault.Load().(string); f != "" && f != "noattach" && r.Method == http.MethodPost && r.URL.Path == "/api/jobs" {
 			injectFault(w, f)
 			return
 		}

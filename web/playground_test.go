@@ -224,13 +224,25 @@ func desktop(t *testing.T, browser context.Context, p *playground) {
 	expect(t, "message", decode[string](t, wait(t, ctx, `document.getElementById("message").textContent`)),
 		"at most 4 KiB of code")
 
-	// Stop ends a long run.
-	typeCode(t, ctx, "import time\nprint(\"tick\", flush=True)\ntime.sleep(15)")
+	// Stop interrupts a long run first (SIGINT: a KeyboardInterrupt)...
+	typeCode(t, ctx, "import time\nprint(\"tick\")\ntime.sleep(15)")
+	do(t, ctx, chromedp.Click(chromedp.ID("run")))
+	wait(t, ctx, `document.getElementById("output").textContent.includes("tick")`)
+	do(t, ctx, chromedp.Click(chromedp.ID("stop")))
+	interrupted(t, ctx, waitDone(t, ctx), "Stop")
+	// ...and cancels it when it goes on after that, keeping its output and
+	// saying the time it used.
+	typeCode(t, ctx, "import time\ntry:\n    print(\"tick\")\n    time.sleep(15)\nexcept KeyboardInterrupt:\n"+
+		"    print(\"caught\")\n    time.sleep(15)")
 	do(t, ctx, chromedp.Click(chromedp.ID("run")))
 	wait(t, ctx, `document.getElementById("output").textContent.includes("tick")`)
 	do(t, ctx, chromedp.Click(chromedp.ID("stop")))
 	got = waitDone(t, ctx)
 	expect(t, "verdict", got.Verdict, "canceled")
+	expect(t, "output", got.Output, "tick\n", "caught\n")
+	if !strings.Contains(got.Stats, "wall time") && !strings.Contains(got.Stats, "Stopped after") {
+		t.Errorf("a canceled run's stats %q do not say the time it used", got.Stats)
+	}
 	screenshot(t, ctx, "desktop-stopped")
 
 	dark := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
@@ -270,4 +282,20 @@ func fallback(t *testing.T, browser context.Context, p *playground) {
 		}
 	}
 	p.fault.Store("")
+
+	// Where the WebSocket cannot open, runs read the Input box only, and
+	// their output streams over Server-Sent Events.
+	p.fault.Store("noattach")
+	defer p.fault.Store("")
+	typeInto(t, ctx, "code", "import time\nprint(input()[::-1])\ntime.sleep(1)\nprint(\"end\")")
+	do(t, ctx, chromedp.Click(chromedp.ID("run")))
+	mid := decode[shown](t, wait(t, ctx, `document.getElementById("output").textContent.includes("cba") && `+shownJS))
+	if mid.State != "running" {
+		t.Errorf("without a WebSocket, the output came only with the end of the run: %+v", mid)
+	}
+	if got := waitDone(t, ctx); got.Output != "cba\nend\n" || got.Kind != "ok" {
+		t.Errorf("without a WebSocket the page shows %+v", got)
+	} else {
+		expect(t, "message without a WebSocket", got.Message, "WebSocket", "Input box")
+	}
 }

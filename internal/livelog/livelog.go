@@ -41,14 +41,17 @@ func (l *Logs) Open(id string, s onpyrunner.Status) {
 	lg.add(onpyrunner.StatusEvent, string(s))
 }
 
-// Add appends an event to a job's log; it does nothing when the job has no
-// live log or its log has ended.
-func (l *Logs) Add(id string, t onpyrunner.EventType, data string) {
+// Add appends an event to a job's log and says whether it did: it does
+// nothing when the job has no live log or its log has ended.
+func (l *Logs) Add(id string, t onpyrunner.EventType, data string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if lg := l.logs[id]; lg != nil && !lg.done {
-		lg.add(t, data)
+	lg := l.logs[id]
+	if lg == nil || lg.done {
+		return false
 	}
+	lg.add(t, data)
+	return true
 }
 
 // End appends a job's final status and drops its log after linger;

@@ -1,6 +1,12 @@
 // The playground: run the code, stream its output, say how it ended, share
 // it. It needs only the page, say.js and view.js: the code box is a textarea
 // until the CodeMirror bundle (editor.js) arrives, if it ever does.
+//
+// A run is interactive: the page attaches to it over a WebSocket
+// (/api/jobs/{id}/attach), shows its output as it comes and sends what the
+// learner types in the output (the terminal), Ctrl+C (SIGINT) and Ctrl+D
+// (end of input). Where the WebSocket cannot open, runs read the Input box
+// only and their output streams over Server-Sent Events (or long polls).
 (function () {
   "use strict";
   var say = window.OnPySay;
@@ -9,7 +15,17 @@
   var st = {
     runtimes: null, editor: null, jobId: "", es: null, busy: false, gen: 0,
     lost: false, quiet: false, wantLang: "", draftTimer: 0,
+    // The run followed: the last event seen (seq), its socket, whether this
+    // page holds the run (live: it may signal it) and its stdin (stdinOpen),
+    // what was typed before the socket opened, when it began running.
+    seq: 0, ws: null, live: false, stdinOpen: false, queue: [], retries: 0, t0: 0,
+    stopTimer: 0, note: "",
+    // noSocket: a WebSocket would not open here; runs read the Input box only.
+    noSocket: false,
   };
+  // GRACE is how long Stop lets a run handle its KeyboardInterrupt before it
+  // kills it.
+  var GRACE = 2000;
   var DRAFT = "onpyrunner.draft";
   var NAMES = { python: "Python", pypy: "PyPy" };
 
@@ -39,10 +55,44 @@
   function message(text, info) { view.message(text, info); }
 
   function showProgress(status) {
+    if (status === "running" && !st.t0) st.t0 = Date.now();
     var text = say.status(status);
     if (text) view.verdict({ text: text }, status);
   }
 
+  // event shows one event of the run, from the socket or the event stream.
+  function event(type, data) {
+    if (type === "status") showProgress(data);
+    else if (type === "stdout" || type === "stderr") {
+      view.append(data, type === "stderr");
+      keepLineVisible();
+    }
+  }
+
+  // fresh says whether the event numbered seq is new (reconnects may repeat
+  // some), and notes it as seen.
+  function fresh(seq) {
+    if (!seq) return true;
+    if (seq <= st.seq) return false;
+    st.seq = seq;
+    return true;
+  }
+
+  // closeStreams drops the socket and the event stream of the run followed.
+  function closeStreams() {
+    if (st.es) st.es.close();
+    st.es = null;
+    var ws = st.ws;
+    st.ws = null;
+    if (ws) {
+      ws.onclose = ws.onmessage = null;
+      try { ws.close(); } catch (e) { /* closed already */ }
+    }
+    clearTimeout(st.stopTimer);
+    st.live = st.stdinOpen = false;
+    st.queue = [];
+    termOff();
+  }
   function setBusy(busy) {
     var hadFocus = document.activeElement;
     st.busy = busy;
@@ -54,6 +104,7 @@
   }
 
   function fail(text) {
+    closeStreams();
     setBusy(false);
     message(text);
     view.verdict({ text: "Not run." }, "idle");
@@ -76,16 +127,29 @@
       if (n > rt.maxInputBytes) return message(say.tooLarge("input", n, rt.maxInputBytes));
     }
     var gen = ++st.gen;
-    if (st.es) st.es.close();
+    var ae = document.activeElement;
+    st.focusTerm = !coarse() && (ae === ui.run || ae === ui.code || !!(st.editor && ui.editorHost.contains(ae)));
+    closeStreams();
     st.jobId = "";
+    st.note = st.noSocket ? say.noSocket() : "";
     setBusy(true);
     view.clear();
     view.verdict({ text: "Sending…" }, "sending");
+    bringOutputIntoView();
+    submit(src, input, gen, !st.noSocket && typeof WebSocket === "function");
+  }
+
+  // submit sends the run: interactive (live) or reading the Input box only.
+  async function submit(src, input, gen, live) {
     var res, body;
+    var req = Object.assign({ code: src, input: input, unbuffered: true }, chosen());
+    if (live) req.interactive = true;
+    st.seq = 0;
+    st.t0 = 0;
     try {
       res = await fetch("/api/jobs", {
         method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(Object.assign({ code: src, input: input }, chosen())),
+        body: JSON.stringify(req),
       });
       body = await res.json().catch(function () { return null; });
     } catch (e) {
@@ -101,24 +165,120 @@
     ui.stop.disabled = false;
     ui.share.disabled = false;
     showProgress(body.status);
-    follow(st.jobId, gen);
+    if (live) attach(st.jobId, gen, { code: src, input: input });
+    else follow(st.jobId, gen);
+  }
+
+  // attach follows a job over its WebSocket and, unless it is another's,
+  // holds its stdin. again is the code and input of a run just submitted
+  // (it is submitted again, reading the Input box only, where the socket
+  // cannot open at all); null for a job opened from a link.
+  function attach(id, gen, again) {
+    var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host +
+      "/api/jobs/" + encodeURIComponent(id) + "/attach" + (st.seq ? "?after=" + st.seq : "");
+    var ws, opened = false, done = false, conflict = false;
+    st.live = true;
+    try {
+      ws = new WebSocket(url);
+    } catch (e) {
+      return again ? unattached(gen, again) : follow(id, gen);
+    }
+    st.ws = ws;
+    if (!st.retries) termOn();
+    ws.onopen = function () {
+      if (gen !== st.gen) return ws.close();
+      opened = true;
+      st.retries = 0;
+      if (st.lost) { st.lost = false; message(""); }
+      var q = st.queue;
+      st.queue = [];
+      q.forEach(function (m) { ws.send(JSON.stringify(m)); });
+    };
+    ws.onmessage = function (e) {
+      if (gen !== st.gen) return ws.close();
+      var m;
+      try { m = JSON.parse(e.data); } catch (err) { return; }
+      if (m.type === "result") {
+        done = true;
+        return finish(m.job || {});
+      }
+      if (m.type === "error") {
+        var c = (m.error && m.error.code) || "";
+        if (c === "conflict") conflict = true;
+        if (c === "conflict" || c === "read_only" || c === "not_interactive") {
+          st.live = st.stdinOpen = false;
+          st.queue = [];
+          termOff();
+        }
+        if (c !== "ended") message(say.socketError(c, m.error && m.error.message), c === "conflict");
+        return;
+      }
+      if (fresh(m.seq)) event(m.type, m.data);
+    };
+    ws.onclose = function () {
+      if (st.ws === ws) st.ws = null;
+      if (gen !== st.gen || done) return;
+      if (!opened && !st.seq && !st.retries) {
+        // It never opened: no WebSocket here.
+        st.live = st.stdinOpen = false;
+        st.queue = [];
+        termOff();
+        return again ? unattached(gen, again) : follow(id, gen);
+      }
+      if (!conflict && st.retries < 3) {
+        st.retries++;
+        st.lost = true;
+        message("Lost contact with the server; trying again…", true);
+        setTimeout(function () { if (gen === st.gen && !st.ws) attach(id, gen, null); }, 1000 * st.retries);
+        return;
+      }
+      st.live = st.stdinOpen = false;
+      st.queue = [];
+      termOff();
+      follow(id, gen);
+    };
+  }
+
+  // unattached runs the code again without a terminal, where the socket of
+  // a run just submitted could not open: that run is canceled (it would wait
+  // for the socket), and the new one reads the Input box only.
+  function unattached(gen, again) {
+    st.noSocket = true;
+    st.note = say.noSocket();
+    var id = st.jobId;
+    if (id) fetch("/api/jobs/" + encodeURIComponent(id), { method: "DELETE" }).catch(function () {});
+    message(st.note, true);
+    view.clear();
+    st.jobId = "";
+    ui.stop.disabled = true;
+    submit(again.code, again.input, gen, false);
+  }
+
+  // send sends a message to the run over its socket, or keeps it for when
+  // the socket opens; it says whether the page holds the run.
+  function send(m) {
+    if (!st.live) return false;
+    if (st.ws && st.ws.readyState === 1) st.ws.send(JSON.stringify(m));
+    else st.queue.push(m);
+    return true;
   }
 
   // follow streams a job's events until its result.
   function follow(id, gen) {
-    var es = new EventSource("/api/jobs/" + encodeURIComponent(id) + "/events");
+    var es = new EventSource("/api/jobs/" + encodeURIComponent(id) + "/events" + (st.seq ? "?after=" + st.seq : ""));
     st.es = es;
     function on(type, fn) {
       es.addEventListener(type, function (e) {
         if (gen !== st.gen) return es.close();
+        if (type !== "result" && !fresh(+e.lastEventId || 0)) return;
         var d;
         try { d = JSON.parse(e.data); } catch (err) { return; }
         fn(d);
       });
     }
-    on("status", function (d) { showProgress(d.status); });
-    on("stdout", function (d) { view.append(d.text, false); });
-    on("stderr", function (d) { view.append(d.text, true); });
+    on("status", function (d) { event("status", d.status); });
+    on("stdout", function (d) { event("stdout", d.text); });
+    on("stderr", function (d) { event("stderr", d.text); });
     on("result", function (d) { es.close(); finish(d); });
     es.onopen = function () { if (gen === st.gen && st.lost) { st.lost = false; message(""); } };
     es.onerror = function () {
@@ -150,27 +310,201 @@
   // finish shows how a job ended; its result holds the whole output, which
   // replaces what the stream brought where the two differ.
   function finish(job) {
-    st.es = null;
+    var ae = document.activeElement;
+    var inTerm = ui.terminal.contains(ae) || ui.termBar.contains(ae);
+    closeStreams();
+    if (inTerm) ui.terminal.focus({ preventScroll: true });
     st.lost = false;
+    st.retries = 0;
     view.result(job.result);
-    if (ui.message.classList.contains("info")) message("");
+    if (ui.message.classList.contains("info")) message(st.note, true);
     var missing = job.result && /ModuleNotFoundError: No module named '([^'.]+)/.exec(job.result.stderr || "");
     if (missing) message(say.missingModule(missing[1], runtimeOf(job)), true);
     view.verdict(say.verdict(job), "done");
-    ui.stats.textContent = say.stats(job.result);
+    ui.result.dataset.verdict = (job.result && job.result.verdict) || job.status || "";
+    ui.stats.textContent = say.stats(job.result) ||
+      (job.status === "canceled" && st.t0 ? say.stoppedAfter(Date.now() - st.t0) : "");
     setBusy(false);
   }
 
-  async function stop() {
+  // stop interrupts the run (SIGINT: its except KeyboardInterrupt and
+  // finally blocks run), and cancels it when it has not ended after GRACE.
+  // A run the page does not hold is canceled at once.
+  function stop() {
     if (!st.busy || !st.jobId) return;
     ui.stop.disabled = true;
+    var id = st.jobId, gen = st.gen;
+    if (!interrupt()) return cancel(id);
+    st.stopTimer = setTimeout(function () { if (gen === st.gen && st.busy) cancel(id); }, GRACE);
+  }
+
+  async function cancel(id) {
     try {
-      var res = await fetch("/api/jobs/" + encodeURIComponent(st.jobId), { method: "DELETE" });
-      if (!res.ok) message(say.httpError(res.status, await res.json().catch(function () { return null; })));
+      var res = await fetch("/api/jobs/" + encodeURIComponent(id), { method: "DELETE" });
+      if (!res.ok && res.status !== 409) message(say.httpError(res.status, await res.json().catch(function () { return null; })));
     } catch (e) {
       message(say.unreachable());
-      ui.stop.disabled = false;
+      if (id === st.jobId && st.busy) ui.stop.disabled = false;
     }
+  }
+
+  // The terminal: the output, with the line being typed at its end while
+  // the page holds the run's stdin.
+
+  function coarse() { return !!(window.matchMedia && matchMedia("(pointer: coarse)").matches); }
+
+  // termOn shows the line to type in and the Interrupt and End input buttons.
+  function termOn() {
+    st.stdinOpen = true;
+    var l = ui.termLine;
+    l.hidden = false;
+    l.disabled = false;
+    l.value = "";
+    l.placeholder = "type here";
+    sizeLine();
+    ui.termBar.hidden = false;
+    ui.termInt.disabled = ui.termEof.disabled = false;
+    ui.terminal.classList.add("live");
+    if (st.focusTerm) {
+      st.focusTerm = false;
+      l.focus();
+    }
+  }
+
+  function termOff() {
+    st.stdinOpen = false;
+    ui.termLine.hidden = true;
+    ui.termLine.disabled = true;
+    ui.termBar.hidden = true;
+    ui.terminal.classList.remove("live");
+  }
+
+  // sizeLine makes the line as wide as its text (the terminal scrolls
+  // sideways beyond its width, as it does for long lines of output).
+  function sizeLine() {
+    var l = ui.termLine;
+    l.style.width = Math.max(l.value.length + 1, l.value ? 2 : l.placeholder.length + 1) + "ch";
+  }
+
+  // sendLine sends text (lines the learner typed) to the program's stdin
+  // and shows it in place.
+  function sendLine(text) {
+    if (!st.stdinOpen || !send({ type: "stdin", data: text })) return;
+    view.echo(text);
+  }
+
+  function enter() {
+    var l = ui.termLine;
+    sendLine(l.value + "\n");
+    l.value = "";
+    sizeLine();
+    keepLineVisible();
+  }
+
+  // interrupt sends SIGINT (Ctrl+C); it says whether it could.
+  function interrupt() {
+    if (!send({ type: "signal", signal: "SIGINT" })) return false;
+    view.echo("^C\n");
+    keepLineVisible();
+    return true;
+  }
+
+  // endInput sends what is on the line, then the end of the input (Ctrl+D):
+  // input() raises EOFError from then on.
+  function endInput() {
+    if (!st.stdinOpen) return;
+    var l = ui.termLine;
+    if (l.value) sendLine(l.value);
+    send({ type: "eof" });
+    st.stdinOpen = false;
+    l.value = "";
+    l.placeholder = "input ended";
+    sizeLine();
+    l.disabled = true;
+    ui.termEof.disabled = true;
+    if (l === document.activeElement || ui.termEof === document.activeElement) ui.termInt.focus();
+  }
+
+  function lineKey(e) {
+    if (e.isComposing || e.keyCode === 229) return;
+    var l = ui.termLine, k = (e.key || "").toLowerCase();
+    if (e.key === "Enter" && !e.ctrlKey && !e.metaKey && !e.altKey) {
+      e.preventDefault();
+      enter();
+    } else if (e.ctrlKey && !e.metaKey && !e.altKey && !e.shiftKey) {
+      if (k === "c" && l.selectionStart === l.selectionEnd) {
+        e.preventDefault();
+        interrupt();
+      } else if (k === "d") {
+        e.preventDefault();
+        endInput();
+      }
+    }
+  }
+
+  // terminalKey: on the output itself, Ctrl+C (with nothing selected) and
+  // Ctrl+D act as on the line, and typing goes to the line.
+  function terminalKey(e) {
+    if (e.target !== ui.terminal || !st.busy) return;
+    var k = (e.key || "").toLowerCase(), sel = window.getSelection();
+    if (e.ctrlKey && !e.metaKey && !e.altKey && !e.shiftKey) {
+      if (k === "c" && (!sel || sel.isCollapsed) && interrupt()) e.preventDefault();
+      else if (k === "d" && st.stdinOpen) { e.preventDefault(); endInput(); }
+    } else if (!e.ctrlKey && !e.metaKey && !e.altKey && k.length === 1 && st.stdinOpen) {
+      ui.termLine.focus();
+    }
+  }
+
+  // paste sends each whole line pasted; what follows the last new line
+  // stays on the line.
+  function paste(e) {
+    var t = e.clipboardData && e.clipboardData.getData("text");
+    if (!t || !/[\r\n]/.test(t) || !st.stdinOpen) return;
+    e.preventDefault();
+    var l = ui.termLine, lines = t.replace(/\r\n?/g, "\n").split("\n");
+    var rest = l.value.slice(l.selectionEnd);
+    lines[0] = l.value.slice(0, l.selectionStart) + lines[0];
+    var last = lines.pop();
+    sendLine(lines.join("\n") + "\n");
+    l.value = last + rest;
+    l.setSelectionRange(last.length, last.length);
+    sizeLine();
+    keepLineVisible();
+  }
+
+  // keepLineVisible scrolls the line being typed into view: in the
+  // terminal, and in the part of the page that the on-screen keyboard
+  // leaves (the visual viewport), with the buttons below it where they fit.
+  function keepLineVisible() {
+    var l = ui.termLine;
+    if (l.hidden || document.activeElement !== l) return;
+    var t = ui.terminal, pad = 8;
+    t.scrollTop = t.scrollHeight;
+    var r = l.getBoundingClientRect(), tr = t.getBoundingClientRect();
+    if (r.right > tr.right - pad) t.scrollLeft += r.right - tr.right + pad;
+    else if (r.left < tr.left + pad) t.scrollLeft -= tr.left + pad - r.left;
+    // The boxes around it (the output pane on a desktop), then the page.
+    if (!ui.termBar.hidden) ui.termBar.scrollIntoView({ block: "nearest" });
+    l.scrollIntoView({ block: "nearest" });
+    r = l.getBoundingClientRect();
+    var vv = window.visualViewport;
+    var top = vv ? vv.offsetTop : 0, h = vv ? vv.height : window.innerHeight;
+    var bottom = r.bottom;
+    if (!ui.termBar.hidden) {
+      var b = ui.termBar.getBoundingClientRect().bottom;
+      if (b - r.top < h - 2 * pad) bottom = b;
+    }
+    if (bottom > top + h - pad) window.scrollBy(0, bottom - (top + h) + pad);
+    else if (r.top < top + pad) window.scrollBy(0, r.top - top - pad);
+  }
+
+  // bringOutputIntoView scrolls the page, where the output is below the
+  // code (a phone), to the Run button and the output under it.
+  function bringOutputIntoView() {
+    if (!window.matchMedia || !matchMedia("(max-width: 899px)").matches) return;
+    var r = ui.terminal.getBoundingClientRect(), h = window.innerHeight;
+    if (r.top >= 0 && r.top + Math.min(r.height, 96) <= h) return;
+    ui.controls.scrollIntoView({ block: "start" });
   }
 
   async function share() {
@@ -211,9 +545,11 @@
     view.clear();
     if (/^(completed|failed|canceled)$/.test(job.status)) return finish(job);
     var gen = ++st.gen;
+    st.seq = 0;
     setBusy(true);
     showProgress(job.status);
-    follow(id, gen);
+    if (job.interactive && typeof WebSocket === "function") attach(id, gen, null);
+    else follow(id, gen);
   }
 
   // A picker's value is "language version" (version "" when unknown).
@@ -269,7 +605,7 @@
     selectLanguage(rt.default);
     var want = (st.wantLang || "").split(" ");
     selectLanguage(want[0], want[1]);
-    ui.limits.textContent = say.limits(rt.defaultLimits);
+    ui.limits.textContent = say.limits(rt.defaultLimits, rt.maxInteractiveWallTimeMs);
   }
 
   // edited keeps a draft, and drops the share link that no longer fits.
@@ -294,9 +630,15 @@
 
   function init() {
     ["code", "stdin", "language", "run", "stop", "share", "message", "result", "verdict",
-      "stats", "output", "limits"].forEach(function (id) { ui[id] = $(id); });
+      "stats", "output", "limits", "terminal"].forEach(function (id) { ui[id] = $(id); });
     ui.shareBox = $("share-box");
     ui.shareLink = $("share-link");
+    ui.termLine = $("term-line");
+    ui.termBar = $("term-bar");
+    ui.termInt = $("term-int");
+    ui.termEof = $("term-eof");
+    ui.editorHost = $("editor-host");
+    ui.controls = document.querySelector(".controls");
     view = window.OnPyView(ui);
     if (/Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent)) {
       [].forEach.call(document.querySelectorAll(".mod-key"), function (k) { k.textContent = "⌘"; });
@@ -308,6 +650,22 @@
     ui.run.addEventListener("click", run);
     ui.stop.addEventListener("click", stop);
     ui.share.addEventListener("click", share);
+    ui.termLine.addEventListener("keydown", lineKey);
+    ui.termLine.addEventListener("input", sizeLine);
+    ui.termLine.addEventListener("paste", paste);
+    ui.termLine.addEventListener("focus", function () {
+      keepLineVisible();
+      setTimeout(keepLineVisible, 350); // after the on-screen keyboard slides in
+    });
+    ui.terminal.addEventListener("keydown", terminalKey);
+    ui.terminal.addEventListener("click", function (e) {
+      var sel = window.getSelection();
+      if (e.target !== ui.termLine && st.stdinOpen && (!sel || sel.isCollapsed)) ui.termLine.focus();
+    });
+    ui.termInt.addEventListener("click", function () { interrupt(); });
+    ui.termEof.addEventListener("click", endInput);
+    if (window.visualViewport) visualViewport.addEventListener("resize", keepLineVisible);
+    window.addEventListener("resize", keepLineVisible);
     ui.code.addEventListener("input", edited);
     ui.stdin.addEventListener("input", edited);
     ui.language.addEventListener("change", edited);

@@ -6,6 +6,7 @@
   // duration says a count of milliseconds: 250 ms, 2 s, 1.5 s.
   function duration(ms) {
     if (ms < 1000) return ms + " ms";
+    if (ms >= 60000 && ms % 60000 === 0) return ms / 60000 + " min";
     return Math.round(ms / 10) / 100 + " s";
   }
 
@@ -38,6 +39,18 @@
       case "ok":
         return { kind: "ok", text: "✓ Finished normally.", detail: "" };
       case "runtime_error":
+        if (/\nKeyboardInterrupt\s*$/.test(r.stderr || "")) {
+          return {
+            kind: "error", text: "✗ Interrupted: your program stopped at a KeyboardInterrupt (Ctrl+C).",
+            detail: "Where it was is in the output, in red.",
+          };
+        }
+        if (/\nEOFError\b[^\n]*\s*$/.test(r.stderr || "")) {
+          return {
+            kind: "error", text: "✗ Your program asked for input after the input ended (EOFError).",
+            detail: "Where it asked is in the output, in red.",
+          };
+        }
         return {
           kind: "error",
           text: r.signal ? "✗ Your program was killed by the signal " + r.signal + "."
@@ -52,7 +65,7 @@
       case "wall_time_limit":
         return {
           kind: "limit", text: "⏱ Stopped: ran for longer than " + (l.wallTimeMs ? duration(l.wallTimeMs) : "its limit") + ".",
-          detail: "It may be waiting for input that never comes (see the Input box), or sleeping.",
+          detail: "It may be waiting for input that never came (type it in the output while it runs, or give it in the Input box), or sleeping.",
         };
       case "memory_limit":
         return {
@@ -78,6 +91,10 @@
     return parts.join(" · ");
   }
 
+  // stoppedAfter says how long a run that was stopped ran, as the page
+  // measured it, where the server kept no result.
+  function stoppedAfter(ms) { return "Stopped after about " + duration(ms) + "."; }
+
   // status says what a job is doing before it ends.
   function status(s) {
     if (s === "queued") return "Waiting for a free runner…";
@@ -85,10 +102,12 @@
     return "";
   }
 
-  // limits says the limits a run gets by default.
-  function limits(l) {
+  // limits says the limits a run gets by default; wallMs, where given, is
+  // the wall time of the page's runs (interactive: they may wait for what
+  // the learner types).
+  function limits(l, wallMs) {
     if (!l) return "";
-    return "Each run may use " + duration(l.timeMs) + " of CPU time and " + duration(l.wallTimeMs) +
+    return "Each run may use " + duration(l.timeMs) + " of CPU time and " + duration(wallMs || l.wallTimeMs) +
       " in all, " + l.memoryMB + " MiB of memory and " + l.outputKB + " KiB of output.";
   }
 
@@ -105,6 +124,27 @@
     var pkgs = r.packages || [];
     return "There is no module " + name + " here. " + which + " on this server has " +
       (pkgs.length ? "these packages beyond the standard library: " + pkgs.join(", ") : "the standard library only") + ".";
+  }
+
+  // noSocket says why the output cannot be typed into.
+  function noSocket() {
+    return "Typing into a running program needs a WebSocket connection, which could not open here; " +
+      "runs read the Input box only.";
+  }
+
+  // socketError says what the server said of a message the page sent to a
+  // running program (code: its error code).
+  function socketError(code, msg) {
+    switch (code) {
+      case "conflict":
+        return "This run's input is already taken by another tab or device; this page shows its output only.";
+      case "too_large":
+        return "That was too much to send at once" + (msg ? " (" + msg + ")" : "") + "; it did not reach your program.";
+      case "read_only":
+      case "not_interactive":
+        return "This run does not take typed input; this page shows its output only.";
+    }
+    return "The server did not take what was sent to your program" + (msg ? ": " + msg : "") + ".";
   }
 
   // unreachable says that the server did not answer at all.
@@ -137,6 +177,6 @@
   window.OnPySay = {
     duration: duration, bytes: bytes, verdict: verdict, stats: stats, status: status,
     limits: limits, tooLarge: tooLarge, unreachable: unreachable, httpError: httpError,
-    missingModule: missingModule,
+    missingModule: missingModule, stoppedAfter: stoppedAfter, noSocket: noSocket, socketError: socketError,
   };
 })();

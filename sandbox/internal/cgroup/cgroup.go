@@ -169,6 +169,23 @@ func (r *Run) Procs() ([]int, error) {
 	return pids, nil
 }
 
+// Signal sends sig to each process of the program leaf once (a Ctrl-C
+// reaches every process of a terminal's foreground group the same way); a
+// process gone meanwhile is skipped. It returns how many it reached.
+func (r *Run) Signal(sig unix.Signal) (int, error) {
+	b, err := os.ReadFile(r.ProcsFiles(Prog)[0])
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range strings.Fields(string(b)) {
+		if p, err := strconv.Atoi(s); err == nil && unix.Kill(p, sig) == nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // Kill SIGKILLs every process in the run until none is left (up to
 // timeout): a process forking meanwhile dies at the next pass.
 func (r *Run) Kill(timeout time.Duration) error {
