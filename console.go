@@ -25,9 +25,10 @@ const (
 // Both stores implement it.
 type Console interface {
 	// SendInput appends an event to job id's input log. It fails with
-	// CodeNotFound when the job has no open input log: it is not
-	// interactive, or it has ended.
-	SendInput(ctx context.Context, id string, t EventType, data string) error
+	// CodeNotFound when the job has no open input log (it is not
+	// interactive, or it has ended), and with CodeTooLarge when the data
+	// of the log's stdin events would pass maxStdin bytes.
+	SendInput(ctx context.Context, id string, t EventType, data string, maxStdin int64) error
 	// Input returns the events of job id's input log after seq `after`,
 	// waiting until there is one; done is true once the log has ended.
 	Input(ctx context.Context, id string, after int) (evs []Event, done bool, err error)

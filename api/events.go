@@ -87,19 +87,40 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel = context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
 	defer context.AfterFunc(s.drained, cancel)()
-	if err := s.stream(ctx, out, j, after); err != nil && ctx.Err() == nil {
+	if err := s.stream(ctx, sseSink{out}, j, after); err != nil && ctx.Err() == nil {
 		s.cfg.Logger.Debug("event stream ended", "job", id, "err", err)
 	}
 }
 
-func (s *Server) stream(ctx context.Context, out sse, j *onpyrunner.Job, after int) error {
+// sink is where a job's stream goes: an event stream or a WebSocket.
+type sink interface {
+	// event sends one event of the live log (seq 0 for one replayed from
+	// the stored job).
+	event(seq int, t onpyrunner.EventType, data string) error
+	// result sends the ended job.
+	result(j *onpyrunner.Job) error
+	// ping keeps an idle stream open.
+	ping() error
+}
+
+// sseSink writes a stream as Server-Sent Events.
+type sseSink struct{ out sse }
+
+func (e sseSink) event(seq int, t onpyrunner.EventType, data string) error {
+	return e.out.send(seq, string(t), eventData(onpyrunner.Event{Type: t, Data: data}))
+}
+func (e sseSink) result(j *onpyrunner.Job) error { return e.out.send(0, "result", public(j, false)) }
+func (e sseSink) ping() error                    { return e.out.comment("ping") }
+
+// stream sends j's events after seq after, then its result.
+func (s *Server) stream(ctx context.Context, out sink, j *onpyrunner.Job, after int) error {
 	for !j.Status.Final() {
 		wctx, cancel := context.WithTimeout(ctx, heartbeat)
 		evs, done, err := s.store.Events(wctx, j.ID, after)
 		cancel()
 		switch {
 		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
-			if err := out.comment("ping"); err != nil {
+			if err := out.ping(); err != nil {
 				return err
 			}
 			continue
@@ -107,7 +128,7 @@ func (s *Server) stream(ctx context.Context, out sse, j *onpyrunner.Job, after i
 			return err
 		}
 		for _, ev := range evs {
-			if err := out.send(ev.Seq, string(ev.Type), eventData(ev)); err != nil {
+			if err := out.event(ev.Seq, ev.Type, ev.Data); err != nil {
 				return err
 			}
 			after = ev.Seq
@@ -128,13 +149,13 @@ func (s *Server) stream(ctx context.Context, out sse, j *onpyrunner.Job, after i
 			}
 		}
 		if j.Status.Final() && after > 0 {
-			return out.send(0, "result", public(j, false))
+			return out.result(j)
 		}
 	}
 	// The live log is gone: replay the end from the stored job. A client
 	// that reconnects (after > 0) saw the output already; the result holds
 	// it all anyway.
-	if err := out.send(0, string(onpyrunner.StatusEvent), map[string]onpyrunner.Status{"status": j.Status}); err != nil {
+	if err := out.event(0, onpyrunner.StatusEvent, string(j.Status)); err != nil {
 		return err
 	}
 	if res := j.Result; res != nil && after == 0 {
@@ -145,10 +166,10 @@ func (s *Server) stream(ctx context.Context, out sse, j *onpyrunner.Job, after i
 			if o.text == "" {
 				continue
 			}
-			if err := out.send(0, string(o.t), map[string]string{"text": o.text}); err != nil {
+			if err := out.event(0, o.t, o.text); err != nil {
 				return err
 			}
 		}
 	}
-	return out.send(0, "result", public(j, false))
+	return out.result(j)
 }

@@ -40,6 +40,9 @@ type serverOpts struct {
 	// with its code as stdout, for tests of what the API does around a
 	// run; they need neither root nor the sandbox.
 	fake bool
+	// attach is the workers' attach timeout (worker.Config's default
+	// when zero).
+	attach time.Duration
 }
 
 // echoRunner is the fake runner: stdout is the code.
@@ -81,7 +84,8 @@ func newServer(t testing.TB, o serverOpts) *testServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	pool := worker.New(store, worker.Config{Slots: o.slots, Drain: 100 * time.Millisecond, NewRunner: newRunner, Logger: quiet})
+	pool := worker.New(store, worker.Config{Slots: o.slots, Drain: 100 * time.Millisecond, NewRunner: newRunner, Logger: quiet,
+		AttachTimeout: o.attach})
 	wg.Go(func() { _ = pool.Run(ctx) })
 	t.Cleanup(func() {
 		cancel()

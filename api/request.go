@@ -24,6 +24,9 @@ type SubmitRequest struct {
 	Language string         `json:"language,omitempty"`
 	Version  string         `json:"version,omitempty"`
 	Limits   *RequestLimits `json:"limits,omitempty"`
+	// Interactive and Unbuffered are the job's onpyrunner.Mode.
+	Interactive bool `json:"interactive,omitempty"`
+	Unbuffered  bool `json:"unbuffered,omitempty"`
 }
 
 // RequestLimits are the limits a job may ask for; a field left out takes
@@ -97,11 +100,12 @@ func (s *Server) decodeSubmit(ctx context.Context, body io.Reader) (*onpyrunner.
 		return nil, onpyrunner.Errorf(onpyrunner.CodeInvalid, "version: no %s %s is installed here; installed: %s (see GET /api/runtimes)",
 			lang, req.Version, strings.Join(have, ", "))
 	}
-	lim, err := s.limits(req.Limits)
+	lim, err := s.limits(req.Limits, req.Interactive)
 	if err != nil {
 		return nil, err
 	}
-	return &onpyrunner.Job{Language: lang, Version: rt.Version, Limits: lim, Code: *req.Code, Input: req.Input}, nil
+	return &onpyrunner.Job{Language: lang, Version: rt.Version, Limits: lim, Code: *req.Code, Input: req.Input,
+		Mode: onpyrunner.Mode{Interactive: req.Interactive, Unbuffered: req.Unbuffered || req.Interactive}}, nil
 }
 
 // versionSelector is what "version" may be: one to three numbers.
@@ -123,7 +127,7 @@ func exactFields(raw []byte) error {
 		got    map[string]skip
 		want   []string
 	}{
-		{"", top, []string{"code", "input", "language", "version", "limits"}},
+		{"", top, []string{"code", "input", "language", "version", "limits", "interactive", "unbuffered"}},
 		{"limits.", lim.Limits, []string{"timeMs", "wallTimeMs", "memoryMB", "outputKB", "processes"}},
 	} {
 		for k := range set.got {
@@ -148,13 +152,17 @@ func (s *Server) maxBody() int64 { return maxBody(s.cfg) }
 
 func maxBody(c Config) int64 { return 2*(c.MaxCodeBytes+c.MaxInputBytes) + 64<<10 }
 
-// limits applies the server's defaults and maxima to what a job asked for.
-func (s *Server) limits(req *RequestLimits) (onpyrunner.Limits, error) {
-	l := s.cfg.DefaultLimits
+// limits applies the server's defaults and maxima to what a job asked
+// for; an interactive job's wall limit is InteractiveWallTime's.
+func (s *Server) limits(req *RequestLimits, interactive bool) (onpyrunner.Limits, error) {
+	l, max := s.cfg.DefaultLimits, s.cfg.MaxLimits
+	if interactive {
+		l.WallTimeMs = s.cfg.InteractiveWallTime.Milliseconds()
+		max.WallTimeMs = l.WallTimeMs
+	}
 	if req == nil {
 		return l, nil
 	}
-	max := s.cfg.MaxLimits
 	for _, f := range []struct {
 		name     string
 		asked    *int64

@@ -28,6 +28,7 @@ func (s *Server) routes() {
 		{"GET", "/api/jobs/{jobId}", s.get},
 		{"DELETE", "/api/jobs/{jobId}", s.cancel},
 		{"GET", "/api/jobs/{jobId}/events", s.events},
+		{"GET", "/api/jobs/{jobId}/attach", s.attach},
 		{"GET", "/api/runtimes", s.runtimes},
 		{"GET", "/api/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 			// A browser that follows a link gets text it shows, not a file
@@ -78,6 +79,11 @@ type RuntimesResponse struct {
 	MaxLimits     RequestLimits `json:"maxLimits"`
 	MaxCodeBytes  int64         `json:"maxCodeBytes"`
 	MaxInputBytes int64         `json:"maxInputBytes"`
+	// MaxInteractiveWallTimeMs is an interactive job's default and
+	// largest wall limit; AttachTimeoutMs how long a running one waits for
+	// its client (Config).
+	MaxInteractiveWallTimeMs int64 `json:"maxInteractiveWallTimeMs"`
+	AttachTimeoutMs          int64 `json:"attachTimeoutMs"`
 }
 
 func (s *Server) runtimes(w http.ResponseWriter, r *http.Request) {
@@ -91,6 +97,9 @@ func (s *Server) runtimes(w http.ResponseWriter, r *http.Request) {
 		MaxLimits:     publicLimits(s.cfg.MaxLimits),
 		MaxCodeBytes:  s.cfg.MaxCodeBytes,
 		MaxInputBytes: s.cfg.MaxInputBytes,
+
+		MaxInteractiveWallTimeMs: s.cfg.InteractiveWallTime.Milliseconds(),
+		AttachTimeoutMs:          s.cfg.AttachTimeout.Milliseconds(),
 	})
 }
 

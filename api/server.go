@@ -45,6 +45,14 @@ type Config struct {
 	ReadingBytes int64
 	// MaxWait is the longest ?wait= honoured. Default 60s.
 	MaxWait time.Duration
+	// InteractiveWallTime is an interactive job's wall limit where it
+	// names none, and the most it may ask for: its wall clock runs while
+	// it waits for its client's input. Default 5 minutes.
+	InteractiveWallTime time.Duration
+	// AttachTimeout is how long a running interactive job waits for a
+	// client to attach, as the workers apply it (GET /api/runtimes tells
+	// clients). Default 30s.
+	AttachTimeout time.Duration
 	// SubmitRate caps each client's (each remote address, or see TrustedProxies) submissions
 	// per second, with bursts of SubmitBurst; beyond, 429. Default 0: no cap.
 	SubmitRate  float64
@@ -89,6 +97,12 @@ func (c Config) withDefaults() Config {
 	c.ReadingBytes = max(c.ReadingBytes, maxBody(c))
 	if c.MaxWait <= 0 {
 		c.MaxWait = time.Minute
+	}
+	if c.InteractiveWallTime <= 0 {
+		c.InteractiveWallTime = 5 * time.Minute
+	}
+	if c.AttachTimeout <= 0 {
+		c.AttachTimeout = 30 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -25,14 +25,22 @@ func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
 	if err != nil {
 		return err
 	}
+	mode, err := json.Marshal(j.Mode)
+	if err != nil {
+		return err
+	}
+	interactive := "0" // for the input script
+	if j.Interactive {
+		interactive = "1"
+	}
 	if err := s.overBudget(ctx); err != nil {
 		return err
 	}
 	j.Status, j.CreatedAt = onpyrunner.Queued, time.Now().UTC().Truncate(time.Microsecond)
 	job, ev := s.jobKeys(j.ID)
 	n, err := submitScript.Run(ctx, s.rdb, []string{job, s.queueKey(j), s.key("queued"), ev},
-		s.cfg.QueueCap, j.ID, "language", j.Language, "version", j.Version, "limits", limits, "code", j.Code, "input", j.Input,
-		"created", micros(j.CreatedAt)).Int()
+		s.cfg.QueueCap, j.ID, "language", j.Language, "version", j.Version, "limits", limits, "mode", mode, "interactive", interactive,
+		"code", j.Code, "input", j.Input, "created", micros(j.CreatedAt)).Int()
 	if err != nil {
 		return s.fail(err)
 	}
@@ -70,6 +78,11 @@ func decodeJob(id string, h map[string]string) (*onpyrunner.Job, error) {
 	j.Attempts, _ = strconv.Atoi(h["attempts"])
 	if err := json.Unmarshal([]byte(h["limits"]), &j.Limits); err != nil {
 		return nil, fmt.Errorf("redis: job %s: limits: %w", id, err)
+	}
+	if m := h["mode"]; m != "" {
+		if err := json.Unmarshal([]byte(m), &j.Mode); err != nil {
+			return nil, fmt.Errorf("redis: job %s: mode: %w", id, err)
+		}
 	}
 	if r := h["result"]; r != "" {
 		j.Result = new(onpyrunner.Result)
@@ -267,7 +280,7 @@ func (s *Store) Finish(ctx context.Context, j *onpyrunner.Job) error {
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	job, ev := s.jobKeys(j.ID)
-	done, err := finishScript.Run(ctx, s.rdb, []string{job, s.key("running"), ev, l.stream, s.key("queued"), s.key("ended"), s.key("retention")},
+	done, err := finishScript.Run(ctx, s.rdb, []string{job, s.key("running"), ev, l.stream, s.key("queued"), s.key("ended"), s.key("retention"), s.inKey(j.ID)},
 		string(j.Status), result, j.Error, micros(now), seconds(s.cfg.Retention), seconds(s.cfg.EventsTTL),
 		s.cfg.Consumer, j.ID, l.msg, verdict).Int()
 	if err != nil {
@@ -282,7 +295,7 @@ func (s *Store) Finish(ctx context.Context, j *onpyrunner.Job) error {
 // Cancel implements onpyrunner.Store.
 func (s *Store) Cancel(ctx context.Context, id string) (*onpyrunner.Job, error) {
 	job, ev := s.jobKeys(id)
-	got, err := cancelScript.Run(ctx, s.rdb, []string{job, s.key("queued"), s.key("running"), ev, s.key("ended"), s.key("retention")},
+	got, err := cancelScript.Run(ctx, s.rdb, []string{job, s.key("queued"), s.key("running"), ev, s.key("ended"), s.key("retention"), s.inKey(id)},
 		micros(time.Now()), seconds(s.cfg.Retention), seconds(s.cfg.EventsTTL), id).Int()
 	if err != nil {
 		return nil, s.fail(err)

@@ -69,7 +69,7 @@ return 1
 `)
 
 // finish ends a running job, or hands it back to the queue.
-// KEYS job running ev queue queued ended retention; ARGV status result error now
+// KEYS job running ev queue queued ended retention in; ARGV status result error now
 // retentionSec eventsTTLSec consumer id msg verdict, where msg is the queue entry
 // of this worker's attempt. A finish touches no other entry: a job handed
 // back has a new one, which a late finish of an earlier attempt must leave.
@@ -79,6 +79,9 @@ local st = redis.call('HGET', KEYS[1], 'status')
 local msg = redis.call('HGET', KEYS[1], 'msg')
 if st ~= 'running' then
   if msg and msg == ARGV[9] then drop(KEYS[4], msg) end
+  if st == 'canceled' and ARGV[1] == 'canceled' and ARGV[2] ~= '' and redis.call('HEXISTS', KEYS[1], 'result') == 0 then
+    redis.call('HSET', KEYS[1], 'result', ARGV[2]) -- what its run wrote until the cancel
+  end
   return 0
 end
 if redis.call('HGET', KEYS[1], 'worker') ~= ARGV[7] then return 0 end
@@ -99,10 +102,11 @@ event(KEYS[1], KEYS[3], 'status', ARGV[1])
 ended(KEYS[6], ARGV[1], ARGV[10])
 redis.call('EXPIRE', KEYS[1], retention(KEYS[7], ARGV[5]))
 redis.call('EXPIRE', KEYS[3], ARGV[6])
+redis.call('DEL', KEYS[8])
 return 1
 `)
 
-// cancel: KEYS job queued running ev ended retention; ARGV now retentionSec eventsTTLSec id.
+// cancel: KEYS job queued running ev ended retention in; ARGV now retentionSec eventsTTLSec id.
 // Returns -1 unknown job, 0 already ended, 1 canceled.
 var cancelScript = goredis.NewScript(event + `
 local st = redis.call('HGET', KEYS[1], 'status')
@@ -119,6 +123,7 @@ event(KEYS[1], KEYS[4], 'status', 'canceled')
 ended(KEYS[5], 'canceled', '')
 redis.call('EXPIRE', KEYS[1], retention(KEYS[6], ARGV[2]))
 redis.call('EXPIRE', KEYS[4], ARGV[3])
+redis.call('DEL', KEYS[7])
 return 1
 `)
 
@@ -127,4 +132,37 @@ var appendScript = goredis.NewScript(event + `
 if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end
 event(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
 return 1
+`)
+
+// input appends to an interactive job's input log while it is queued or
+// running: KEYS job in; ARGV type data ttlSec maxStdin. Entry 0-N is the
+// event's Seq. Returns 0 when the job takes no input, -1 when its stdin
+// would pass maxStdin bytes.
+var inputScript = goredis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 'status')
+if (st ~= 'queued' and st ~= 'running') or redis.call('HGET', KEYS[1], 'interactive') ~= '1' then return 0 end
+if ARGV[1] == 'stdin' then
+  local sent = tonumber(redis.call('HGET', KEYS[1], 'inbytes') or '0')
+  if sent + #ARGV[2] > tonumber(ARGV[4]) then return -1 end
+  redis.call('HINCRBY', KEYS[1], 'inbytes', #ARGV[2])
+end
+local seq = redis.call('HINCRBY', KEYS[1], 'inseq', 1)
+redis.call('XADD', KEYS[2], '0-' .. seq, 't', ARGV[1], 'd', ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return 1
+`)
+
+// hold makes ARGV token the holder of KEYS writer for ARGV ttlMs, unless
+// another holds it: 1 held, 0 not.
+var holdScript = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v and v ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`)
+
+// release ends ARGV token's hold of KEYS writer.
+var releaseScript = goredis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
 `)

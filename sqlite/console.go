@@ -15,7 +15,8 @@ import (
 type console struct {
 	logs    livelog.Logs
 	mu      sync.Mutex
-	writers map[string]hold // by job id
+	writers map[string]hold  // by job id
+	stdin   map[string]int64 // the bytes of stdin sent, by job id
 }
 
 type hold struct {
@@ -40,13 +41,26 @@ func (s *Store) end(id string, st onpyrunner.Status) {
 	s.console.logs.End(id, st)
 	s.console.mu.Lock()
 	delete(s.console.writers, id)
+	delete(s.console.stdin, id)
 	s.console.mu.Unlock()
 }
 
 // SendInput implements onpyrunner.Console.
-func (s *Store) SendInput(_ context.Context, id string, t onpyrunner.EventType, data string) error {
-	if !s.console.logs.Add(id, t, data) {
+func (s *Store) SendInput(_ context.Context, id string, t onpyrunner.EventType, data string, maxStdin int64) error {
+	c := &s.console
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t == onpyrunner.StdinEvent && c.stdin[id]+int64(len(data)) > maxStdin {
+		return onpyrunner.Errorf(onpyrunner.CodeTooLarge, "stdin: over the server's cap of %d bytes for a job", maxStdin)
+	}
+	if !c.logs.Add(id, t, data) {
 		return onpyrunner.Errorf(onpyrunner.CodeNotFound, "job %q takes no input: it is not interactive, or it has ended", id)
+	}
+	if t == onpyrunner.StdinEvent {
+		if c.stdin == nil {
+			c.stdin = map[string]int64{}
+		}
+		c.stdin[id] += int64(len(data))
 	}
 	return nil
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // Output reaches the live log in pieces of at most flushBytes, at most
-// flushEvery after it was written: a program that prints a byte at a time
+// flushEvery after it was written (an interactive run's at once): a program that prints a byte at a time
 // does not make an event per byte.
 const (
 	flushEvery = 20 * time.Millisecond
@@ -32,6 +32,7 @@ const liveQueue = 8
 type live struct {
 	store onpyrunner.Store
 	id    string
+	every time.Duration // how long output may wait; 0: not at all
 	out   chan []onpyrunner.Event // batches for the sender
 	sent  chan struct{}           // closed when the sender has sent them all
 
@@ -45,8 +46,11 @@ type live struct {
 	timer   *time.Timer
 }
 
-func newLive(store onpyrunner.Store, id string) *live {
-	l := &live{store: store, id: id, held: map[onpyrunner.EventType][]byte{},
+// newLive batches output for the live log of job id, sent at most every
+// after it was written (0 for an interactive run, whose client waits for
+// each prompt: sent at once, batched only while the store is behind).
+func newLive(store onpyrunner.Store, id string, every time.Duration) *live {
+	l := &live{store: store, id: id, every: every, held: map[onpyrunner.EventType][]byte{},
 		out: make(chan []onpyrunner.Event, liveQueue), sent: make(chan struct{})}
 	go l.send(l.out)
 	return l
@@ -94,10 +98,11 @@ func (l *live) add(t onpyrunner.EventType, p []byte) {
 	}
 	l.held[t] = append([]byte(nil), b[cut:]...)
 	l.put(t, b[:cut])
-	if l.size >= flushBytes {
+	if l.size >= flushBytes || l.every == 0 {
 		l.flushLocked(false)
-	} else if l.timer == nil && l.size > 0 {
-		l.timer = time.AfterFunc(flushEvery, l.flush)
+	}
+	if l.timer == nil && l.size > 0 {
+		l.timer = time.AfterFunc(max(l.every, time.Millisecond), l.flush)
 	}
 }
 
@@ -136,6 +141,9 @@ func (l *live) flushLocked(last bool) {
 		select {
 		case l.out <- batch:
 		default:
+			if l.every == 0 {
+				return // kept, for the timer to try again
+			}
 			l.dropped.Add(int64(l.size))
 		}
 	}

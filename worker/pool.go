@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"runtime"
@@ -42,6 +43,9 @@ type Config struct {
 	Observer Observer
 	// NewRunner makes the runner of one slot, as the slot starts.
 	NewRunner func() Runner
+	// AttachTimeout is how long an interactive job waits, once it runs,
+	// for a client to attach before it ends failed. Default 30s.
+	AttachTimeout time.Duration
 }
 
 // Pool is a fixed set of worker slots.
@@ -61,6 +65,9 @@ func New(store onpyrunner.Store, cfg Config) *Pool {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.AttachTimeout <= 0 {
+		cfg.AttachTimeout = 30 * time.Second
 	}
 	return &Pool{store: store, cfg: cfg}
 }
@@ -107,36 +114,51 @@ func (p *Pool) runJob(runCtx context.Context, runner Runner, j *onpyrunner.Job) 
 	if p.cfg.Observer != nil {
 		p.cfg.Observer.Started(j)
 	}
-	ctx, cancel := context.WithCancel(runCtx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(runCtx)
+	defer cancel(nil)
 	canceled := make(chan struct{})
-	go p.watch(ctx, j.ID, cancel, canceled)
+	go p.watch(ctx, j.ID, func() { cancel(nil) }, canceled)
 
-	out := newLive(p.store, j.ID)
+	req := onpyrunner.RunRequest{
+		Runtime:    j.Language,
+		Version:    j.Version,
+		Code:       []byte(j.Code),
+		Stdin:      stdin(j.Input),
+		Limits:     j.Limits,
+		Unbuffered: j.Unbuffered || j.Interactive,
+	}
+	every := flushEvery
+	if j.Interactive {
+		c, ok := p.store.(onpyrunner.Console)
+		if !ok {
+			j.Status, j.Error = onpyrunner.Failed, "this server's store cannot carry an interactive job's input"
+			p.finish(ctx, j, 0)
+			return
+		}
+		con := follow(ctx, c, j, p.cfg.AttachTimeout, cancel)
+		defer con.stop()
+		req.Stdin, req.Signals, every = con.stdin, con.signals, 0
+	}
+	out := newLive(p.store, j.ID, every)
+	req.Stdout, req.Stderr = out.stream(onpyrunner.StdoutEvent), out.stream(onpyrunner.StderrEvent)
 	t0 := time.Now()
-	res, err := runner.Run(ctx, onpyrunner.RunRequest{
-		Runtime: j.Language,
-		Version: j.Version,
-		Code:    []byte(j.Code),
-		Stdin:   stdin(j.Input),
-		Limits:  j.Limits,
-		Stdout:  out.stream(onpyrunner.StdoutEvent),
-		Stderr:  out.stream(onpyrunner.StderrEvent),
-	})
+	res, err := runner.Run(ctx, req)
 	if dropped, failed := out.close(); dropped > 0 || failed > 0 {
 		// The result keeps all the output; only the live log lacks some.
 		p.cfg.Logger.Warn("live output lost", "job", j.ID, "droppedBytes", dropped, "failedAppends", failed)
 	}
 	took := time.Since(t0)
-	cancel()
+	unattached := errors.Is(context.Cause(ctx), errUnattached)
+	cancel(nil)
 
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(runCtx), 30*time.Second)
 	defer fcancel()
 	select {
 	case <-canceled:
-		// The store has it canceled already: only let go of it (its
-		// lease and queue entry, where the store has them).
-		j.Status, j.Result = onpyrunner.Canceled, nil
+		// The store has it canceled already: let go of it (its lease and
+		// queue entry, where the store has them), with what the run
+		// wrote until then.
+		j.Status, j.Result = onpyrunner.Canceled, res
 		if err := p.store.Finish(fctx, j); err != nil {
 			p.cfg.Logger.Error("let go of a canceled job", "job", j.ID, "err", err)
 		}
@@ -146,6 +168,8 @@ func (p *Pool) runJob(runCtx context.Context, runner Runner, j *onpyrunner.Job) 
 	switch {
 	case runCtx.Err() != nil:
 		j.Status = onpyrunner.Queued // drained: the next start runs it
+	case unattached:
+		j.Status, j.Error = onpyrunner.Failed, fmt.Sprintf("no client attached to this interactive job within %v of its start", p.cfg.AttachTimeout)
 	case errors.Is(err, onpyrunner.ErrNoRuntime):
 		j.Status, j.Error = onpyrunner.Failed, "this worker has no "+j.Language+" runtime"
 	case err != nil:
@@ -154,7 +178,12 @@ func (p *Pool) runJob(runCtx context.Context, runner Runner, j *onpyrunner.Job) 
 	default:
 		j.Status, j.Result = onpyrunner.Completed, res
 	}
-	if err := p.store.Finish(fctx, j); err != nil {
+	p.finish(fctx, j, took)
+}
+
+// finish stores how j ended.
+func (p *Pool) finish(ctx context.Context, j *onpyrunner.Job, took time.Duration) {
+	if err := p.store.Finish(ctx, j); err != nil {
 		p.cfg.Logger.Error("store a job's end", "job", j.ID, "err", err)
 		return
 	}

@@ -23,6 +23,7 @@ type backendFlags struct {
 	data, redis      string
 	queue            int
 	retention, lease time.Duration
+	attachTimeout    time.Duration
 	cold             bool
 	runtimes         string
 	logLevel         slog.Level
@@ -43,6 +44,7 @@ func (f *backendFlags) register(fs *flag.FlagSet, worker bool) {
 	fs.DurationVar(&f.lease, "lease", 30*time.Second, "with --redis: how long a silent worker keeps its job before another takes it over")
 	fs.StringVar(&f.runtimes, "runtimes", runtimes.DefaultDir, "folder of the runtimes built with 'onpyrunner runtime add' (offered beside the host's python3 and pypy3)")
 	fs.BoolVar(&f.cold, "cold", false, "run every job with a fresh interpreter, not in a warm sandbox (slower)")
+	fs.DurationVar(&f.attachTimeout, "attach-timeout", 30*time.Second, "how long a running interactive job waits for a client to attach before it ends failed")
 	fs.TextVar(&f.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 }
 
@@ -105,7 +107,7 @@ func newWorkers(ctx context.Context, b *backend, f backendFlags, slots int, drai
 		}
 	}
 	pool := worker.New(b.store, worker.Config{Slots: slots, Drain: drain, Logger: log, Observer: obs,
-		NewRunner: func() worker.Runner { return sb.NewLane() }})
+		AttachTimeout: f.attachTimeout, NewRunner: func() worker.Runner { return sb.NewLane() }})
 	w.parts = append(w.parts, func(ctx context.Context) error {
 		err := pool.Run(ctx) // returns once every slot has stopped
 		if cerr := sb.Close(); cerr != nil {

@@ -24,6 +24,7 @@ type serveFlags struct {
 	addr                                    string
 	slots                                   int
 	drain, maxWait, unready                 time.Duration
+	interactiveWall                         time.Duration
 	maxCode, maxInput, maxMemory, maxOutput *sizeFlag
 	reading                                 *sizeFlag
 	maxTime, maxWall                        time.Duration
@@ -48,6 +49,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.Var(f.reading, "reading-memory", "most bytes of submissions read at once (503 with Retry-After beyond; at least one largest body)")
 	fs.DurationVar(&f.maxTime, "max-time", m.CPUTime(), "most CPU time a job may ask for")
 	fs.DurationVar(&f.maxWall, "max-wall-time", m.WallTime(), "most wall time a job may ask for")
+	fs.DurationVar(&f.interactiveWall, "interactive-wall-time", 5*time.Minute, "an interactive job's wall time limit, and the most it may ask for (its clock runs while it waits for input)")
 	f.maxMemory, f.maxOutput = newSize(m.MemoryMB, 1<<20), newSize(m.OutputKB, 1<<10)
 	fs.Var(f.maxMemory, "max-memory", "most memory a job may ask for (whole MiB)")
 	fs.Var(f.maxOutput, "max-output", "largest output cap a job may ask for (whole KiB)")
@@ -88,13 +90,15 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		ReadingBytes:  f.reading.units(),
 		MaxLimits: onpyrunner.Limits{TimeMs: ms(f.maxTime), WallTimeMs: ms(f.maxWall),
 			MemoryMB: f.maxMemory.units(), OutputKB: f.maxOutput.units(), Processes: f.maxProcesses},
-		MaxWait:        f.maxWait,
-		SubmitRate:     f.rate,
-		SubmitBurst:    f.burst,
-		TrustedProxies: f.trusted,
-		Metrics:        m.Handler(),
-		Web:            web.Handler(),
-		Logger:         log,
+		MaxWait:             f.maxWait,
+		InteractiveWallTime: f.interactiveWall,
+		AttachTimeout:       f.attachTimeout,
+		SubmitRate:          f.rate,
+		SubmitBurst:         f.burst,
+		TrustedProxies:      f.trusted,
+		Metrics:             m.Handler(),
+		Web:                 web.Handler(),
+		Logger:              log,
 	}
 	parts := b.parts
 	if f.slots > 0 {
