@@ -73,7 +73,9 @@ func (ws wsSink) send(f frame) error {
 func (ws wsSink) event(seq int, t onpyrunner.EventType, data string) error {
 	return ws.send(frame{Type: string(t), Data: data, Seq: seq})
 }
-func (ws wsSink) result(j *onpyrunner.Job) error { return ws.send(frame{Type: "result", Job: public(j, false)}) }
+func (ws wsSink) result(j *onpyrunner.Job) error {
+	return ws.send(frame{Type: "result", Job: public(j, false)})
+}
 func (ws wsSink) ping() error {
 	ctx, cancel := context.WithTimeout(ws.ctx, 30*time.Second)
 	defer cancel()

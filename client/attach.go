@@ -84,7 +84,9 @@ func (a *Attachment) Stdin(ctx context.Context, data string) error {
 }
 
 // EOF closes the program's stdin.
-func (a *Attachment) EOF(ctx context.Context) error { return a.send(ctx, map[string]string{"type": "eof"}) }
+func (a *Attachment) EOF(ctx context.Context) error {
+	return a.send(ctx, map[string]string{"type": "eof"})
+}
 
 // Signal sends the program a signal by name ("SIGINT").
 func (a *Attachment) Signal(ctx context.Context, name string) error {

@@ -32,7 +32,7 @@ const liveQueue = 8
 type live struct {
 	store onpyrunner.Store
 	id    string
-	every time.Duration // how long output may wait; 0: not at all
+	every time.Duration           // how long output may wait; 0: not at all
 	out   chan []onpyrunner.Event // batches for the sender
 	sent  chan struct{}           // closed when the sender has sent them all
 
