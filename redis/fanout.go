@@ -13,16 +13,21 @@ import (
 // fanout serves every reader of live logs in this process from one Redis
 // connection: a single reader blocks in one XREAD on the streams of all the
 // jobs somebody waits on, and hands each waiter what came on its job. So
-// thousands of waiting clients (event streams, ?wait=) hold one connection,
-// not one each, and the pool stays free for everything else. A new waiter
-// wakes the blocked reader (CLIENT UNBLOCK) to read its stream too.
+// thousands of waiting clients (event streams, ?wait=, the workers of
+// interactive jobs) hold one connection, not one each, and the pool stays
+// free for everything else. A new waiter wakes the blocked reader to read
+// its stream too: it adds an entry to this process's wake stream, which
+// the reader always reads from the last entry it saw, so a wake that
+// comes before the XREAD starts to block still ends it at once.
 type fanout struct {
-	rdb *goredis.Client
+	rdb  *goredis.Client
+	wake string // the wake stream's key
 
 	mu      sync.Mutex
 	waiters map[string][]*waiter // by stream key
 	running bool
-	blocked int64 // the reader's client id while it blocks, else 0
+	reading bool   // the reader reads a set of streams made before the newest waiter's
+	woken   string // the last wake entry the reader saw
 }
 
 // waiter is one reader waiting for the entries of a stream after Seq after.
@@ -36,9 +41,12 @@ type read struct {
 	err  error
 }
 
-func newFanout(rdb *goredis.Client) *fanout {
-	return &fanout{rdb: rdb, waiters: map[string][]*waiter{}}
+func newFanout(rdb *goredis.Client, wake string) *fanout {
+	return &fanout{rdb: rdb, wake: wake, woken: "0-0", waiters: map[string][]*waiter{}}
 }
+
+// wakeTTL is how long the wake stream outlives its last entry.
+const wakeTTL = time.Hour
 
 // wait returns the entries of stream key after Seq after, once there are
 // some, or nothing when ctx ends.
@@ -48,15 +56,18 @@ func (f *fanout) wait(ctx context.Context, key string, after int) ([]goredis.XMe
 	f.waiters[key] = append(f.waiters[key], w)
 	start := !f.running
 	f.running = true
-	blocked := f.blocked
-	f.blocked = 0 // one wake-up per block is enough
+	wake := f.reading
+	f.reading = false // one wake-up per read is enough
 	f.mu.Unlock()
 	if start {
 		go f.run()
 	}
-	if blocked != 0 {
+	if wake {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		_ = f.rdb.ClientUnblock(wctx, blocked).Err()
+		pipe := f.rdb.Pipeline()
+		pipe.XAdd(wctx, &goredis.XAddArgs{Stream: f.wake, MaxLen: 16, Approx: true, Values: []string{"w", "1"}})
+		pipe.Expire(wctx, f.wake, wakeTTL)
+		_, _ = pipe.Exec(wctx)
 		cancel()
 	}
 	select {
@@ -94,13 +105,6 @@ func (f *fanout) drop(key string, w *waiter) {
 // run is the reader: it reads for the waiters there are, until none is left.
 func (f *fanout) run() {
 	ctx := context.Background()
-	var conn *goredis.Conn
-	var id int64 // conn's client id
-	defer func() {
-		if conn != nil {
-			conn.Close()
-		}
-	}()
 	for {
 		f.mu.Lock()
 		if len(f.waiters) == 0 {
@@ -108,7 +112,7 @@ func (f *fanout) run() {
 			f.mu.Unlock()
 			return
 		}
-		streams := make([]string, 0, 2*len(f.waiters))
+		streams := make([]string, 0, 2*len(f.waiters)+2)
 		var ids []string
 		for key, ws := range f.waiters {
 			from := ws[0].after
@@ -117,29 +121,18 @@ func (f *fanout) run() {
 			}
 			streams, ids = append(streams, key), append(ids, "0-"+strconv.Itoa(max(from, 0)))
 		}
+		streams, ids = append(streams, f.wake), append(ids, f.woken)
+		f.reading = true
 		f.mu.Unlock()
 		streams = append(streams, ids...)
 
-		var err error
-		if conn == nil {
-			conn = f.rdb.Conn()
-			id, err = conn.ClientID(ctx).Result()
-		}
-		if err == nil {
-			f.mu.Lock()
-			f.blocked = id
-			f.mu.Unlock()
-			var res []goredis.XStream
-			res, err = conn.XRead(ctx, &goredis.XReadArgs{Streams: streams, Count: 1000, Block: blockFor}).Result()
-			f.mu.Lock()
-			f.blocked = 0
-			f.deliver(res)
-			f.mu.Unlock()
-		}
+		res, err := f.rdb.XRead(ctx, &goredis.XReadArgs{Streams: streams, Count: 1000, Block: blockFor}).Result()
+		f.mu.Lock()
+		f.reading = false
+		f.deliver(res)
+		f.mu.Unlock()
 		if err != nil && !errors.Is(err, goredis.Nil) {
 			f.fail(err)
-			conn.Close()
-			conn = nil
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
@@ -148,6 +141,12 @@ func (f *fanout) run() {
 // deliver hands each waiter the entries after its Seq; f.mu is held.
 func (f *fanout) deliver(res []goredis.XStream) {
 	for _, st := range res {
+		if st.Stream == f.wake {
+			if n := len(st.Messages); n > 0 {
+				f.woken = st.Messages[n-1].ID
+			}
+			continue
+		}
 		for _, w := range f.waiters[st.Stream] {
 			var mine []goredis.XMessage
 			for _, m := range st.Messages {

@@ -95,7 +95,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 3*time.Second, 3*time.Second
 	opt.PoolTimeout, opt.MaxRetries, opt.PoolSize = 4*time.Second, 1, cfg.PoolSize
 	s := &Store{cfg: cfg, rdb: goredis.NewClient(opt), leases: map[string]lease{}}
-	s.fan = newFanout(s.rdb)
+	s.fan = newFanout(s.rdb, s.key("wake", rand.Text()))
 	s.streams = []string{queueKey(cfg.Prefix, onpyrunner.Runtime{})}
 	if err := s.ensureGroups(ctx); err != nil {
 		s.rdb.Close()

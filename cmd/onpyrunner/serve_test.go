@@ -48,7 +48,7 @@ var (
 )
 
 // startServe starts `onpyrunner serve` on a free loopback port.
-func startServe(t *testing.T, args ...string) *server {
+func startServe(t testing.TB, args ...string) *server {
 	t.Helper()
 	s := startCmd(t, listening, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	s.client = client.New(s.url, nil)
@@ -56,14 +56,14 @@ func startServe(t *testing.T, args ...string) *server {
 }
 
 // startWorker starts `onpyrunner worker`.
-func startWorker(t *testing.T, args ...string) *server {
+func startWorker(t testing.TB, args ...string) *server {
 	t.Helper()
 	return startCmd(t, working, append([]string{"worker"}, args...)...)
 }
 
 // startCmd starts this test binary as the onpyrunner command and waits for
 // the log line ready matches.
-func startCmd(t *testing.T, ready *regexp.Regexp, args ...string) *server {
+func startCmd(t testing.TB, ready *regexp.Regexp, args ...string) *server {
 	t.Helper()
 	testenv.Sandbox(t) // the probe, before any program runs
 	s := &server{exited: make(chan error, 1)}
