@@ -277,9 +277,28 @@ func TestCancel(t *testing.T) {
 	t.Run("stays canceled", func(t *testing.T) {
 		for _, id := range []string{queued.ID, running.ID} {
 			j, err := s.Client.Get(t.Context(), id, 0)
-			if err != nil || j.Status != onpyrunner.Canceled || j.Result != nil {
+			if err != nil || j.Status != onpyrunner.Canceled {
 				t.Errorf("job %s: %+v %v", id, j, err)
 			}
+		}
+		// The queued one never ran; the running one keeps what its run
+		// wrote (its result comes with the worker's end of it).
+		if j, _ := s.Client.Get(t.Context(), queued.ID, 0); j.Result != nil {
+			t.Errorf("the canceled queued job has a result: %+v", j.Result)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			j, _ := s.Client.Get(t.Context(), running.ID, 0)
+			if j.Result != nil {
+				if j.Result.Stdout != "started\n" {
+					t.Errorf("the canceled running job's output: %+v", j.Result)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the canceled running job has no result")
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 		j, _ := s.Client.Get(t.Context(), queued.ID, 0)
 		if j.StartedAt != nil {

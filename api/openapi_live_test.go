@@ -377,6 +377,37 @@ func TestOpenAPIConformance(t *testing.T) {
 			}
 		}},
 		{name: "events bad after", invalid: true, run: getError("/api/jobs/ABCDEFGHIJKLMNOPQRSTUVWXYZ/events?after=soon", 400, onpyrunner.CodeInvalid, "after")},
+		{name: "attach", run: func(t *testing.T, ctx context.Context) {
+			_, j := submit(t, ctx, ts.URL, "", `{"code":"print(input('? '))","interactive":true}`)
+			a, err := cl.Attach(ctx, j.ID, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			if err := a.Stdin(ctx, "x\n"); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				f, err := a.Next(ctx)
+				if err != nil {
+					t.Fatalf("no result: %v", err)
+				}
+				if f.Type == "result" {
+					if f.Job.Result == nil || f.Job.Result.Stdout != "? x\n" {
+						t.Errorf("%+v", f.Job)
+					}
+					return
+				}
+			}
+		}},
+		{name: "attach without upgrade", run: func(t *testing.T, ctx context.Context) {
+			resp, b := c.do(t, ctx, "GET", ts.URL+"/api/jobs/"+hello(t, ctx)+"/attach", "")
+			wantError(t, resp, b, 400, onpyrunner.CodeInvalid, "WebSocket")
+		}},
+		{name: "attach unknown job", run: func(t *testing.T, ctx context.Context) {
+			_, err := cl.Attach(ctx, "NOSUCHJOB", true)
+			wantClientError(t, err, 404, onpyrunner.CodeNotFound)
+		}},
 		{name: "events unknown job", run: func(t *testing.T, ctx context.Context) {
 			_, err := cl.Events(ctx, "NOSUCHJOB", 0, func(client.Event) error { return nil })
 			wantClientError(t, err, 404, onpyrunner.CodeNotFound)

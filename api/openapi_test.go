@@ -47,7 +47,7 @@ func TestOpenAPISpecValid(t *testing.T) {
 	t.Run("operations", func(t *testing.T) {
 		// The routes of routes.go (the /api/ catch-all 404 aside).
 		want := []string{
-			"DELETE /api/jobs/{jobId}", "GET /", "GET /api/jobs/{jobId}", "GET /api/jobs/{jobId}/events",
+			"DELETE /api/jobs/{jobId}", "GET /", "GET /api/jobs/{jobId}", "GET /api/jobs/{jobId}/attach", "GET /api/jobs/{jobId}/events",
 			"GET /api/openapi.yaml", "GET /api/runtimes", "GET /healthz", "GET /metrics", "GET /readyz",
 			"POST /api/jobs",
 		}
@@ -170,6 +170,12 @@ func jsonFields(typ reflect.Type) (names, always []string) {
 			continue
 		}
 		name, opts, _ := strings.Cut(tag, ",")
+		if name == "" && f.Anonymous && f.Type.Kind() == reflect.Struct {
+			// encoding/json puts an embedded struct's fields in its own.
+			n, a := jsonFields(f.Type)
+			names, always = append(names, n...), append(always, a...)
+			continue
+		}
 		if name == "" {
 			name = f.Name
 		}

@@ -230,7 +230,7 @@ type captureWriter struct {
 }
 
 func (c *captureWriter) WriteHeader(code int) {
-	if c.status == 0 && code >= 200 {
+	if c.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		c.status = code
 	}
 	c.ResponseWriter.WriteHeader(code)
