@@ -157,6 +157,14 @@ func TestInteractive(t *testing.T) {
 					t.Fatalf("err %v, %s", e.err, show(e.res))
 				}
 			})
+			t.Run("stdout before its traceback", func(t *testing.T) {
+				both := newSeen()
+				e := <-m.start(t.Context(), t, sandbox.Spec{Code: []byte("for i in range(50):\n    print('line', i)\n1/0\n"),
+					Stdout: both, Stderr: both, Unbuffered: true})
+				if e.err != nil || both.b.String() != e.res.Stdout+e.res.Stderr || !strings.HasSuffix(e.res.Stderr, "ZeroDivisionError: division by zero\n") {
+					t.Fatalf("err %v, %s; live %q", e.err, show(e.res), both.b.String())
+				}
+			})
 			// A buffered program stopped by a limit keeps what it printed.
 			for _, c := range []struct {
 				name, code string

@@ -4,6 +4,11 @@ package sandbox
 
 import (
 	"io"
+	"os"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/onpyrunner/onpyrunner"
 )
@@ -23,16 +28,82 @@ func newCapped(max int64, live io.Writer, hit chan<- onpyrunner.Verdict) *capped
 	return &capped{max: max, live: live, hit: hit}
 }
 
-// drain reads r to its end. It never uses a line reader: one line may be
-// any length.
-func (c *capped) drain(r io.Reader) {
-	chunk := make([]byte, 32<<10)
+// pair reads a program's stdout and stderr, each into its capped, in the
+// order the program wrote them as far as two pipes can tell: a read of
+// stderr first takes what stdout holds, under the lock that every read and
+// its delivery hold, so that what a program printed before an error or a
+// traceback comes before it, live and in the result. It never uses a line
+// reader: one line may be any length.
+type pair struct {
+	mu         sync.Mutex
+	out, err   *capped
+	outConn    syscall.RawConn
+	outB, errB []byte
+	outOpen    bool // stdout has not reached its end
+}
+
+// drain reads both pipes to their ends (or until they are closed).
+func (c *pair) drain(stdout, stderr *os.File) {
+	outConn, err1 := stdout.SyscallConn()
+	errConn, err2 := stderr.SyscallConn()
+	if err1 != nil || err2 != nil {
+		return
+	}
+	c.outConn, c.outB, c.errB, c.outOpen = outConn, make([]byte, 32<<10), make([]byte, 32<<10), true
+	var wg sync.WaitGroup
+	wg.Go(func() { readAll(outConn, func(fd int) (bool, error) { return c.take(fd, c.outB, c.out) }) })
+	wg.Go(func() {
+		readAll(errConn, func(fd int) (bool, error) {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			_ = c.outConn.Control(func(ofd uintptr) {
+				for c.outOpen {
+					if more, _ := c.readLocked(int(ofd), c.outB, c.out); !more {
+						break
+					}
+				}
+			})
+			return c.readLocked(fd, c.errB, c.err)
+		})
+	})
+	wg.Wait()
+}
+
+// take reads once from fd into to, holding the lock.
+func (c *pair) take(fd int, b []byte, to *capped) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.readLocked(fd, b, to)
+}
+
+// readLocked reads once; more says whether it read bytes (a zero read is
+// the end, which marks stdout's).
+func (c *pair) readLocked(fd int, b []byte, to *capped) (more bool, err error) {
+	n, err := unix.Read(fd, b)
+	if n > 0 {
+		to.keep(b[:n])
+		return true, nil
+	}
+	if err == nil && to == c.out {
+		c.outOpen = false
+	}
+	return false, err
+}
+
+// readAll reads conn until its end: read is called when the descriptor may
+// be readable, and says whether it read bytes.
+func readAll(conn syscall.RawConn, read func(fd int) (bool, error)) {
 	for {
-		n, err := r.Read(chunk)
-		if n > 0 {
-			c.keep(chunk[:n])
-		}
-		if err != nil {
+		done := false
+		err := conn.Read(func(fd uintptr) bool {
+			more, err := read(int(fd))
+			if err == unix.EAGAIN {
+				return false // wait until it is readable
+			}
+			done = !more
+			return true
+		})
+		if err != nil || done {
 			return
 		}
 	}

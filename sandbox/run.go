@@ -230,9 +230,8 @@ func (r *run) run(ctx context.Context) (*onpyrunner.Result, error) {
 	r.stdout = newCapped(r.lim.OutputKB<<10, r.spec.Stdout, r.limitHit)
 	r.stderr = newCapped(r.lim.StderrKB<<10, r.spec.Stderr, r.limitHit)
 	var streams sync.WaitGroup
-	streams.Add(2)
-	go func() { defer streams.Done(); r.stdout.drain(p.stdoutR) }()
-	go func() { defer streams.Done(); r.stderr.drain(p.stderrR) }()
+	out := &pair{out: r.stdout, err: r.stderr}
+	streams.Go(func() { out.drain(p.stdoutR, p.stderrR) })
 	if r.spec.Stdin != nil {
 		// Not waited for: a live stdin (an attached client's) may block
 		// past the run's end; the feeder ends when its source does, or at
