@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T, cfg Config) onpyrunner.Store) {
 		{"EndedCounts", Config{}, testEndedCounts},
 	}
 	tests = append(tests, eventTests...)
+	tests = append(tests, consoleTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t, tc.cfg)
