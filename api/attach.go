@@ -94,27 +94,14 @@ func (ws wsSink) fail(code onpyrunner.Code, format string, args ...any) error {
 // goes to the program; another that asks to write is refused (conflict)
 // while it holds it, and ?watch=1 attaches read-only.
 func (s *Server) attach(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("jobId")
-	q := r.URL.Query()
-	after := 0
-	if v := q.Get("after"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			s.fail(w, onpyrunner.Errorf(onpyrunner.CodeInvalid, "after: want an event id, a whole number"))
-			return
-		}
-		after = n
-	}
+	id, q := r.PathValue("jobId"), r.URL.Query()
 	watch, err := strconv.ParseBool(cmp.Or(q.Get("watch"), "false"))
 	if err != nil {
 		s.fail(w, onpyrunner.Errorf(onpyrunner.CodeInvalid, "watch: want 1 or 0 (true or false)"))
 		return
 	}
-	ctx, cancel := storeCtx(r)
-	j, err := s.store.Get(ctx, id)
-	cancel()
-	if err != nil {
-		s.fail(w, err)
+	j, after, ok := s.streamStart(w, r, 0)
+	if !ok {
 		return
 	}
 	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
@@ -127,7 +114,7 @@ func (s *Server) attach(w http.ResponseWriter, r *http.Request) {
 	}
 	defer c.CloseNow()
 	c.SetReadLimit(maxMessage)
-	ctx, cancel = context.WithCancel(context.WithoutCancel(r.Context()))
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
 	defer context.AfterFunc(s.drained, func() {
 		c.Close(websocket.StatusGoingAway, "the server is shutting down; attach again")

@@ -59,21 +59,9 @@ func eventData(ev onpyrunner.Event) any {
 // (or ?after=N) gets only what it missed. A client that comes after the job
 // has ended gets its final status, its whole output and the result.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("jobId")
 	after, _ := strconv.Atoi(r.Header.Get("Last-Event-ID"))
-	if v := r.URL.Query().Get("after"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			s.fail(w, onpyrunner.Errorf(onpyrunner.CodeInvalid, "after: want an event id, a whole number"))
-			return
-		}
-		after = n
-	}
-	ctx, cancel := storeCtx(r)
-	j, err := s.store.Get(ctx, id)
-	cancel()
-	if err != nil {
-		s.fail(w, err)
+	j, after, ok := s.streamStart(w, r, after)
+	if !ok {
 		return
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -84,12 +72,34 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	// Like a wait, a stream goes on when the client half-closes; it ends
 	// when a write fails (a heartbeat at the latest) or the server drains,
 	// and the client reconnects with Last-Event-ID.
-	ctx, cancel = context.WithCancel(context.WithoutCancel(r.Context()))
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
 	defer context.AfterFunc(s.drained, cancel)()
 	if err := s.stream(ctx, sseSink{out}, j, after); err != nil && ctx.Err() == nil {
-		s.cfg.Logger.Debug("event stream ended", "job", id, "err", err)
+		s.cfg.Logger.Debug("event stream ended", "job", j.ID, "err", err)
 	}
+}
+
+// streamStart reads what a stream of the job at r's path starts from: the
+// job, and the events already seen (?after=, else after); it answers the
+// error itself when there is one.
+func (s *Server) streamStart(w http.ResponseWriter, r *http.Request, after int) (*onpyrunner.Job, int, bool) {
+	if v := r.URL.Query().Get("after"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			s.fail(w, onpyrunner.Errorf(onpyrunner.CodeInvalid, "after: want an event id, a whole number"))
+			return nil, 0, false
+		}
+		after = n
+	}
+	ctx, cancel := storeCtx(r)
+	defer cancel()
+	j, err := s.store.Get(ctx, r.PathValue("jobId"))
+	if err != nil {
+		s.fail(w, err)
+		return nil, 0, false
+	}
+	return j, after, true
 }
 
 // sink is where a job's stream goes: an event stream or a WebSocket.

@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/onpyrunner/onpyrunner"
 )
 
@@ -55,31 +53,13 @@ func (s *Store) Input(ctx context.Context, id string, after int) ([]onpyrunner.E
 		if st == "" || onpyrunner.Status(st).Final() {
 			return nil, true, nil
 		}
-		var msgs []goredis.XMessage
-		if seq > after {
-			msgs, err = s.rdb.XRangeN(ctx, in, "0-"+strconv.Itoa(after+1), "+", 1000).Result()
-		} else {
-			wctx, cancel := context.WithTimeout(ctx, waitAtMost)
-			msgs, err = s.fan.wait(wctx, in, after)
-			cancel()
-		}
+		evs, err := s.readLog(ctx, in, after, seq)
 		if err != nil {
-			return nil, false, s.fail(err)
+			return nil, false, err
 		}
-		if len(msgs) == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, false, err
-			}
-			continue
+		if len(evs) > 0 {
+			return evs, false, nil
 		}
-		evs := make([]onpyrunner.Event, 0, len(msgs))
-		for _, m := range msgs {
-			n, _ := strconv.Atoi(m.ID[2:])
-			t, _ := m.Values["t"].(string)
-			d, _ := m.Values["d"].(string)
-			evs = append(evs, onpyrunner.Event{Seq: n, Type: onpyrunner.EventType(t), Data: d})
-		}
-		return evs, false, nil
 	}
 }
 

@@ -42,38 +42,51 @@ func (s *Store) Events(ctx context.Context, id string, after int) ([]onpyrunner.
 		if seq, _ := strconv.Atoi(seqS); onpyrunner.Status(st).Final() && after >= seq {
 			return nil, true, nil // the caller has read the whole log
 		}
-		var msgs []goredis.XMessage
-		var err error
-		if seq, _ := strconv.Atoi(seqS); seq > after {
-			// Something to read now.
-			msgs, err = s.rdb.XRangeN(ctx, ev, "0-"+strconv.Itoa(after+1), "+", 1000).Result()
-		} else {
-			// Wait with the others on the one reader, a while at most,
-			// then look at the job again.
-			wctx, cancel := context.WithTimeout(ctx, waitAtMost)
-			msgs, err = s.fan.wait(wctx, ev, after)
-			cancel()
-		}
-		if err != nil {
-			return nil, false, s.fail(err)
-		}
-		if len(msgs) == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, false, err
+		seq, _ := strconv.Atoi(seqS)
+		evs, err := s.readLog(ctx, ev, after, seq)
+		if err != nil || len(evs) == 0 {
+			if err == nil {
+				continue
 			}
-			continue
+			return nil, false, err
 		}
-		var evs []onpyrunner.Event
 		done := false
-		for _, m := range msgs {
-			seq, _ := strconv.Atoi(m.ID[2:])
-			t, _ := m.Values["t"].(string)
-			d, _ := m.Values["d"].(string)
-			evs = append(evs, onpyrunner.Event{Seq: seq, Type: onpyrunner.EventType(t), Data: d})
-			done = done || (t == string(onpyrunner.StatusEvent) && onpyrunner.Status(d).Final())
+		for _, e := range evs {
+			done = done || (e.Type == onpyrunner.StatusEvent && onpyrunner.Status(e.Data).Final())
 		}
 		return evs, done, nil
 	}
+}
+
+// readLog reads the entries of log stream key after Seq after, of seq in
+// all: those there are, or those that come within waitAtMost (none, then;
+// the caller looks at the job again). Entry 0-N is event N.
+func (s *Store) readLog(ctx context.Context, key string, after, seq int) ([]onpyrunner.Event, error) {
+	var msgs []goredis.XMessage
+	var err error
+	if seq > after {
+		// Something to read now.
+		msgs, err = s.rdb.XRangeN(ctx, key, "0-"+strconv.Itoa(after+1), "+", 1000).Result()
+	} else {
+		// Wait with the others on the one reader, a while at most.
+		wctx, cancel := context.WithTimeout(ctx, waitAtMost)
+		msgs, err = s.fan.wait(wctx, key, after)
+		cancel()
+	}
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	if len(msgs) == 0 {
+		return nil, ctx.Err()
+	}
+	evs := make([]onpyrunner.Event, 0, len(msgs))
+	for _, m := range msgs {
+		n, _ := strconv.Atoi(m.ID[2:])
+		t, _ := m.Values["t"].(string)
+		d, _ := m.Values["d"].(string)
+		evs = append(evs, onpyrunner.Event{Seq: n, Type: onpyrunner.EventType(t), Data: d})
+	}
+	return evs, nil
 }
 
 // Stats implements onpyrunner.Store.
