@@ -37,8 +37,10 @@ const (
 	writerHold = 30 * time.Second
 )
 
-// frame is one message to an attached client.
-type frame struct {
+// Frame is one message to an attached client: a status or a piece of
+// output (Type status, stdout or stderr, with Data and Seq), the result
+// (Job), or an error about what the client sent (Error).
+type Frame struct {
 	Type  string            `json:"type"`
 	Data  string            `json:"data,omitempty"`
 	Seq   int               `json:"seq,omitempty"`
@@ -60,7 +62,7 @@ type wsSink struct {
 	ctx context.Context
 }
 
-func (ws wsSink) send(f frame) error {
+func (ws wsSink) send(f Frame) error {
 	b, err := json.Marshal(f)
 	if err != nil {
 		return err
@@ -71,10 +73,10 @@ func (ws wsSink) send(f frame) error {
 }
 
 func (ws wsSink) event(seq int, t onpyrunner.EventType, data string) error {
-	return ws.send(frame{Type: string(t), Data: data, Seq: seq})
+	return ws.send(Frame{Type: string(t), Data: data, Seq: seq})
 }
 func (ws wsSink) result(j *onpyrunner.Job) error {
-	return ws.send(frame{Type: "result", Job: public(j, false)})
+	return ws.send(Frame{Type: "result", Job: public(j, false)})
 }
 func (ws wsSink) ping() error {
 	ctx, cancel := context.WithTimeout(ws.ctx, 30*time.Second)
@@ -84,7 +86,7 @@ func (ws wsSink) ping() error {
 
 // fail sends an error message; the connection stays open.
 func (ws wsSink) fail(code onpyrunner.Code, format string, args ...any) error {
-	return ws.send(frame{Type: "error", Error: onpyrunner.Errorf(code, format, args...)})
+	return ws.send(Frame{Type: "error", Error: onpyrunner.Errorf(code, format, args...)})
 }
 
 // attach serves GET /api/jobs/{jobId}/attach, a WebSocket: the job's live

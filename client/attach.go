@@ -10,18 +10,11 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/onpyrunner/onpyrunner"
+	"github.com/onpyrunner/onpyrunner/api"
 )
 
-// Frame is one message of an attached job (GET /api/jobs/{id}/attach):
-// a status, a piece of output (Type stdout or stderr, with Data and Seq),
-// the result (Job), or an error about what the client sent (Error).
-type Frame struct {
-	Type  string            `json:"type"`
-	Data  string            `json:"data"`
-	Seq   int               `json:"seq"`
-	Job   *onpyrunner.Job   `json:"job"`
-	Error *onpyrunner.Error `json:"error"`
-}
+// Frame is one message of an attached job.
+type Frame = api.Frame
 
 // Attachment is a WebSocket attached to a job: its output comes as Frames,
 // and, for the writer of an interactive job, stdin, EOF and signals go to
