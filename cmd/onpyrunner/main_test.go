@@ -70,9 +70,10 @@ func TestRunPassThrough(t *testing.T) {
 	if code != 3 || out != "out\n" || errs != "err\n" {
 		t.Errorf("exit %d out %q err %q", code, out, errs)
 	}
-	// Flags fall back to ONPYRUNNER_<FLAG>.
-	code, _, errs = cli(t, map[string]string{"ONPYRUNNER_WALL_TIME": "300ms"}, "", "run", prog(t, "import time\ntime.sleep(5)"))
-	if code != 137 || !strings.Contains(errs, "ran longer than 300 ms") {
+	// Flags fall back to ONPYRUNNER_<FLAG>. The wall limit interrupts the
+	// program first (SIGINT: 130), so that it flushes what it printed.
+	code, out, errs = cli(t, map[string]string{"ONPYRUNNER_WALL_TIME": "300ms"}, "", "run", prog(t, "import time\nprint('before')\ntime.sleep(5)"))
+	if code != 130 || out != "before\n" || !strings.Contains(errs, "KeyboardInterrupt") || !strings.Contains(errs, "ran longer than 300 ms") {
 		t.Errorf("wall limit from env: exit %d err %q", code, errs)
 	}
 }
