@@ -57,6 +57,16 @@
 // from the program's output. A run's memory is its peak resident memory as
 // if it had run alone; memory.go says how both paths count it alike.
 //
+// What a program printed outlives the limit that stops it: a buffered
+// program (python3 to a pipe, which buffers 8 KiB) stopped by a time
+// limit, a cancel or (cgroup v1, where its cgroup pauses it at the limit
+// instead of the OOM killer's kill) its memory limit first gets SIGINT and
+// 250 ms: the KeyboardInterrupt unwinds it and Python flushes stdout as it
+// exits; then the kill. A program that finishes never gets the signal.
+// stdout and stderr are read under one lock, a read of stderr first taking
+// what stdout holds, so that a traceback comes after what was printed
+// before it (two pipes keep no order between them otherwise).
+//
 // Inside its user namespace the init is uid 0 (host uid Config.UIDBase,
 // unprivileged) while it sets up, and the program is uid 1000 (a host uid
 // of its own per run in flight). The init then becomes that uid too, not
