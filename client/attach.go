@@ -2,10 +2,12 @@ package client
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
@@ -71,8 +73,12 @@ func (a *Attachment) send(ctx context.Context, m map[string]string) error {
 	return a.Send(ctx, b)
 }
 
-// Stdin sends data to the program's stdin.
+// Stdin sends data to the program's stdin (in base64 where it is not
+// UTF-8, which a JSON string cannot carry).
 func (a *Attachment) Stdin(ctx context.Context, data string) error {
+	if !utf8.ValidString(data) {
+		return a.send(ctx, map[string]string{"type": "stdin", "dataBase64": base64.StdEncoding.EncodeToString([]byte(data))})
+	}
 	return a.send(ctx, map[string]string{"type": "stdin", "data": data})
 }
 

@@ -289,6 +289,13 @@ func TestSubmitCLI(t *testing.T) {
 			t.Errorf("exit %d, stderr %q", code, errs)
 		}
 	})
+	t.Run("interactive", func(t *testing.T) {
+		code, out, errs := cli(t, nil, "Ada\n36\n", "submit", "--server", s.url, "--interactive",
+			prog(t, "name = input('Your name? ')\nage = input('Age? ')\nprint(name, age)\ninput()"))
+		if code != 1 || out != "Your name? Age? Ada 36\n" || !strings.Contains(errs, "EOFError") {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
+		}
+	})
 	t.Run("server down", func(t *testing.T) {
 		code, _, errs := cli(t, nil, "", "submit", "--server", "http://127.0.0.1:1", p)
 		if code != 1 || !strings.Contains(errs, "onpyrunner submit:") {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 
 	"github.com/onpyrunner/onpyrunner"
 	"github.com/onpyrunner/onpyrunner/api"
@@ -18,6 +20,7 @@ func submitCmd(ctx context.Context, args []string, env func(string) string, stdi
 	version := fs.String("version", "", "the Python version to run on (3.14, 3): the newest the server has that matches")
 	wait := fs.Bool("wait", false, "stream the output as it comes and exit with the program's exit code")
 	asJSON := fs.Bool("json", false, "print the job as JSON (with --wait: once it has ended)")
+	interactive := fs.Bool("interactive", false, "talk to the program: this stdin goes to it as it comes (typed or piped), Ctrl-C interrupts it, its output comes as written; implies --wait")
 	if code, ok := parseArgs(fs, args, env, stderr); !ok {
 		return code
 	}
@@ -27,7 +30,13 @@ func submitCmd(ctx context.Context, args []string, env func(string) string, stdi
 	}
 	src := string(code)
 	req := api.SubmitRequest{Code: &src, Language: *language, Version: *version}
-	in, done, err := inputArg(*input, fs.Arg(0), stdin)
+	// Interactive, this stdin is the conversation, not an input to send
+	// first (unless --input says so).
+	var in io.Reader
+	done, err := func() {}, error(nil)
+	if !*interactive || *input != "" {
+		in, done, err = inputArg(*input, fs.Arg(0), stdin)
+	}
 	if err == nil && in != nil {
 		var b []byte
 		b, err = io.ReadAll(in)
@@ -39,6 +48,10 @@ func submitCmd(ctx context.Context, args []string, env func(string) string, stdi
 		return 2
 	}
 	c := client.New(*server, nil)
+	if *interactive {
+		req.Interactive = true
+		return talk(ctx, c, req, stdin, stdout, stderr, *asJSON)
+	}
 	j, err := c.Submit(ctx, req, 0)
 	if err != nil {
 		fmt.Fprintln(stderr, "onpyrunner submit:", err)
@@ -87,4 +100,76 @@ func exitCode(j *onpyrunner.Job, stderr io.Writer) int {
 		return 1
 	}
 	return finish(j.Result, j.Limits, stderr)
+}
+
+// talk submits req as an interactive job and attaches to it: stdin goes to
+// the program as it comes, its end as EOF, this process's Ctrl-C as the
+// program's SIGINT; the output comes as written. It returns as exitCode.
+func talk(ctx context.Context, c *client.Client, req api.SubmitRequest, stdin io.Reader, stdout, stderr io.Writer, asJSON bool) int {
+	fail := func(err error) int {
+		fmt.Fprintln(stderr, "onpyrunner submit:", err)
+		return 1
+	}
+	j, err := c.Submit(ctx, req, 0)
+	if err != nil {
+		return fail(err)
+	}
+	a, err := c.Attach(ctx, j.ID, false)
+	if err != nil {
+		return fail(err)
+	}
+	defer a.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt)
+	defer signal.Stop(sigs)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-sigs:
+				_ = a.Signal(ctx, "SIGINT")
+			}
+		}
+	}()
+	go func() {
+		b := make([]byte, 32<<10)
+		for {
+			n, err := stdin.Read(b)
+			if n > 0 && a.Stdin(ctx, string(b[:n])) != nil {
+				return
+			}
+			if err != nil {
+				_ = a.EOF(ctx)
+				return
+			}
+		}
+	}()
+	var end *onpyrunner.Job
+	for end == nil {
+		f, err := a.Next(ctx)
+		if err != nil {
+			return fail(fmt.Errorf("the connection ended before the job: %w", err))
+		}
+		switch f.Type {
+		case "stdout":
+			if !asJSON {
+				io.WriteString(stdout, f.Data)
+			}
+		case "stderr":
+			if !asJSON {
+				io.WriteString(stderr, f.Data)
+			}
+		case "error":
+			fmt.Fprintln(stderr, "onpyrunner submit:", f.Error.Message)
+		case "result":
+			end = f.Job
+		}
+	}
+	if asJSON {
+		return printJSON(stdout, end)
+	}
+	return exitCode(end, stderr)
 }
