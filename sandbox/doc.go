@@ -58,11 +58,13 @@
 // if it had run alone; memory.go says how both paths count it alike.
 //
 // What a program printed outlives the limit that stops it: a buffered
-// program (python3 to a pipe, which buffers 8 KiB) stopped by a time
-// limit, a cancel or (cgroup v1, where its cgroup pauses it at the limit
-// instead of the OOM killer's kill) its memory limit first gets SIGINT and
-// 250 ms: the KeyboardInterrupt unwinds it and Python flushes stdout as it
-// exits; then the kill. A program that finishes never gets the signal.
+// program (python3 to a pipe, which buffers 8 KiB) stopped by a time limit
+// or a cancel first gets SIGINT and 250 ms: the KeyboardInterrupt unwinds
+// it and Python flushes stdout as it exits; then the kill. A program that
+// finishes never gets the signal. The memory limit is the OOM killer's, as
+// on a machine of its own: a child killed there leaves its parent running
+// (and the verdict memory_limit), and a buffered program killed there
+// loses its buffer.
 // stdout and stderr are read under one lock, a read of stderr first taking
 // what stdout holds, so that a traceback comes after what was printed
 // before it (two pipes keep no order between them otherwise).
