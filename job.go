@@ -49,10 +49,20 @@ type Job struct {
 	// when asked (a share link reopens them).
 	Code  string `json:"code,omitempty"`
 	Input string `json:"input,omitempty"`
-	// Mode says how the program talks to its client.
-	Mode
+	// Options are what the job asks of its run beyond code, input and
+	// limits.
+	Options
 	// Attempts counts the times a worker took the job.
 	Attempts int `json:"-"`
+}
+
+// Options are what a job asks of its run beyond its code, input and
+// limits; the stores keep them as one JSON value.
+type Options struct {
+	// Mode says how the program talks to its client.
+	Mode
+	// Judging holds the job's tests, if it has any.
+	Judging
 }
 
 // Mode is how a job's program talks to its client; the zero value is a

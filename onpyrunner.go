@@ -143,4 +143,14 @@ type Result struct {
 	// corrected by an empty program's run, so that warm and cold runs
 	// report the same; never above the limit.
 	MemoryKB int64 `json:"memoryKB"`
+
+	// Passed and Total count a job's tests (judge mode; absent without
+	// tests), Tests says how each went, and FirstFailure names the first
+	// that did not pass. Then the verdict, exit code and output above are
+	// the first failing test's (else the last test's), the time and memory
+	// the largest of any test.
+	Passed       *int         `json:"passed,omitempty"`
+	Total        *int         `json:"total,omitempty"`
+	Tests        []TestResult `json:"tests,omitempty"`
+	FirstFailure string       `json:"firstFailure,omitempty"`
 }

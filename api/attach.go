@@ -38,14 +38,17 @@ const (
 )
 
 // Frame is one message to an attached client: a status or a piece of
-// output (Type status, stdout or stderr, with Data and Seq), the result
-// (Job), or an error about what the client sent (Error).
+// output (Type status, stdout or stderr, with Data and Seq), a test's end
+// (Test), the result (Job), or an error about what the client sent
+// (Error).
 type Frame struct {
 	Type  string            `json:"type"`
 	Data  string            `json:"data,omitempty"`
 	Seq   int               `json:"seq,omitempty"`
 	Job   *onpyrunner.Job   `json:"job,omitempty"`
 	Error *onpyrunner.Error `json:"error,omitempty"`
+	// Test is a test's result (Type test) as it ends, in judge mode.
+	Test *onpyrunner.TestResult `json:"test,omitempty"`
 }
 
 // clientMessage is one message from an attached client.
@@ -73,6 +76,13 @@ func (ws wsSink) send(f Frame) error {
 }
 
 func (ws wsSink) event(seq int, t onpyrunner.EventType, data string) error {
+	if t == onpyrunner.TestEvent {
+		var tr onpyrunner.TestResult
+		if err := json.Unmarshal([]byte(data), &tr); err != nil {
+			return err
+		}
+		return ws.send(Frame{Type: string(t), Seq: seq, Test: &tr})
+	}
 	return ws.send(Frame{Type: string(t), Data: data, Seq: seq})
 }
 func (ws wsSink) result(j *onpyrunner.Job) error {

@@ -45,10 +45,14 @@ func (e sse) comment(s string) error {
 	return e.rc.Flush()
 }
 
-// eventData is the data of an event: a status, or a piece of output.
+// eventData is the data of an event: a status, a piece of output, or a
+// test's result (its JSON, as the worker logged it).
 func eventData(ev onpyrunner.Event) any {
-	if ev.Type == onpyrunner.StatusEvent {
+	switch ev.Type {
+	case onpyrunner.StatusEvent:
 		return map[string]string{"status": ev.Data}
+	case onpyrunner.TestEvent:
+		return json.RawMessage(ev.Data)
 	}
 	return map[string]string{"text": ev.Data}
 }

@@ -110,7 +110,7 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 func public(j *onpyrunner.Job, source bool) *onpyrunner.Job {
 	c := *j
 	if !source {
-		c.Code, c.Input = "", ""
+		c.Code, c.Input, c.Tests = "", "", nil
 	}
 	return &c
 }

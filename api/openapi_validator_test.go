@@ -147,6 +147,7 @@ func (v *specValidator) checkEvents(body []byte) (int, error) {
 		"status": v.doc.Components.Schemas["StatusEventData"].Value,
 		"stdout": v.doc.Components.Schemas["OutputEventData"].Value,
 		"stderr": v.doc.Components.Schemas["OutputEventData"].Value,
+		"test":   v.doc.Components.Schemas["TestResult"].Value,
 		"result": v.doc.Components.Schemas["Job"].Value,
 	}
 	var (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"reflect"
@@ -15,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/onpyrunner/onpyrunner"
+	"github.com/onpyrunner/onpyrunner/judge"
 )
 
 // SubmitRequest is the body of POST /api/jobs.
@@ -27,6 +29,12 @@ type SubmitRequest struct {
 	// Interactive and Unbuffered are the job's onpyrunner.Mode.
 	Interactive bool `json:"interactive,omitempty"`
 	Unbuffered  bool `json:"unbuffered,omitempty"`
+	// Tests, Compare, Tolerance and StopOnFirstFailure are the job's
+	// onpyrunner.Judging.
+	Tests              []onpyrunner.Test `json:"tests,omitempty"`
+	Compare            string            `json:"compare,omitempty"`
+	Tolerance          *float64          `json:"tolerance,omitempty"`
+	StopOnFirstFailure bool              `json:"stopOnFirstFailure,omitempty"`
 }
 
 // RequestLimits are the limits a job may ask for; a field left out takes
@@ -104,8 +112,51 @@ func (s *Server) decodeSubmit(ctx context.Context, body io.Reader) (*onpyrunner.
 	if err != nil {
 		return nil, err
 	}
+	jg, err := s.judging(&req)
+	if err != nil {
+		return nil, err
+	}
 	return &onpyrunner.Job{Language: lang, Version: rt.Version, Limits: lim, Code: *req.Code, Input: req.Input,
-		Mode: onpyrunner.Mode{Interactive: req.Interactive, Unbuffered: req.Unbuffered || req.Interactive}}, nil
+		Options: onpyrunner.Options{Mode: onpyrunner.Mode{Interactive: req.Interactive, Unbuffered: req.Unbuffered || req.Interactive},
+			Judging: jg}}, nil
+}
+
+// judging checks a submission's tests: at most MaxTests, their inputs and
+// expected outputs within MaxInputBytes in all, a known compare mode and a
+// tolerance that is a number of at least 0; none with an interactive job
+// or an input of its own.
+func (s *Server) judging(req *SubmitRequest) (onpyrunner.Judging, error) {
+	jg := onpyrunner.Judging{Tests: req.Tests, Compare: req.Compare, StopOnFirstFailure: req.StopOnFirstFailure}
+	if req.Tolerance != nil {
+		jg.Tolerance = *req.Tolerance
+	}
+	switch {
+	case !judge.Mode(req.Compare).Valid():
+		return jg, onpyrunner.Errorf(onpyrunner.CodeInvalid, "compare: %q is not a mode; want exact, lines, tokens or float", req.Compare)
+	case req.Tolerance != nil && !(*req.Tolerance >= 0 && *req.Tolerance < 1e300):
+		return jg, onpyrunner.Errorf(onpyrunner.CodeInvalid, "tolerance: want a number of at least 0")
+	case len(req.Tests) == 0 && (req.Compare != "" || req.Tolerance != nil || req.StopOnFirstFailure):
+		return jg, onpyrunner.Errorf(onpyrunner.CodeInvalid, "compare, tolerance and stopOnFirstFailure go with tests")
+	case len(req.Tests) == 0:
+		return jg, nil
+	case len(req.Tests) > s.cfg.MaxTests:
+		return jg, onpyrunner.Errorf(onpyrunner.CodeInvalid, "tests: %d, over the server's cap of %d", len(req.Tests), s.cfg.MaxTests)
+	case req.Interactive:
+		return jg, onpyrunner.Errorf(onpyrunner.CodeInvalid, "tests: an interactive job has none (its input comes from its client)")
+	case req.Input != "":
+		return jg, onpyrunner.Errorf(onpyrunner.CodeInvalid, "input: a job with tests takes each test's input instead")
+	}
+	var n int64
+	for i, t := range req.Tests {
+		n += int64(len(t.Input) + len(t.ExpectedOutput))
+		if len(t.Name) > 100 {
+			return jg, onpyrunner.Errorf(onpyrunner.CodeInvalid, "tests[%d].name: over 100 bytes", i)
+		}
+	}
+	if n > s.cfg.MaxInputBytes {
+		return jg, onpyrunner.Errorf(onpyrunner.CodeTooLarge, "tests: %d bytes of input and expected output, over the server's cap of %d", n, s.cfg.MaxInputBytes)
+	}
+	return jg, nil
 }
 
 // versionSelector is what "version" may be: one to three numbers.
@@ -119,15 +170,27 @@ func exactFields(raw []byte) error {
 		return nil // not an object: null, which the required fields catch
 	}
 	var lim struct {
-		Limits map[string]skip `json:"limits"`
+		Limits map[string]skip   `json:"limits"`
+		Tests  []map[string]skip `json:"tests"`
 	}
 	_ = json.Unmarshal(raw, &lim)
+	for i, t := range lim.Tests {
+		for k := range t {
+			if !slices.Contains([]string{"name", "input", "expectedOutput"}, k) {
+				return onpyrunner.Errorf(onpyrunner.CodeInvalid, "unknown field %q", fmt.Sprintf("tests[%d].%s", i, k))
+			}
+		}
+		if _, ok := t["expectedOutput"]; !ok {
+			return onpyrunner.Errorf(onpyrunner.CodeInvalid, "tests[%d].expectedOutput: required", i)
+		}
+	}
 	for _, set := range []struct {
 		prefix string
 		got    map[string]skip
 		want   []string
 	}{
-		{"", top, []string{"code", "input", "language", "version", "limits", "interactive", "unbuffered"}},
+		{"", top, []string{"code", "input", "language", "version", "limits", "interactive", "unbuffered",
+			"tests", "compare", "tolerance", "stopOnFirstFailure"}},
 		{"limits.", lim.Limits, []string{"timeMs", "wallTimeMs", "memoryMB", "outputKB", "processes"}},
 	} {
 		for k := range set.got {

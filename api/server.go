@@ -29,8 +29,11 @@ type Config struct {
 	RuntimeSource func(context.Context) ([]Runtime, error)
 	// MaxCodeBytes caps the code of a job. Default 128 KiB.
 	MaxCodeBytes int64
-	// MaxInputBytes caps the stdin of a job. Default 8 MiB.
+	// MaxInputBytes caps the stdin of a job (its tests' inputs and
+	// expected outputs in all). Default 8 MiB.
 	MaxInputBytes int64
+	// MaxTests caps the tests of a job. Default 100.
+	MaxTests int
 	// DefaultLimits are a job's limits where it names none. Default
 	// onpyrunner.DefaultLimits.
 	DefaultLimits onpyrunner.Limits
@@ -83,6 +86,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxInputBytes <= 0 {
 		c.MaxInputBytes = 8 << 20
+	}
+	if c.MaxTests <= 0 {
+		c.MaxTests = 100
 	}
 	if c.DefaultLimits == (onpyrunner.Limits{}) {
 		c.DefaultLimits = onpyrunner.DefaultLimits

@@ -18,11 +18,13 @@ type Event struct {
 	// ID is the event's place in the job's live log; 0 for the events
 	// replayed from a finished job and for the result.
 	ID int
-	// Type is "status", "stdout", "stderr" or "result".
+	// Type is "status", "stdout", "stderr", "test" or "result".
 	Type string
-	// Status is set for status events, Text for output, Job for the result.
+	// Status is set for status events, Text for output, Test for a test's
+	// end, Job for the result.
 	Status onpyrunner.Status
 	Text   string
+	Test   *onpyrunner.TestResult
 	Job    *onpyrunner.Job
 }
 
@@ -98,6 +100,9 @@ func decode(ev *Event, data string) error {
 	case "result":
 		ev.Job = new(onpyrunner.Job)
 		return json.Unmarshal([]byte(data), ev.Job)
+	case "test":
+		ev.Test = new(onpyrunner.TestResult)
+		return json.Unmarshal([]byte(data), ev.Test)
 	default:
 		if err := json.Unmarshal([]byte(data), &v); err != nil {
 			return fmt.Errorf("event %q: %w", ev.Type, err)

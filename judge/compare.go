@@ -8,6 +8,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/onpyrunner/onpyrunner"
 )
 
 // Mode is how output is compared with the expected output.
@@ -41,11 +43,7 @@ func (m Mode) Valid() bool {
 // Diff is the first difference between expected and actual output: the
 // line (from 1) of the output where it is, and the expected and actual
 // line there (for tokens and float, the tokens).
-type Diff struct {
-	Line     int    `json:"line"`
-	Expected string `json:"expected"`
-	Got      string `json:"got"`
-}
+type Diff = onpyrunner.Diff
 
 // maxShown bounds what a Diff shows of a line.
 const maxShown = 200

@@ -25,7 +25,7 @@ func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
 	if err != nil {
 		return err
 	}
-	mode, err := json.Marshal(j.Mode)
+	options, err := json.Marshal(j.Options)
 	if err != nil {
 		return err
 	}
@@ -39,7 +39,7 @@ func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
 	j.Status, j.CreatedAt = onpyrunner.Queued, time.Now().UTC().Truncate(time.Microsecond)
 	job, ev := s.jobKeys(j.ID)
 	n, err := submitScript.Run(ctx, s.rdb, []string{job, s.queueKey(j), s.key("queued"), ev},
-		s.cfg.QueueCap, j.ID, "language", j.Language, "version", j.Version, "limits", limits, "mode", mode, "interactive", interactive,
+		s.cfg.QueueCap, j.ID, "language", j.Language, "version", j.Version, "limits", limits, "options", options, "interactive", interactive,
 		"code", j.Code, "input", j.Input, "created", micros(j.CreatedAt)).Int()
 	if err != nil {
 		return s.fail(err)
@@ -79,9 +79,9 @@ func decodeJob(id string, h map[string]string) (*onpyrunner.Job, error) {
 	if err := json.Unmarshal([]byte(h["limits"]), &j.Limits); err != nil {
 		return nil, fmt.Errorf("redis: job %s: limits: %w", id, err)
 	}
-	if m := h["mode"]; m != "" {
-		if err := json.Unmarshal([]byte(m), &j.Mode); err != nil {
-			return nil, fmt.Errorf("redis: job %s: mode: %w", id, err)
+	if o := h["options"]; o != "" {
+		if err := json.Unmarshal([]byte(o), &j.Options); err != nil {
+			return nil, fmt.Errorf("redis: job %s: options: %w", id, err)
 		}
 	}
 	if r := h["result"]; r != "" {

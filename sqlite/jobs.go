@@ -16,7 +16,7 @@ func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
 	if err != nil {
 		return err
 	}
-	mode, err := json.Marshal(j.Mode)
+	options, err := json.Marshal(j.Options)
 	if err != nil {
 		return err
 	}
@@ -40,7 +40,7 @@ func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
 		return onpyrunner.Errorf(onpyrunner.CodeUnavailable,
 			"the job store is at its byte budget (%.1f MiB); try again when older jobs have expired", float64(s.cfg.MaxBytes)/(1<<20))
 	}
-	if _, err := tx.StmtContext(ctx, s.st.insert).ExecContext(ctx, j.ID, j.Language, j.Version, string(limits), string(mode),
+	if _, err := tx.StmtContext(ctx, s.st.insert).ExecContext(ctx, j.ID, j.Language, j.Version, string(limits), string(options),
 		j.Code, j.Input, j.CreatedAt.UnixMicro()); err != nil {
 		return s.fail(err)
 	}
@@ -56,17 +56,17 @@ func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
 	return nil
 }
 
-const columns = `id, status, language, version, limits, mode, code, input, created_at, started_at, finished_at, result, error, attempts`
+const columns = `id, status, language, version, limits, options, code, input, created_at, started_at, finished_at, result, error, attempts`
 
 func scanJob(row interface{ Scan(...any) error }) (*onpyrunner.Job, error) {
 	var (
 		j                 onpyrunner.Job
-		limits, mode      string
+		limits, options   string
 		result            sql.NullString
 		created           int64
 		started, finished sql.NullInt64
 	)
-	if err := row.Scan(&j.ID, &j.Status, &j.Language, &j.Version, &limits, &mode, &j.Code, &j.Input, &created,
+	if err := row.Scan(&j.ID, &j.Status, &j.Language, &j.Version, &limits, &options, &j.Code, &j.Input, &created,
 		&started, &finished, &result, &j.Error, &j.Attempts); err != nil {
 		return nil, err
 	}
@@ -75,7 +75,7 @@ func scanJob(row interface{ Scan(...any) error }) (*onpyrunner.Job, error) {
 	if err := json.Unmarshal([]byte(limits), &j.Limits); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(mode), &j.Mode); err != nil {
+	if err := json.Unmarshal([]byte(options), &j.Options); err != nil {
 		return nil, err
 	}
 	if result.Valid {

@@ -61,7 +61,7 @@ type stmts struct {
 func (s *Store) prepare(ctx context.Context) error {
 	var errs [5]error
 	s.st.count, errs[0] = s.w.PrepareContext(ctx, `SELECT COUNT(*) FROM jobs WHERE status = 'queued'`)
-	s.st.insert, errs[1] = s.w.PrepareContext(ctx, `INSERT INTO jobs (id, status, language, version, limits, mode, code, input, created_at)
+	s.st.insert, errs[1] = s.w.PrepareContext(ctx, `INSERT INTO jobs (id, status, language, version, limits, options, code, input, created_at)
 		VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?)`)
 	s.st.claim, errs[2] = s.w.PrepareContext(ctx, `UPDATE jobs SET status = 'running', started_at = ?,
 		attempts = attempts + 1 WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY rowid LIMIT 1)
@@ -92,7 +92,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 	error       TEXT NOT NULL DEFAULT '',
 	attempts    INTEGER NOT NULL DEFAULT 0,
 	version     TEXT NOT NULL DEFAULT '',
-	mode        TEXT NOT NULL DEFAULT '{}'
+	options     TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
@@ -171,8 +171,8 @@ func (s *Store) recover(ctx context.Context) error {
 	if _, err := s.w.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("sqlite: schema: %w", err)
 	}
-	// A store made before jobs had versions, or modes, gets the columns.
-	for _, col := range []string{`version TEXT NOT NULL DEFAULT ''`, `mode TEXT NOT NULL DEFAULT '{}'`} {
+	// A store made before jobs had versions, or options, gets the columns.
+	for _, col := range []string{`version TEXT NOT NULL DEFAULT ''`, `options TEXT NOT NULL DEFAULT '{}'`} {
 		if _, err := s.w.ExecContext(ctx, `ALTER TABLE jobs ADD COLUMN `+col); err != nil &&
 			!strings.Contains(err.Error(), "duplicate column") {
 			return fmt.Errorf("sqlite: schema: %w", err)
@@ -189,19 +189,19 @@ func (s *Store) recover(ctx context.Context) error {
 		WHERE status = 'running'`); err != nil {
 		return fmt.Errorf("sqlite: recover: %w", err)
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT id, mode FROM jobs WHERE status = 'queued'`)
+	rows, err := s.r.QueryContext(ctx, `SELECT id, options FROM jobs WHERE status = 'queued'`)
 	if err != nil {
 		return fmt.Errorf("sqlite: recover: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id, mode string
-		var m onpyrunner.Mode
-		if err := rows.Scan(&id, &mode); err != nil {
+		var id, options string
+		var o onpyrunner.Options
+		if err := rows.Scan(&id, &options); err != nil {
 			return fmt.Errorf("sqlite: recover: %w", err)
 		}
-		_ = json.Unmarshal([]byte(mode), &m) // a bad one: a batch run
-		s.open(id, m)
+		_ = json.Unmarshal([]byte(options), &o) // a bad one: a batch run
+		s.open(id, o.Mode)
 	}
 	s.wake()
 	return rows.Err()

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/onpyrunner/onpyrunner"
+	"github.com/onpyrunner/onpyrunner/judge"
 )
 
 // Runner runs one program at a time for one slot of the pool (the
@@ -142,7 +144,13 @@ func (p *Pool) runJob(runCtx context.Context, runner Runner, j *onpyrunner.Job) 
 	out := newLive(p.store, j.ID, every)
 	req.Stdout, req.Stderr = out.stream(onpyrunner.StdoutEvent), out.stream(onpyrunner.StderrEvent)
 	t0 := time.Now()
-	res, err := runner.Run(ctx, req)
+	var res *onpyrunner.Result
+	var err error
+	if len(j.Tests) > 0 {
+		res, err = judge.Run(ctx, runner, req, j.Judging, func(tr onpyrunner.TestResult) { p.tested(j.ID, tr) })
+	} else {
+		res, err = runner.Run(ctx, req)
+	}
 	if dropped, failed := out.close(); dropped > 0 || failed > 0 {
 		// The result keeps all the output; only the live log lacks some.
 		p.cfg.Logger.Warn("live output lost", "job", j.ID, "droppedBytes", dropped, "failedAppends", failed)
@@ -195,6 +203,19 @@ func (p *Pool) finish(ctx context.Context, j *onpyrunner.Job, took time.Duration
 			"cpuMs", r.TimeMs, "wallMs", r.WallTimeMs)
 	} else {
 		p.cfg.Logger.Info("job", "id", j.ID, "runtime", j.Language, "status", j.Status, "error", j.Error)
+	}
+}
+
+// tested puts a test's end into the job's live log.
+func (p *Pool) tested(id string, tr onpyrunner.TestResult) {
+	b, err := json.Marshal(tr)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.store.Append(ctx, id, onpyrunner.TestEvent, string(b)); err != nil {
+		p.cfg.Logger.Warn("live test result lost", "job", id, "err", err)
 	}
 }
 

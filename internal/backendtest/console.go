@@ -2,6 +2,7 @@ package backendtest
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -40,17 +41,23 @@ func send(t testing.TB, c onpyrunner.Console, id string, ty onpyrunner.EventType
 	}
 }
 
+// testConsoleMode: a job's options (its mode, its tests) are kept as
+// given; a job without has none.
 func testConsoleMode(t *testing.T, s onpyrunner.Store) {
-	j := submit(t, s, interactiveJob())
-	if got := get(t, s, j.ID); got.Mode != j.Mode {
-		t.Fatalf("stored mode %+v, want %+v", got.Mode, j.Mode)
+	j := interactiveJob()
+	j.Judging = onpyrunner.Judging{Compare: "float", Tolerance: 0.5, StopOnFirstFailure: true,
+		Tests: []onpyrunner.Test{{Name: "a", Input: "1 2\n", ExpectedOutput: "3\n"}, {Input: "", ExpectedOutput: ""}}}
+	submit(t, s, j)
+	want := fmt.Sprint(j.Options)
+	if got := get(t, s, j.ID); fmt.Sprint(got.Options) != want {
+		t.Fatalf("stored options %+v, want %s", got.Options, want)
 	}
-	if got := claim(t, s); got.Mode != j.Mode {
-		t.Fatalf("claimed mode %+v, want %+v", got.Mode, j.Mode)
+	if got := claim(t, s); fmt.Sprint(got.Options) != want {
+		t.Fatalf("claimed options %+v, want %s", got.Options, want)
 	}
 	plain := submit(t, s, newJob())
-	if got := get(t, s, plain.ID); got.Mode != (onpyrunner.Mode{}) {
-		t.Fatalf("a batch job's mode: %+v", got.Mode)
+	if got := get(t, s, plain.ID); got.Mode != (onpyrunner.Mode{}) || got.Tests != nil {
+		t.Fatalf("a batch job's options: %+v", got.Options)
 	}
 }
 
