@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 
 	"github.com/onpyrunner/onpyrunner"
+	"github.com/onpyrunner/onpyrunner/judge"
 	"github.com/onpyrunner/onpyrunner/sandbox"
 )
 
@@ -29,6 +31,8 @@ func runCmd(ctx context.Context, args []string, env func(string) string, stdin i
 	processes := fs.Int64("processes", d.Processes, "processes and threads at once")
 	openFiles := fs.Int64("open-files", d.OpenFiles, "open files per process")
 	asJSON := fs.Bool("json", false, "print the result object as JSON (exit 0 whenever the run happened)")
+	testDir := fs.String("tests", "", "folder of tests (N.in with N.out or N.ans): run the program once per test, print a line for each, exit 1 when any fails")
+	compare := fs.String("compare", "lines", "with --tests: exact, lines, tokens or float")
 	if code, ok := parseArgs(fs, args, env, stderr); !ok {
 		return code
 	}
@@ -46,15 +50,24 @@ func runCmd(ctx context.Context, args []string, env func(string) string, stdin i
 			FileSizeKB: fileSize.units(), OpenFiles: *openFiles,
 		},
 	}
-	in, done, err := inputArg(*input, fs.Arg(0), stdin)
-	if err != nil {
-		fmt.Fprintln(stderr, "onpyrunner run:", err)
-		return 2
-	}
-	defer done()
-	spec.Stdin = in
-	if !*asJSON { // pass the output through as it comes
-		spec.Stdout, spec.Stderr = stdout, stderr
+	var tests []onpyrunner.Test
+	if *testDir != "" {
+		var err error
+		if tests, err = readTests(*testDir); err != nil || !judge.Mode(*compare).Valid() {
+			fmt.Fprintln(stderr, "onpyrunner run:", cmp.Or(err, fmt.Errorf("--compare %q: want exact, lines, tokens or float", *compare)))
+			return 2
+		}
+	} else {
+		in, done, err := inputArg(*input, fs.Arg(0), stdin)
+		if err != nil {
+			fmt.Fprintln(stderr, "onpyrunner run:", err)
+			return 2
+		}
+		defer done()
+		spec.Stdin = in
+		if !*asJSON { // pass the output through as it comes
+			spec.Stdout, spec.Stderr = stdout, stderr
+		}
 	}
 	sb, err := sandbox.New(sandbox.Config{RuntimesDir: *rtDir})
 	if err != nil {
@@ -66,6 +79,25 @@ func runCmd(ctx context.Context, args []string, env func(string) string, stdin i
 			fmt.Fprintln(stderr, "onpyrunner run:", err)
 		}
 	}()
+	if tests != nil { // one warm slot for them all, as a worker runs a job's tests
+		lane := sb.NewLane()
+		defer lane.Close()
+		res, err := judge.Run(ctx, lane, spec, onpyrunner.Judging{Tests: tests, Compare: *compare}, func(tr onpyrunner.TestResult) {
+			if !*asJSON {
+				printTest(stdout, tr)
+			}
+		})
+		if err != nil {
+			fmt.Fprintln(stderr, "onpyrunner run:", err)
+			return 1
+		}
+		summary := stdout
+		if *asJSON {
+			printJSON(stdout, res)
+			summary = stderr
+		}
+		return testsExit(summary, res)
+	}
 	res, err := sb.Run(ctx, spec)
 	if err != nil {
 		fmt.Fprintln(stderr, "onpyrunner run:", err)

@@ -20,6 +20,8 @@ func submitCmd(ctx context.Context, args []string, env func(string) string, stdi
 	version := fs.String("version", "", "the Python version to run on (3.14, 3): the newest the server has that matches")
 	wait := fs.Bool("wait", false, "stream the output as it comes and exit with the program's exit code")
 	asJSON := fs.Bool("json", false, "print the job as JSON (with --wait: once it has ended)")
+	testDir := fs.String("tests", "", "folder of tests (N.in with N.out or N.ans): the job runs the program once per test; a line for each as it ends; exit 1 when any fails")
+	compare := fs.String("compare", "", "with --tests: exact, lines (the server's default), tokens or float")
 	interactive := fs.Bool("interactive", false, "talk to the program: this stdin goes to it as it comes (typed or piped), Ctrl-C interrupts it, its output comes as written; implies --wait")
 	if code, ok := parseArgs(fs, args, env, stderr); !ok {
 		return code
@@ -48,6 +50,15 @@ func submitCmd(ctx context.Context, args []string, env func(string) string, stdi
 		return 2
 	}
 	c := client.New(*server, nil)
+	if *testDir != "" {
+		tests, err := readTests(*testDir)
+		if err != nil {
+			fmt.Fprintln(stderr, "onpyrunner submit:", err)
+			return 2
+		}
+		req.Tests, req.Compare, req.Input = tests, *compare, ""
+		return judged(ctx, c, req, stdout, stderr, *asJSON)
+	}
 	if *interactive {
 		req.Interactive = true
 		return talk(ctx, c, req, stdin, stdout, stderr, *asJSON)
@@ -172,4 +183,31 @@ func talk(ctx context.Context, c *client.Client, req api.SubmitRequest, stdin io
 		return printJSON(stdout, end)
 	}
 	return exitCode(end, stderr)
+}
+
+// judged submits a job with tests, prints a line for each test as it ends
+// and returns 0 when all were accepted, else 1.
+func judged(ctx context.Context, c *client.Client, req api.SubmitRequest, stdout, stderr io.Writer, asJSON bool) int {
+	j, err := c.Submit(ctx, req, 0)
+	if err == nil {
+		j, err = c.Events(ctx, j.ID, 0, func(ev client.Event) error {
+			if ev.Type == "test" && !asJSON {
+				printTest(stdout, *ev.Test)
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "onpyrunner submit:", err)
+		return 1
+	}
+	if j.Result == nil {
+		return exitCode(j, stderr)
+	}
+	summary := stdout
+	if asJSON {
+		printJSON(stdout, j)
+		summary = stderr
+	}
+	return testsExit(summary, j.Result)
 }
