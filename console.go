@@ -49,3 +49,13 @@ var Signals = map[string]syscall.Signal{
 	"SIGUSR1": syscall.SIGUSR1,
 	"SIGUSR2": syscall.SIGUSR2,
 }
+
+// Batches keeps which jobs were submitted together (POST /api/batches).
+// Both stores implement it; a batch goes when its jobs do (the store's
+// retention).
+type Batches interface {
+	// SaveBatch records batch id as the jobs ids, in order.
+	SaveBatch(ctx context.Context, id string, jobs []string) error
+	// Batch returns batch id's jobs, or CodeNotFound.
+	Batch(ctx context.Context, id string) ([]string, error)
+}

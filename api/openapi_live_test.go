@@ -400,6 +400,24 @@ func TestOpenAPIConformance(t *testing.T) {
 				}
 			}
 		}},
+		{name: "batch", run: func(t *testing.T, ctx context.Context) {
+			b, err := cl.SubmitBatch(ctx, []api.SubmitRequest{{Code: ptr("print(1)")}, {Code: ptr("print(2)")}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := cl.Batch(ctx, b.BatchID, 30*time.Second)
+			if err != nil || len(got.Jobs) != 2 || got.Jobs[1].Result == nil || got.Jobs[1].Result.Stdout != "2\n" {
+				t.Errorf("%+v %v", got, err)
+			}
+		}},
+		{name: "batch bad job", invalid: true, run: func(t *testing.T, ctx context.Context) {
+			_, err := cl.SubmitBatch(ctx, []api.SubmitRequest{{Code: ptr("print(1)")}, {}})
+			wantClientError(t, err, 400, onpyrunner.CodeInvalid)
+		}},
+		{name: "batch unknown", run: func(t *testing.T, ctx context.Context) {
+			_, err := cl.Batch(ctx, "NOSUCHBATCH", 0)
+			wantClientError(t, err, 404, onpyrunner.CodeNotFound)
+		}},
 		{name: "attach without upgrade", run: func(t *testing.T, ctx context.Context) {
 			resp, b := c.do(t, ctx, "GET", ts.URL+"/api/jobs/"+hello(t, ctx)+"/attach", "")
 			wantError(t, resp, b, 400, onpyrunner.CodeInvalid, "WebSocket")

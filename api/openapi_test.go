@@ -47,9 +47,9 @@ func TestOpenAPISpecValid(t *testing.T) {
 	t.Run("operations", func(t *testing.T) {
 		// The routes of routes.go (the /api/ catch-all 404 aside).
 		want := []string{
-			"DELETE /api/jobs/{jobId}", "GET /", "GET /api/jobs/{jobId}", "GET /api/jobs/{jobId}/attach", "GET /api/jobs/{jobId}/events",
+			"DELETE /api/jobs/{jobId}", "GET /", "GET /api/batches/{batchId}", "GET /api/jobs/{jobId}", "GET /api/jobs/{jobId}/attach", "GET /api/jobs/{jobId}/events",
 			"GET /api/openapi.yaml", "GET /api/runtimes", "GET /healthz", "GET /metrics", "GET /readyz",
-			"POST /api/jobs",
+			"POST /api/batches", "POST /api/jobs",
 		}
 		var got []string
 		for path, item := range doc.Paths.Map() {

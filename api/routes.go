@@ -29,6 +29,8 @@ func (s *Server) routes() {
 		{"DELETE", "/api/jobs/{jobId}", s.cancel},
 		{"GET", "/api/jobs/{jobId}/events", s.events},
 		{"GET", "/api/jobs/{jobId}/attach", s.attach},
+		{"POST", "/api/batches", s.submitBatch},
+		{"GET", "/api/batches/{batchId}", s.getBatch},
 		{"GET", "/api/runtimes", s.runtimes},
 		{"GET", "/api/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 			// A browser that follows a link gets text it shows, not a file

@@ -34,6 +34,8 @@ type Config struct {
 	MaxInputBytes int64
 	// MaxTests caps the tests of a job. Default 100.
 	MaxTests int
+	// MaxBatch caps the jobs of a batch. Default 100.
+	MaxBatch int
 	// DefaultLimits are a job's limits where it names none. Default
 	// onpyrunner.DefaultLimits.
 	DefaultLimits onpyrunner.Limits
@@ -89,6 +91,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxTests <= 0 {
 		c.MaxTests = 100
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 100
 	}
 	if c.DefaultLimits == (onpyrunner.Limits{}) {
 		c.DefaultLimits = onpyrunner.DefaultLimits

@@ -128,3 +128,26 @@ func (c *Client) Runtimes(ctx context.Context) (*api.RuntimesResponse, error) {
 	_, err := c.do(ctx, http.MethodGet, "/api/runtimes", nil, &r, http.StatusOK)
 	return &r, err
 }
+
+// SubmitBatch submits jobs together: all are queued, or none (the error
+// names the first bad one).
+func (c *Client) SubmitBatch(ctx context.Context, jobs []api.SubmitRequest) (*api.BatchResponse, error) {
+	raw := make([]json.RawMessage, len(jobs))
+	for i, j := range jobs {
+		b, err := json.Marshal(j)
+		if err != nil {
+			return nil, err
+		}
+		raw[i] = b
+	}
+	var out api.BatchResponse
+	_, err := c.do(ctx, http.MethodPost, "/api/batches", api.BatchRequest{Jobs: raw}, &out, http.StatusAccepted)
+	return &out, err
+}
+
+// Batch returns a batch's jobs, after waiting up to wait for all to end.
+func (c *Client) Batch(ctx context.Context, id string, wait time.Duration) (*api.BatchResponse, error) {
+	var out api.BatchResponse
+	_, err := c.do(ctx, http.MethodGet, "/api/batches/"+url.PathEscape(id)+waitQuery(wait), nil, &out, http.StatusOK)
+	return &out, err
+}

@@ -94,6 +94,12 @@ CREATE TABLE IF NOT EXISTS jobs (
 	version     TEXT NOT NULL DEFAULT '',
 	options     TEXT NOT NULL DEFAULT '{}'
 );
+-- Jobs submitted together: their ids as a JSON array.
+CREATE TABLE IF NOT EXISTS batches (
+	id         TEXT PRIMARY KEY,
+	jobs       TEXT NOT NULL,
+	created_at INTEGER NOT NULL
+);
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
 -- Jobs ended, by final status and verdict: counted by the database where a
@@ -236,6 +242,10 @@ func (s *Store) Run(ctx context.Context) error {
 func (s *Store) Expire(ctx context.Context, t time.Time) (int64, error) {
 	res, err := s.w.ExecContext(ctx, `DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?`, t.UnixMicro())
 	if err != nil {
+		return 0, fmt.Errorf("sqlite: expire: %w", err)
+	}
+	// A batch goes with its jobs: a day after they may have gone.
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM batches WHERE created_at < ?`, t.Add(-24*time.Hour).UnixMicro()); err != nil {
 		return 0, fmt.Errorf("sqlite: expire: %w", err)
 	}
 	return res.RowsAffected()

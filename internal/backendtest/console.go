@@ -17,6 +17,7 @@ var consoleTests = []test{
 	{"ConsoleRefused", Config{}, testConsoleRefused},
 	{"ConsoleWriter", Config{}, testConsoleWriter},
 	{"CancelKeepsResult", Config{}, testCancelKeepsResult},
+	{"Batches", Config{}, testBatches},
 }
 
 func console(t testing.TB, s onpyrunner.Store) onpyrunner.Console {
@@ -194,4 +195,22 @@ func testCancelKeepsResult(t *testing.T, s onpyrunner.Store) {
 func isCode(err error, c onpyrunner.Code) bool {
 	e, ok := errors.AsType[*onpyrunner.Error](err)
 	return ok && e.Code == c
+}
+
+func testBatches(t *testing.T, s onpyrunner.Store) {
+	b, ok := s.(onpyrunner.Batches)
+	if !ok {
+		t.Fatalf("%T keeps no batches", s)
+	}
+	ids := []string{submit(t, s, newJob()).ID, submit(t, s, newJob()).ID}
+	if err := b.SaveBatch(bounded(t, wait), "bt-batch", ids); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.Batch(bounded(t, wait), "bt-batch")
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(ids) {
+		t.Fatalf("%v %v, want %v", got, err, ids)
+	}
+	if _, err := b.Batch(bounded(t, wait), "bt-nosuchbatch"); !isCode(err, onpyrunner.CodeNotFound) {
+		t.Fatalf("an unknown batch: %v", err)
+	}
 }
