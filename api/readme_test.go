@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -77,9 +78,9 @@ func TestREADMEExamples(t *testing.T) {
 	var s *testServer
 	m := metrics.New(func(ctx context.Context) (onpyrunner.Stats, error) { return s.Store.Stats(ctx) })
 	s = newServer(t, serverOpts{api: api.Config{Metrics: m.Handler()}, fake: true})
-	id := ""
+	id, batch := "", ""
 	for _, ex := range readmeExamples(t) {
-		path := strings.ReplaceAll(ex.path, "$ID", id)
+		path := strings.NewReplacer("$ID", id, "$BATCH", batch).Replace(ex.path)
 		req, err := http.NewRequestWithContext(t.Context(), ex.method, s.URL+path, strings.NewReader(ex.body))
 		if err != nil {
 			t.Fatal(err)
@@ -96,9 +97,9 @@ func TestREADMEExamples(t *testing.T) {
 		case ex.status == 0 && resp.StatusCode/100 != 2:
 			t.Errorf("%s %s: %d: %.200s", ex.method, path, resp.StatusCode, b)
 		}
-		var j struct{ JobID string }
-		if ex.method == "POST" && json.Unmarshal(b, &j) == nil && id == "" {
-			id = j.JobID
+		var j struct{ JobID, BatchID string }
+		if ex.method == "POST" && json.Unmarshal(b, &j) == nil {
+			id, batch = cmp.Or(id, j.JobID), cmp.Or(batch, j.BatchID)
 		}
 	}
 	if id == "" {
