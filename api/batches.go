@@ -34,23 +34,11 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, onpyrunner.Errorf(onpyrunner.CodeNotFound, "this server keeps no batches"))
 		return
 	}
-	if !s.limit.allow(r) {
-		s.fail(w, onpyrunner.Errorf(onpyrunner.CodeTooMany, "too many submissions from you; slow down"))
+	size, release, ok := s.admit(w, r, s.maxBatchBody())
+	if !ok {
 		return
 	}
-	if s.draining() {
-		s.fail(w, onpyrunner.Errorf(onpyrunner.CodeUnavailable, "this server is shutting down; submit again shortly"))
-		return
-	}
-	size := s.maxBatchBody()
-	if r.ContentLength >= 0 && r.ContentLength < size {
-		size = r.ContentLength
-	}
-	if !s.reading.TryAcquire(size) {
-		s.fail(w, onpyrunner.Errorf(onpyrunner.CodeUnavailable, "the server is busy reading other submissions; submit again shortly"))
-		return
-	}
-	defer s.reading.Release(size)
+	defer release()
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, size))
 	if err != nil {
 		s.fail(w, onpyrunner.Errorf(onpyrunner.CodeTooLarge, "the request body is over %d bytes", s.maxBatchBody()))

@@ -12,29 +12,40 @@ import (
 // newID returns a job id: 128 random bits, in 26 base32 characters.
 func newID() string { return rand.Text() }
 
-func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
+// admit lets a submission in: within its client's rate, while the server
+// is not draining, with room to read a body of at most max bytes (which it
+// holds until release); else it answers the refusal.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, max int64) (size int64, release func(), ok bool) {
 	if !s.limit.allow(r) {
 		s.fail(w, onpyrunner.Errorf(onpyrunner.CodeTooMany, "too many submissions from you; slow down"))
-		return
-	}
-	wait, err := s.parseWait(r.URL.Query().Get("wait"))
-	if err != nil {
-		s.fail(w, err)
-		return
+		return 0, nil, false
 	}
 	if s.draining() {
 		s.fail(w, onpyrunner.Errorf(onpyrunner.CodeUnavailable, "this server is shutting down; submit again shortly"))
-		return
+		return 0, nil, false
 	}
-	size := s.maxBody()
+	size = max
 	if r.ContentLength >= 0 && r.ContentLength < size {
 		size = r.ContentLength
 	}
 	if !s.reading.TryAcquire(size) {
 		s.fail(w, onpyrunner.Errorf(onpyrunner.CodeUnavailable, "the server is busy reading other submissions; submit again shortly"))
+		return 0, nil, false
+	}
+	return size, func() { s.reading.Release(size) }, true
+}
+
+func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
+	wait, err := s.parseWait(r.URL.Query().Get("wait"))
+	if err != nil {
+		s.fail(w, err)
 		return
 	}
-	defer s.reading.Release(size)
+	size, release, ok := s.admit(w, r, s.maxBody())
+	if !ok {
+		return
+	}
+	defer release()
 	ctx, cancel := storeCtx(r)
 	defer cancel()
 	j, err := s.decodeSubmit(ctx, http.MaxBytesReader(w, r.Body, size))
