@@ -7,6 +7,10 @@
 // learner types in the output (the terminal), Ctrl+C (SIGINT) and Ctrl+D
 // (end of input). Where the WebSocket cannot open, runs read the Input box
 // only and their output streams over Server-Sent Events (or long polls).
+//
+// The Tests panel runs the code once per test (judge mode, not
+// interactive) and shows each test's end as its "test" event comes; the
+// Limits box sets the limits of both kinds of run.
 (function () {
   "use strict";
   var say = window.OnPySay;
@@ -22,7 +26,15 @@
     stopTimer: 0, note: "",
     // noSocket: a WebSocket would not open here; runs read the Input box only.
     noSocket: false,
+    // mode is what the run followed is: "run" (the Run button) or "tests";
+    // testLimits are the limits a test run asked for, to word its tests.
+    mode: "run", testLimits: null, testNames: [], testsDone: 0,
   };
+  var tview;
+  // MAX_TESTS is the most tests a job may carry.
+  var MAX_TESTS = 100;
+  // LIMITS are the limits boxes: the end of their ids, and their fields.
+  var LIMITS = [["time", "timeMs"], ["wall", "wallTimeMs"], ["memory", "memoryMB"], ["output", "outputKB"]];
   // GRACE is how long Stop lets a run handle its KeyboardInterrupt before it
   // kills it.
   var GRACE = 2000;
@@ -62,8 +74,9 @@
 
   // event shows one event of the run, from the socket or the event stream.
   function event(type, data) {
+    if (type === "test") return testEnded(data);
     if (type === "status") showProgress(data);
-    else if (type === "stdout" || type === "stderr") {
+    else if ((type === "stdout" || type === "stderr") && st.mode !== "tests") {
       view.append(data, type === "stderr");
       keepLineVisible();
     }
@@ -97,10 +110,11 @@
     var hadFocus = document.activeElement;
     st.busy = busy;
     ui.run.disabled = busy;
+    ui.runTests.disabled = busy;
     ui.stop.disabled = !busy || !st.jobId;
     ui.share.disabled = !st.jobId;
-    if (busy && hadFocus === ui.run) ui.stop.focus();
-    if (!busy && hadFocus === ui.stop) ui.run.focus();
+    if (busy && (hadFocus === ui.run || hadFocus === ui.runTests)) ui.stop.focus({ preventScroll: hadFocus === ui.runTests });
+    if (!busy && hadFocus === ui.stop) (st.mode === "tests" ? ui.runTests : ui.run).focus({ preventScroll: st.mode === "tests" });
   }
 
   function fail(text) {
@@ -108,6 +122,10 @@
     setBusy(false);
     message(text);
     view.verdict({ text: "Not run." }, "idle");
+    if (st.mode === "tests" && tview) {
+      tview.done("Not run: " + text, "fail");
+      ui.testResults.dataset.state = "idle";
+    }
   }
 
   function setLink(id) {
@@ -126,24 +144,39 @@
       n = enc.encode(input).length;
       if (n > rt.maxInputBytes) return message(say.tooLarge("input", n, rt.maxInputBytes));
     }
+    var live = !st.noSocket && typeof WebSocket === "function";
+    if (!limitsOK(live)) return;
     var gen = ++st.gen;
     var ae = document.activeElement;
     st.focusTerm = !coarse() && (ae === ui.run || ae === ui.code || !!(st.editor && ui.editorHost.contains(ae)));
     closeStreams();
     st.jobId = "";
+    st.mode = "run";
     st.note = st.noSocket ? say.noSocket() : "";
     setBusy(true);
     view.clear();
     view.verdict({ text: "Sending…" }, "sending");
     bringOutputIntoView();
-    submit(src, input, gen, !st.noSocket && typeof WebSocket === "function");
+    submit(src, input, gen, live);
   }
 
   // submit sends the run: interactive (live) or reading the Input box only.
   async function submit(src, input, gen, live) {
-    var res, body;
     var req = Object.assign({ code: src, input: input, unbuffered: true }, chosen());
     if (live) req.interactive = true;
+    var lim = askedLimits(live);
+    if (lim.error) return fail(lim.error);
+    if (lim.limits) req.limits = lim.limits;
+    var id = await post(req, gen);
+    if (!id) return;
+    if (live) attach(id, gen, { code: src, input: input });
+    else follow(id, gen);
+  }
+
+  // post sends the job req and returns its id, or "" when it was not
+  // taken (the page then says why) or the page has moved on.
+  async function post(req, gen) {
+    var res, body;
     st.seq = 0;
     st.t0 = 0;
     try {
@@ -154,19 +187,19 @@
       body = await res.json().catch(function () { return null; });
     } catch (e) {
       if (gen === st.gen) fail(say.unreachable());
-      return;
+      return "";
     }
-    if (gen !== st.gen) return;
+    if (gen !== st.gen) return "";
     if (!res.ok || !body || !body.jobId) {
-      return fail(say.httpError(res.status, body, res.headers.get("Retry-After")));
+      fail(say.httpError(res.status, body, res.headers.get("Retry-After")));
+      return "";
     }
     st.jobId = body.jobId;
     setLink(st.jobId);
     ui.stop.disabled = false;
     ui.share.disabled = false;
     showProgress(body.status);
-    if (live) attach(st.jobId, gen, { code: src, input: input });
-    else follow(st.jobId, gen);
+    return st.jobId;
   }
 
   // attach follows a job over its WebSocket and, unless it is another's,
@@ -213,7 +246,7 @@
         if (c !== "ended") message(say.socketError(c, m.error && m.error.message), c === "conflict");
         return;
       }
-      if (fresh(m.seq)) event(m.type, m.data);
+      if (fresh(m.seq)) event(m.type, m.type === "test" ? m.test : m.data);
     };
     ws.onclose = function () {
       if (st.ws === ws) st.ws = null;
@@ -279,6 +312,7 @@
     on("status", function (d) { event("status", d.status); });
     on("stdout", function (d) { event("stdout", d.text); });
     on("stderr", function (d) { event("stderr", d.text); });
+    on("test", function (d) { event("test", d); });
     on("result", function (d) { es.close(); finish(d); });
     es.onopen = function () { if (gen === st.gen && st.lost) { st.lost = false; message(""); } };
     es.onerror = function () {
@@ -316,6 +350,7 @@
     if (inTerm) ui.terminal.focus({ preventScroll: true });
     st.lost = false;
     st.retries = 0;
+    if (st.mode === "tests" || (job.tests && job.tests.length) || (job.result && job.result.total)) return finishTests(job);
     view.result(job.result);
     if (ui.message.classList.contains("info")) message(st.note, true);
     var missing = job.result && /ModuleNotFoundError: No module named '([^'.]+)/.exec(job.result.stderr || "");
@@ -325,6 +360,214 @@
     ui.stats.textContent = say.stats(job.result) ||
       (job.status === "canceled" && st.t0 ? say.stoppedAfter(Date.now() - st.t0) : "");
     setBusy(false);
+  }
+
+  // The Tests panel.
+
+  // finishTests shows how a test run ended: every test's result (the
+  // job's are the whole truth), the summary, here and above the output.
+  function finishTests(job) {
+    var r = job.result, l = job.limits || st.testLimits;
+    var kind = "fail", text;
+    view.clear();
+    if (ui.testResults.hidden) ui.testResults.hidden = false;
+    if (r && r.tests) r.tests.forEach(function (tr) { tview.show(tr, l); });
+    [].forEach.call(ui.testItems.querySelectorAll('[data-judgement="pending"] .test-verdict'), function (v) {
+      v.textContent = "not run";
+    });
+    if (job.status === "completed" && r) {
+      text = say.testsSummary(r.passed || 0, r.total || (r.tests || []).length);
+      if (r.total && r.passed === r.total) kind = "ok";
+    } else {
+      text = say.verdict(job).text || "Ended: " + job.status + ".";
+      kind = job.status === "canceled" ? "stopped" : "fail";
+    }
+    tview.done(text, kind);
+    view.verdict({ kind: kind === "ok" ? "ok" : kind === "stopped" ? "stopped" : "error", text: text,
+      detail: "Each test's result is under Tests." }, "done");
+    ui.result.dataset.verdict = (r && r.verdict) || job.status || "";
+    view.note("(see Tests, below)");
+    ui.stats.textContent = "";
+    setBusy(false);
+  }
+
+  // testEnded shows a test's result as its event comes.
+  function testEnded(tr) {
+    if (!tr || !tr.name) return;
+    if (ui.testResults.hidden) {
+      ui.testResults.hidden = false;
+      ui.testResults.dataset.state = "running";
+    }
+    tview.show(tr, st.testLimits);
+    st.testsDone++;
+    if (st.busy) tview.summary(say.testsProgress(st.testsDone, st.testNames.length || st.testsDone), "");
+  }
+
+  // testCases are the test boxes of the panel.
+  function testCases() { return [].slice.call(ui.testList.querySelectorAll(".test-case")); }
+
+  // addTest adds a test's boxes, holding input and expected.
+  function addTest(input, expected, focus) {
+    if (testCases().length >= MAX_TESTS) return;
+    var li = document.createElement("li");
+    li.className = "test-case";
+    var head = li.appendChild(document.createElement("div"));
+    head.className = "test-case-head";
+    var title = head.appendChild(document.createElement("span"));
+    title.className = "test-title";
+    var rm = head.appendChild(document.createElement("button"));
+    rm.type = "button";
+    rm.className = "test-remove";
+    rm.textContent = "Remove";
+    rm.addEventListener("click", function () { removeTest(li); });
+    var fields = li.appendChild(document.createElement("div"));
+    fields.className = "test-fields";
+    [["Input", "test-in", input], ["Expected output", "test-out", expected]].forEach(function (f) {
+      var lab = fields.appendChild(document.createElement("label"));
+      lab.appendChild(document.createElement("span")).textContent = f[0];
+      var ta = lab.appendChild(document.createElement("textarea"));
+      ta.className = f[1];
+      ta.rows = 2;
+      ta.spellcheck = false;
+      ta.setAttribute("autocapitalize", "off");
+      ta.setAttribute("autocomplete", "off");
+      ta.setAttribute("autocorrect", "off");
+      ta.setAttribute("wrap", "off");
+      ta.value = f[2] || "";
+    });
+    ui.testList.appendChild(li);
+    renumber();
+    if (focus) li.querySelector(".test-in").focus();
+  }
+
+  function removeTest(li) {
+    var next = li.nextElementSibling || li.previousElementSibling;
+    li.remove();
+    renumber();
+    edited();
+    if (next) next.querySelector(".test-remove").focus();
+    else ui.testAdd.focus();
+  }
+
+  // renumber names the tests 1, 2, … in their order.
+  function renumber() {
+    var cases = testCases();
+    cases.forEach(function (li, i) {
+      var n = String(i + 1);
+      li.dataset.name = n;
+      li.querySelector(".test-title").textContent = "Test " + n;
+      li.querySelector(".test-remove").setAttribute("aria-label", "Remove test " + n);
+      li.querySelector(".test-in").setAttribute("aria-label", "Test " + n + ": input");
+      li.querySelector(".test-out").setAttribute("aria-label", "Test " + n + ": expected output");
+    });
+    ui.testAdd.disabled = cases.length >= MAX_TESTS;
+  }
+
+  // readTests is the panel's tests, as the API takes them.
+  function readTests() {
+    return testCases().map(function (li) {
+      return { name: li.dataset.name, input: li.querySelector(".test-in").value,
+        expectedOutput: li.querySelector(".test-out").value };
+    });
+  }
+
+  function setTests(tests) {
+    ui.testList.textContent = "";
+    (tests || []).slice(0, MAX_TESTS).forEach(function (t) { addTest(t.input, t.expectedOutput); });
+    if (!testCases().length) addTest("", "");
+  }
+
+  // runTests runs the code on the panel's tests.
+  async function runTests() {
+    if (st.busy) return;
+    var src = code.get(), tests = readTests(), rt = st.runtimes;
+    message("");
+    if (!tests.length) return message("Add a test first: an input, and the output your program should print for it.");
+    if (rt) {
+      var enc = new TextEncoder();
+      var n = enc.encode(src).length;
+      if (n > rt.maxCodeBytes) return message(say.tooLarge("code", n, rt.maxCodeBytes));
+      n = tests.reduce(function (s, t) { return s + enc.encode(t.input).length + enc.encode(t.expectedOutput).length; }, 0);
+      if (n > rt.maxInputBytes) return message(say.tooLarge("tests' input and output", n, rt.maxInputBytes));
+    }
+    if (!limitsOK(false)) return;
+    var lim = askedLimits(false);
+    var gen = ++st.gen;
+    closeStreams();
+    st.jobId = "";
+    st.mode = "tests";
+    st.note = "";
+    st.testNames = tests.map(function (t) { return t.name; });
+    st.testsDone = 0;
+    st.testLimits = Object.assign({}, rt && rt.defaultLimits, lim.limits);
+    setBusy(true);
+    view.clear();
+    view.verdict({ text: "Sending the tests…" }, "sending");
+    tview.start(st.testNames);
+    ui.testSummary.scrollIntoView({ block: "nearest" });
+    var req = Object.assign({ code: src, tests: tests, compare: ui.compare.value }, chosen());
+    if (ui.stopFirst.checked) req.stopOnFirstFailure = true;
+    if (lim.limits) req.limits = lim.limits;
+    var id = await post(req, gen);
+    if (!id) return;
+    if (!st.testsDone) tview.summary(say.testsProgress(0, tests.length), "");
+    follow(id, gen);
+  }
+
+  // The Limits box.
+
+  // askedLimits reads the Limits box for a run (interactive: a Run's, whose
+  // wall limit's maximum is the interactive one): {limits} (null where all
+  // boxes are empty), or {error, box} for a box the server would refuse.
+  function askedLimits(interactive) {
+    var rt = st.runtimes || {}, max = rt.maxLimits || {}, out = {}, any = false;
+    for (var i = 0; i < LIMITS.length; i++) {
+      var f = LIMITS[i][1], box = ui["limit-" + LIMITS[i][0]], s = box.value.trim();
+      if (s === "" && !(box.validity && box.validity.badInput)) continue;
+      var v = Number(s);
+      if (s === "" || !Number.isInteger(v) || v < 1) return { error: say.limitBad(f), box: box };
+      var m = max[f];
+      if (f === "wallTimeMs" && interactive && rt.maxInteractiveWallTimeMs) m = rt.maxInteractiveWallTimeMs;
+      if (m && v > m) return { error: say.limitOver(f, v, m, interactive), box: box };
+      out[f] = v;
+      any = true;
+    }
+    return { limits: any ? out : null };
+  }
+
+  // limitsOK checks the Limits box; where a box is wrong it says so, shows
+  // the box and marks it.
+  function limitsOK(interactive) {
+    LIMITS.forEach(function (l) { ui["limit-" + l[0]].removeAttribute("aria-invalid"); });
+    var lim = askedLimits(interactive);
+    if (!lim.error) return true;
+    ui.limitsBox.open = true;
+    lim.box.setAttribute("aria-invalid", "true");
+    message(lim.error);
+    lim.box.focus();
+    return false;
+  }
+
+  // setupLimits gives the Limits box the server's defaults and maxima.
+  function setupLimits(rt) {
+    var d = rt.defaultLimits || {}, m = rt.maxLimits || {};
+    LIMITS.forEach(function (l) {
+      var box = ui["limit-" + l[0]], f = l[1], max = m[f];
+      if (f === "wallTimeMs" && rt.maxInteractiveWallTimeMs > (max || 0)) max = rt.maxInteractiveWallTimeMs;
+      if (max) box.max = max;
+      if (d[f]) box.placeholder = String(d[f]);
+    });
+    ui.limitsHint.textContent = say.limitsHint(d, m, rt.maxInteractiveWallTimeMs);
+    showLimits();
+  }
+
+  // showLimits says, under the output, the limits a Run gets.
+  function showLimits() {
+    var rt = st.runtimes;
+    if (!rt || !rt.defaultLimits) return;
+    var lim = askedLimits(true).limits || {};
+    var l = Object.assign({}, rt.defaultLimits, lim);
+    ui.limits.textContent = say.limits(l, lim.wallTimeMs || rt.maxInteractiveWallTimeMs);
   }
 
   // stop interrupts the run (SIGINT: its except KeyboardInterrupt and
@@ -540,6 +783,16 @@
     st.jobId = id;
     code.set(job.code || "");
     ui.stdin.value = job.input || "";
+    if (job.tests && job.tests.length) {
+      setTests(job.tests);
+      setCompare(job.compare || "lines");
+      ui.stopFirst.checked = !!job.stopOnFirstFailure;
+      st.mode = "tests";
+      st.testNames = job.tests.map(function (t, i) { return t.name || String(i + 1); });
+      st.testsDone = 0;
+      st.testLimits = job.limits || null;
+      tview.start(st.testNames);
+    }
     selectLanguage(job.language, job.version);
     ui.share.disabled = false;
     view.clear();
@@ -605,7 +858,7 @@
     selectLanguage(rt.default);
     var want = (st.wantLang || "").split(" ");
     selectLanguage(want[0], want[1]);
-    ui.limits.textContent = say.limits(rt.defaultLimits, rt.maxInteractiveWallTimeMs);
+    setupLimits(rt);
   }
 
   // edited keeps a draft, and drops the share link that no longer fits.
@@ -614,7 +867,9 @@
     if (/[?&]job=/.test(location.search)) setLink("");
     clearTimeout(st.draftTimer);
     st.draftTimer = setTimeout(function () {
-      var d = { code: code.get(), input: ui.stdin.value, language: ui.language.value };
+      var d = { code: code.get(), input: ui.stdin.value, language: ui.language.value,
+        tests: readTests().map(function (t) { return { input: t.input, expectedOutput: t.expectedOutput }; }),
+        compare: ui.compare.value };
       try { localStorage.setItem(DRAFT, JSON.stringify(d)); } catch (e) { /* private mode */ }
     }, 300);
   }
@@ -625,7 +880,15 @@
     if (!d) return;
     if (typeof d.code === "string") code.set(d.code);
     if (typeof d.input === "string") ui.stdin.value = d.input;
+    if (Array.isArray(d.tests)) {
+      setTests(d.tests.filter(function (t) { return t && typeof t.input === "string" && typeof t.expectedOutput === "string"; }));
+    }
+    if (d.compare) setCompare(d.compare);
     st.wantLang = d.language || "";
+  }
+
+  function setCompare(c) {
+    if ([].some.call(ui.compare.options, function (o) { return o.value === c; })) ui.compare.value = c;
   }
 
   function init() {
@@ -639,7 +902,14 @@
     ui.termEof = $("term-eof");
     ui.editorHost = $("editor-host");
     ui.controls = document.querySelector(".controls");
+    ["test-list", "test-add", "run-tests", "test-results", "test-summary", "test-items", "compare",
+      "stop-first", "limits-box", "limits-hint"].forEach(function (id) {
+      ui[id.replace(/-(\w)/g, function (m, c) { return c.toUpperCase(); })] = $(id);
+    });
+    LIMITS.forEach(function (l) { ui["limit-" + l[0]] = $("limit-" + l[0]); });
     view = window.OnPyView(ui);
+    tview = window.OnPyTestsView(ui, say);
+    addTest("", "");
     if (/Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent)) {
       [].forEach.call(document.querySelectorAll(".mod-key"), function (k) { k.textContent = "⌘"; });
     }
@@ -669,6 +939,17 @@
     ui.code.addEventListener("input", edited);
     ui.stdin.addEventListener("input", edited);
     ui.language.addEventListener("change", edited);
+    ui.testList.addEventListener("input", edited);
+    ui.compare.addEventListener("change", edited);
+    ui.stopFirst.addEventListener("change", edited);
+    ui.testAdd.addEventListener("click", function () { addTest("", "", true); edited(); });
+    ui.runTests.addEventListener("click", runTests);
+    LIMITS.forEach(function (l) {
+      ui["limit-" + l[0]].addEventListener("input", function (e) {
+        e.target.removeAttribute("aria-invalid");
+        showLimits();
+      });
+    });
     $("code-label").addEventListener("click", function (e) {
       if (st.editor) { e.preventDefault(); st.editor.focus(); }
     });

@@ -174,7 +174,87 @@
     return "The server answered " + status + (e.message ? ": " + e.message : "") + ".";
   }
 
+  // judgement says how one test went (tr: a TestResult; l: the job's
+  // limits): {kind, text}, kind being ok, fail, limit or skipped.
+  function judgement(tr, l) {
+    l = l || {};
+    switch (tr.judgement) {
+      case "accepted": return { kind: "ok", text: "✓ Passed" };
+      case "wrong_answer": return { kind: "fail", text: "✗ Wrong answer" };
+      case "skipped": return { kind: "skipped", text: "– Skipped: an earlier test failed" };
+      case "time_limit":
+        return { kind: "limit", text: "⏱ Too slow: used more than " + (l.timeMs ? duration(l.timeMs) : "its limit") + " of CPU time" };
+      case "wall_time_limit":
+        return { kind: "limit", text: "⏱ Too slow: ran for longer than " + (l.wallTimeMs ? duration(l.wallTimeMs) : "its limit") };
+      case "memory_limit":
+        return { kind: "limit", text: "▲ Used more than " + (l.memoryMB ? l.memoryMB + " MiB" : "its limit") + " of memory" };
+      case "output_limit":
+        return { kind: "limit", text: "▲ Wrote more than " + (l.outputKB ? l.outputKB + " KiB" : "its limit") + " of output" };
+      case "runtime_error":
+        return {
+          kind: "fail", text: tr.signal ? "✗ Killed by the signal " + tr.signal
+            : "✗ Stopped with an error (exit code " + tr.exitCode + ")",
+        };
+    }
+    return { kind: "fail", text: "✗ " + String(tr.judgement || tr.verdict || "failed").replace(/_/g, " ") };
+  }
+
+  // testStats says a test's CPU time and memory.
+  function testStats(tr) {
+    if (tr.judgement === "skipped") return "";
+    return "CPU time " + duration(tr.timeMs || 0) + " · memory " + memoryKB(tr.memoryKB || 0);
+  }
+
+  // testsSummary says how many tests passed: "2 of 3 tests passed."
+  function testsSummary(passed, total) {
+    if (total && passed === total) return "✓ All " + (total === 1 ? "1 test" : total + " tests") + " passed.";
+    return "✗ " + passed + " of " + total + (total === 1 ? " test" : " tests") + " passed.";
+  }
+
+  // testsProgress says how far a test run is: 1 of 3 done.
+  function testsProgress(done, total) {
+    return "Running the tests… " + done + " of " + total + " done.";
+  }
+
+  // LIMIT_NAMES are the limits' names and units in words.
+  var LIMIT_NAMES = {
+    timeMs: ["CPU time", function (v) { return duration(v); }],
+    wallTimeMs: ["wall time", function (v) { return duration(v); }],
+    memoryMB: ["memory", function (v) { return v + " MiB"; }],
+    outputKB: ["output", function (v) { return v + " KiB"; }],
+  };
+
+  // limitOver says that a limit asked for is over the server's maximum;
+  // interactive: the maximum is that of a run from the Run button.
+  function limitOver(field, v, max, interactive) {
+    var n = LIMIT_NAMES[field];
+    return "The " + n[0] + " limit can be at most " + n[1](max) +
+      (field === "wallTimeMs" ? (interactive ? " for Run" : " for this run") : "") +
+      " on this server; you asked for " + n[1](v) + ". Make it smaller, or empty the box for the default.";
+  }
+
+  // limitBad says that a limit's box holds no whole number of at least 1.
+  function limitBad(field) {
+    return "The " + LIMIT_NAMES[field][0] + " limit must be a whole number of at least 1, or empty for the default.";
+  }
+
+  // limitsHint says the defaults and maxima of the limits box.
+  function limitsHint(d, m, interactiveWall) {
+    d = d || {}; m = m || {};
+    var s = "Empty boxes take the server's default: " + duration(d.timeMs) + " of CPU time, " +
+      duration(d.wallTimeMs) + " in all" + (interactiveWall ? " (" + duration(interactiveWall) + " for Run, which waits for typing)" : "") +
+      ", " + d.memoryMB + " MiB of memory, " + d.outputKB + " KiB of output.";
+    if (m.timeMs) {
+      s += " The most: " + duration(m.timeMs) + ", " + duration(m.wallTimeMs) +
+        (interactiveWall && interactiveWall !== m.wallTimeMs ? " (" + duration(interactiveWall) + " for Run)" : "") +
+        ", " + m.memoryMB + " MiB, " + m.outputKB + " KiB.";
+    }
+    return s;
+  }
+
   window.OnPySay = {
+    judgement: judgement, testStats: testStats, testsSummary: testsSummary, testsProgress: testsProgress,
+    limitOver: limitOver, limitBad: limitBad, limitsHint: limitsHint,
     duration: duration, bytes: bytes, verdict: verdict, stats: stats, status: status,
     limits: limits, tooLarge: tooLarge, unreachable: unreachable, httpError: httpError,
     missingModule: missingModule, stoppedAfter: stoppedAfter, noSocket: noSocket, socketError: socketError,

@@ -91,6 +91,99 @@
       }
     }
 
-    return { message: message, verdict: verdict, clear: clear, append: append, echo: echo, result: result };
+    // note shows a remark in the output, in the muted style.
+    function note(text) {
+      var n = document.createElement("span");
+      n.className = "note";
+      n.textContent = text;
+      ui.output.appendChild(n);
+    }
+
+    return { message: message, verdict: verdict, clear: clear, append: append, echo: echo, result: result, note: note };
+  };
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text != null) e.textContent = text;
+    return e;
+  }
+
+  // OnPyTestsView returns the view of a test run: a summary and one item
+  // per test, each saying how it went as its result arrives (ui holds
+  // testResults, testSummary and testItems; say is OnPySay).
+  window.OnPyTestsView = function (ui, say) {
+    function item(name) {
+      var li = ui.testItems.querySelector('[data-name="' + CSS.escape(name) + '"]');
+      if (!li) {
+        li = el("li", "test-item");
+        li.dataset.name = name;
+        ui.testItems.appendChild(li);
+      }
+      return li;
+    }
+
+    // start shows the tests named names as waiting.
+    function start(names) {
+      ui.testResults.hidden = false;
+      ui.testResults.dataset.state = "running";
+      ui.testItems.textContent = "";
+      summary("Sending the tests…", "");
+      names.forEach(function (n) {
+        var li = item(n);
+        li.dataset.judgement = "pending";
+        li.appendChild(el("p", "test-head")).append(el("span", "test-name", "Test " + n), " ",
+          el("span", "test-verdict", "waiting"));
+      });
+    }
+
+    function summary(text, kind) {
+      ui.testSummary.textContent = text;
+      ui.testSummary.dataset.kind = kind || "";
+    }
+
+    // box shows a labelled piece of text (expected, got, stderr).
+    function box(label, text, cls) {
+      var d = el("div", "test-box " + (cls || ""));
+      d.appendChild(el("span", "test-box-label", label));
+      d.appendChild(el("pre", "test-text", text));
+      return d;
+    }
+
+    // show shows how the test tr (a TestResult) went; l: the job's limits.
+    function show(tr, l) {
+      var li = item(tr.name), j = say.judgement(tr, l);
+      li.textContent = "";
+      li.dataset.judgement = tr.judgement;
+      li.dataset.kind = j.kind;
+      var head = li.appendChild(el("p", "test-head"));
+      head.append(el("span", "test-name", "Test " + tr.name), " ", el("span", "test-verdict", j.text));
+      var stats = say.testStats(tr);
+      if (stats) li.appendChild(el("p", "test-stats", stats));
+      if (tr.diff) {
+        var d = li.appendChild(el("div", "test-diff"));
+        d.appendChild(el("p", "test-line", "Line " + tr.diff.line + ":"));
+        d.appendChild(box("expected", tr.diff.expected, "expected"));
+        d.appendChild(box("got", tr.diff.got, "got"));
+      }
+      if (tr.judgement === "runtime_error" && tr.stderr) {
+        li.appendChild(box("stderr", tr.stderr, "stderr"));
+      }
+    }
+
+    // done marks the test run as ended, with its summary.
+    function done(text, kind) {
+      ui.testResults.dataset.state = "done";
+      summary(text, kind);
+    }
+
+    function clear() {
+      ui.testResults.hidden = true;
+      ui.testResults.dataset.state = "idle";
+      ui.testItems.textContent = "";
+      summary("", "");
+    }
+
+    return { start: start, summary: summary, show: show, done: done, clear: clear };
   };
 })();
