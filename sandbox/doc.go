@@ -58,13 +58,16 @@
 // if it had run alone; memory.go says how both paths count it alike.
 //
 // What a program printed outlives the limit that stops it: a buffered
-// program (python3 to a pipe, which buffers 8 KiB) stopped by a time limit
-// or a cancel first gets SIGINT and 250 ms: the KeyboardInterrupt unwinds
-// it and Python flushes stdout as it exits; then the kill. A program that
-// finishes never gets the signal. The memory limit is the OOM killer's, as
-// on a machine of its own: a child killed there leaves its parent running
-// (and the verdict memory_limit), and a buffered program killed there
-// loses its buffer.
+// program (python3 to a pipe, which buffers 8 KiB) stopped by a time
+// limit, a cancel or, on cgroup v1, its memory limit first gets SIGINT and
+// 250 ms: the KeyboardInterrupt unwinds it and Python flushes stdout as it
+// exits; then the kill. A program that finishes never gets the signal. At
+// the memory limit a v1 cgroup pauses the program (its OOM killer off):
+// one alone gets 32 MiB more for its 250 ms; one with children goes back
+// to the OOM killer, which picks its victim as on a machine of its own (a
+// child killed there leaves its parent running, the verdict memory_limit).
+// v2 has no pause: its OOM killer kills, and a buffered program loses its
+// buffer.
 // stdout and stderr are read under one lock, a read of stderr first taking
 // what stdout holds, so that a traceback comes after what was printed
 // before it (two pipes keep no order between them otherwise).

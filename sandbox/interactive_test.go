@@ -181,6 +181,17 @@ func TestInteractive(t *testing.T) {
 					}
 				})
 			}
+			// cgroup v1 pauses a program at its memory limit, and the
+			// supervisor lets it flush before the kill; v2 has no such
+			// pause: its OOM killer ends the program there (README).
+			t.Run("memory limit", func(t *testing.T) {
+				e := <-m.start(t.Context(), t, sandbox.Spec{Code: []byte("print('starting')\nx = []\nwhile True:\n    x.append('x' * (1 << 20))\n"),
+					Limits: onpyrunner.Limits{MemoryMB: m.memoryMB(64), WallTimeMs: 60_000, TimeMs: 20_000}})
+				flushed := m.sandbox().CgroupVersion() == 2 || e.res.Stdout == "starting\n"
+				if e.err != nil || e.res.Verdict != onpyrunner.MemoryLimit || !flushed || e.res.MemoryKB > m.memoryMB(64)<<10 {
+					t.Fatalf("err %v, %s", e.err, show(e.res))
+				}
+			})
 			t.Run("cancel", func(t *testing.T) {
 				ctx, cancel := context.WithCancel(t.Context())
 				defer cancel()

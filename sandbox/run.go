@@ -36,6 +36,7 @@ type run struct {
 
 	stdout, stderr *capped
 	limitHit       chan onpyrunner.Verdict // an output cap was passed
+	oom            <-chan struct{}         // the program reached its memory limit (cgroup v1)
 }
 
 // env is the program's whole environment: nothing of the host's.
@@ -208,6 +209,12 @@ func (r *run) run(ctx context.Context) (*onpyrunner.Result, error) {
 	if err := p.openStdio(r.uid); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
+	oom, unwatch, err := r.cg.WatchOOM()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	defer unwatch()
+	r.oom = oom
 	launch := r.launchCold
 	if r.slot != nil {
 		launch = r.launchWarm
@@ -274,6 +281,10 @@ func (r *run) run(ctx context.Context) (*onpyrunner.Result, error) {
 	return r.result(onpyrunner.Verdict(reason), ex, stats, wall), nil
 }
 
+// oomRelief is the memory a program stopped at its memory limit gets
+// beyond it for its stopGrace (within the run's slack: cgroup.slackMemory).
+const oomRelief = 32 << 20
+
 // stopGrace is how long a program stopped by a time limit or a cancel has,
 // after SIGINT, to end on its own before it is killed.
 const stopGrace = 250 * time.Millisecond
@@ -281,8 +292,8 @@ const stopGrace = 250 * time.Millisecond
 // softStop interrupts a program that the supervisor is about to stop, when
 // it could still lose output or a cleanup by a kill: on a cancel (its
 // finally blocks and except KeyboardInterrupt run, as after a Ctrl-C), and
-// on a time limit of a buffered run (Python flushes stdout as it exits, so
-// what it printed before the limit is not lost with its buffer). It says
+// on a time or memory limit of a buffered run (Python flushes stdout as it
+// exits, so what it printed before the limit is not lost with its buffer). It says
 // whether it sent the signal.
 func (r *run) softStop(reason string) bool {
 	switch onpyrunner.Verdict(reason) {
@@ -290,6 +301,12 @@ func (r *run) softStop(reason string) bool {
 	case onpyrunner.TimeLimit, onpyrunner.WallTimeLimit:
 		if r.spec.Unbuffered {
 			return false // every byte is through already
+		}
+	case onpyrunner.MemoryLimit:
+		// Paused at its limit (cgroup v1): room to unwind in, which the
+		// kill ends a moment later, whatever it does with it.
+		if r.spec.Unbuffered || r.cg.Relieve(oomRelief) != nil {
+			return false
 		}
 	default:
 		return false
@@ -374,6 +391,17 @@ func (r *run) supervise(ctx context.Context, msgs <-chan initMsg, start time.Tim
 			}
 		case v := <-r.limitHit:
 			return string(v), exit{}, time.Since(start)
+		case <-r.oom:
+			// A program alone is stopped here, to flush first; one with
+			// children goes back to the OOM killer, which picks its victim
+			// as on a machine of its own (a child killed, its parent on).
+			if alone, err := r.cg.Alone(); err == nil && alone {
+				return string(onpyrunner.MemoryLimit), exit{}, time.Since(start)
+			}
+			if err := r.cg.ResumeOOMKiller(); err != nil {
+				return string(onpyrunner.MemoryLimit), exit{}, time.Since(start)
+			}
+			r.oom = nil
 		case <-wall.C:
 			return string(onpyrunner.WallTimeLimit), exit{}, time.Since(start)
 		case <-ctx.Done():

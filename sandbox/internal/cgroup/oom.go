@@ -1,0 +1,107 @@
+//go:build linux
+
+package cgroup
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// WatchOOM makes the program leaf pause at its memory limit rather than
+// have the OOM killer end it, and returns a channel closed when it first
+// does, and stop, which ends the watch (cgroup v1's oom_kill_disable and
+// its OOM notification). The supervisor then ends a program that is alone
+// itself, having let it flush what it printed (Relieve), and hands one
+// with children back to the OOM killer (ResumeOOMKiller). cgroup v2 has
+// neither: there it returns a nil channel, and the OOM killer ends the
+// run.
+func (r *Run) WatchOOM() (<-chan struct{}, func(), error) {
+	if r.v2 {
+		return nil, func() {}, nil
+	}
+	dir := r.leafDir(r.dirs["memory"], Prog)
+	if err := writeFile(filepath.Join(dir, "memory.oom_control"), "1"); err != nil {
+		return nil, nil, err
+	}
+	ctl, err := os.Open(filepath.Join(dir, "memory.oom_control"))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ctl.Close() // the kernel holds what it needs once registered
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cgroup: eventfd: %w", err)
+	}
+	ev := os.NewFile(uintptr(efd), "oom")
+	if err := writeFile(filepath.Join(dir, "cgroup.event_control"), fmt.Sprintf("%d %d", efd, ctl.Fd())); err != nil {
+		ev.Close()
+		return nil, nil, err
+	}
+	oom := make(chan struct{})
+	go func() {
+		var b [8]byte
+		if n, _ := ev.Read(b[:]); n == 8 {
+			close(oom)
+		}
+	}()
+	// Closing the eventfd ends the read and the kernel's registration.
+	return oom, func() { ev.Close() }, nil
+}
+
+// Relieve raises the program leaf's memory limit by extra, so that a
+// program paused at it (WatchOOM) runs on, to unwind and flush; the next
+// Reset sets the run's limit again.
+func (r *Run) Relieve(extra int64) error {
+	if r.v2 {
+		return nil
+	}
+	dir := r.leafDir(r.dirs["memory"], Prog)
+	b, err := os.ReadFile(filepath.Join(dir, "memory.limit_in_bytes"))
+	if err != nil {
+		return err
+	}
+	cur, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return fmt.Errorf("cgroup: read the memory limit: %w", err)
+	}
+	r.lim = Limits{} // what Reset compares with: it writes the limits again
+	v := strconv.FormatInt(cur+extra, 10)
+	// memsw may not be below the memory limit: raised first.
+	return writeAll(dir, "memory.memsw.limit_in_bytes?", v, "memory.limit_in_bytes", v)
+}
+
+// Alone says whether the program leaf holds one process besides its pid
+// namespace's init: a program without children of its own.
+func (r *Run) Alone() (bool, error) {
+	b, err := os.ReadFile(r.ProcsFiles(Prog)[0])
+	if err != nil {
+		return false, err
+	}
+	n := 0
+	for _, pid := range strings.Fields(string(b)) {
+		st, err := os.ReadFile("/proc/" + pid + "/status")
+		if err != nil {
+			continue // gone
+		}
+		for _, line := range strings.Split(string(st), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && f[0] == "NSpid:" && f[len(f)-1] != "1" {
+				n++
+			}
+		}
+	}
+	return n == 1, nil
+}
+
+// ResumeOOMKiller hands a paused program leaf back to the OOM killer
+// (WatchOOM took it away), which then picks what to kill as it would have.
+func (r *Run) ResumeOOMKiller() error {
+	if r.v2 {
+		return nil
+	}
+	return writeFile(filepath.Join(r.leafDir(r.dirs["memory"], Prog), "memory.oom_control"), "0")
+}
