@@ -116,6 +116,11 @@ func (m mode) try(code string, l onpyrunner.Limits, stdin []byte) (*onpyrunner.R
 	if stdin != nil {
 		spec.Stdin = bytes.NewReader(stdin)
 	}
+	return m.runSpec(ctx, spec)
+}
+
+// runSpec runs spec the mode's way: cold, or on a warm slot of its pool.
+func (m mode) runSpec(ctx context.Context, spec sandbox.Spec) (*onpyrunner.Result, error) {
 	if m.warm {
 		sl, err := slots.get(m)
 		if err != nil {

@@ -63,18 +63,7 @@ func (m mode) start(ctx context.Context, t *testing.T, spec sandbox.Spec) <-chan
 	spec.Runtime = m.runtime
 	end := make(chan runEnd, 1)
 	go func() {
-		if !m.warm {
-			res, err := m.sandbox().Run(ctx, spec)
-			end <- runEnd{res, err}
-			return
-		}
-		sl, err := slots.get(m)
-		if err != nil {
-			end <- runEnd{nil, err}
-			return
-		}
-		defer slots.put(m, sl)
-		res, err := sl.Run(ctx, spec)
+		res, err := m.runSpec(ctx, spec)
 		end <- runEnd{res, err}
 	}()
 	return end

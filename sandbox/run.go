@@ -315,6 +315,11 @@ func (r *run) softStop(reason string) bool {
 	return err == nil && n > 0
 }
 
+// exitOf is the program's end as the init's message m says it.
+func exitOf(m initMsg) exit {
+	return exit{seen: true, status: syscall.WaitStatus(m.Status), maxRSS: m.MaxRSS << 10}
+}
+
 // awaitExit waits up to d for the init to report the program's end.
 func (r *run) awaitExit(msgs <-chan initMsg, d time.Duration) exit {
 	timer := time.NewTimer(d)
@@ -326,7 +331,7 @@ func (r *run) awaitExit(msgs <-chan initMsg, d time.Duration) exit {
 				return exit{}
 			}
 			if m.Exited {
-				return exit{seen: true, status: syscall.WaitStatus(m.Status), maxRSS: m.MaxRSS << 10}
+				return exitOf(m)
 			}
 		case <-timer.C:
 			return exit{}
@@ -387,7 +392,7 @@ func (r *run) supervise(ctx context.Context, msgs <-chan initMsg, start time.Tim
 				return "", exit{}, time.Since(start)
 			}
 			if m.Exited {
-				return "", exit{seen: true, status: syscall.WaitStatus(m.Status), maxRSS: m.MaxRSS << 10}, time.Since(start)
+				return "", exitOf(m), time.Since(start)
 			}
 		case v := <-r.limitHit:
 			return string(v), exit{}, time.Since(start)

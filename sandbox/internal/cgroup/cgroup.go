@@ -173,17 +173,30 @@ func (r *Run) Procs() ([]int, error) {
 // reaches every process of a terminal's foreground group the same way); a
 // process gone meanwhile is skipped. It returns how many it reached.
 func (r *Run) Signal(sig unix.Signal) (int, error) {
-	b, err := os.ReadFile(r.ProcsFiles(Prog)[0])
-	if err != nil {
-		return 0, err
-	}
+	pids, err := r.progPIDs()
 	n := 0
-	for _, s := range strings.Fields(string(b)) {
-		if p, err := strconv.Atoi(s); err == nil && unix.Kill(p, sig) == nil {
+	for _, p := range pids {
+		if unix.Kill(p, sig) == nil {
 			n++
 		}
 	}
-	return n, nil
+	return n, err
+}
+
+// progPIDs lists the processes of the program leaf, from one hierarchy
+// (each lists them all), read afresh.
+func (r *Run) progPIDs() ([]int, error) {
+	b, err := os.ReadFile(r.ProcsFiles(Prog)[0])
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, s := range strings.Fields(string(b)) {
+		if p, err := strconv.Atoi(s); err == nil {
+			pids = append(pids, p)
+		}
+	}
+	return pids, nil
 }
 
 // Kill SIGKILLs every process in the run until none is left (up to

@@ -24,10 +24,9 @@ func (r *Run) WatchOOM() (<-chan struct{}, func(), error) {
 	if r.v2 {
 		return nil, func() {}, nil
 	}
+	// The limits set the leaf's oom_kill_disable (v1.go), once per
+	// cgroup, not per run: here only the notification is registered.
 	dir := r.leafDir(r.dirs["memory"], Prog)
-	if err := writeFile(filepath.Join(dir, "memory.oom_control"), "1"); err != nil {
-		return nil, nil, err
-	}
 	ctl, err := os.Open(filepath.Join(dir, "memory.oom_control"))
 	if err != nil {
 		return nil, nil, err
@@ -78,13 +77,13 @@ func (r *Run) Relieve(extra int64) error {
 // Alone says whether the program leaf holds one process besides its pid
 // namespace's init: a program without children of its own.
 func (r *Run) Alone() (bool, error) {
-	b, err := os.ReadFile(r.ProcsFiles(Prog)[0])
+	pids, err := r.progPIDs()
 	if err != nil {
 		return false, err
 	}
 	n := 0
-	for _, pid := range strings.Fields(string(b)) {
-		st, err := os.ReadFile("/proc/" + pid + "/status")
+	for _, pid := range pids {
+		st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 		if err != nil {
 			continue // gone
 		}
@@ -103,5 +102,6 @@ func (r *Run) ResumeOOMKiller() error {
 	if r.v2 {
 		return nil
 	}
+	r.lim = Limits{} // what Reset compares with: it sets the pause again
 	return writeFile(filepath.Join(r.leafDir(r.dirs["memory"], Prog), "memory.oom_control"), "0")
 }

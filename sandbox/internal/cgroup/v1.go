@@ -34,7 +34,8 @@ func (m *v1) NewRun(id string, l Limits) (*Run, error) {
 		// memory limit, so memory comes first.
 		steps := [][]string{
 			{r.dirs["memory"], "memory.limit_in_bytes", memR, "memory.memsw.limit_in_bytes?", memR},
-			{filepath.Join(r.dirs["memory"], Prog), "memory.limit_in_bytes", mem, "memory.memsw.limit_in_bytes?", mem, "memory.swappiness?", "0"},
+			{filepath.Join(r.dirs["memory"], Prog), "memory.limit_in_bytes", mem, "memory.memsw.limit_in_bytes?", mem, "memory.swappiness?", "0",
+				"memory.oom_control?", "1"}, // paused at the limit: WatchOOM
 			{r.dirs["pids"], "pids.max", pidsR},
 			{filepath.Join(r.dirs["pids"], Prog), "pids.max", pidsR},
 		}
@@ -75,7 +76,8 @@ func limitProgV1(r *Run, l Limits) error {
 		cpu = strconv.FormatInt(quota(l.CPUs), 10)
 	}
 	steps := [][]string{
-		{r.dirs["memory"], "memory.limit_in_bytes", mem, "memory.memsw.limit_in_bytes?", mem, "memory.swappiness?", "0"},
+		{r.dirs["memory"], "memory.limit_in_bytes", mem, "memory.memsw.limit_in_bytes?", mem, "memory.swappiness?", "0",
+			"memory.oom_control?", "1"}, // paused at the limit: WatchOOM
 		{r.dirs["pids"], "pids.max", strconv.FormatInt(l.Pids, 10)},
 		{r.dirs["cpu"], "cpu.cfs_period_us", "100000", "cpu.cfs_quota_us", cpu},
 	}
