@@ -1,6 +1,7 @@
 package onpyrunner
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -27,6 +28,12 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+
+// HasCode says whether err is, or wraps, an *Error of code c.
+func HasCode(err error, c Code) bool {
+	e, ok := errors.AsType[*Error](err)
+	return ok && e.Code == c
+}
 
 // Errorf makes an *Error with a formatted message.
 func Errorf(code Code, format string, args ...any) *Error {

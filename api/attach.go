@@ -7,7 +7,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -154,7 +156,7 @@ func (s *Server) attach(w http.ResponseWriter, r *http.Request) {
 		}()
 		go s.renewWriter(ctx, con, id, token)
 		if err := con.SendInput(ctx, id, onpyrunner.AttachEvent, "", s.cfg.MaxInputBytes); err != nil &&
-			!isCode(err, onpyrunner.CodeNotFound) {
+			!onpyrunner.HasCode(err, onpyrunner.CodeNotFound) {
 			s.cfg.Logger.Warn("attach: announce a client", "job", id, "err", err)
 		}
 	}
@@ -214,9 +216,9 @@ func (in *input) take(ctx context.Context, typ websocket.MessageType, b []byte) 
 		err := in.con.SendInput(ctx, in.j.ID, t, data, in.s.cfg.MaxInputBytes)
 		switch {
 		case err == nil:
-		case isCode(err, onpyrunner.CodeNotFound):
+		case onpyrunner.HasCode(err, onpyrunner.CodeNotFound):
 			_ = in.out.fail(codeEnded, "the job has ended; it takes no more input")
-		case isCode(err, onpyrunner.CodeTooLarge):
+		case onpyrunner.HasCode(err, onpyrunner.CodeTooLarge):
 			_ = in.out.fail(onpyrunner.CodeTooLarge, "stdin: this job has been sent the server's cap of %d bytes; the rest is not sent", in.s.cfg.MaxInputBytes)
 		default:
 			in.s.cfg.Logger.Warn("attach: send input", "job", in.j.ID, "err", err)
@@ -267,7 +269,8 @@ func (in *input) take(ctx context.Context, typ websocket.MessageType, b []byte) 
 		send(onpyrunner.EOFEvent, "")
 	case "signal":
 		if _, ok := onpyrunner.Signals[m.Signal]; !ok {
-			_ = in.out.fail(onpyrunner.CodeInvalid, "signal: %q is not one a program may be sent; want SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGKILL, SIGUSR1 or SIGUSR2", m.Signal)
+			_ = in.out.fail(onpyrunner.CodeInvalid, "signal: %q is not one a program may be sent; want one of %s",
+				m.Signal, strings.Join(slices.Sorted(maps.Keys(onpyrunner.Signals)), ", "))
 			return
 		}
 		send(onpyrunner.SignalEvent, m.Signal)
@@ -289,10 +292,4 @@ func (m clientMessage) stdin() (string, error) {
 		return string(b), nil
 	}
 	return "", errors.New("stdin: data or dataBase64 is required")
-}
-
-// isCode says whether err is an *onpyrunner.Error of code c.
-func isCode(err error, c onpyrunner.Code) bool {
-	e, ok := errors.AsType[*onpyrunner.Error](err)
-	return ok && e.Code == c
 }

@@ -1,7 +1,6 @@
 package backendtest
 
 import (
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -130,20 +129,20 @@ func testConsoleInput(t *testing.T, s onpyrunner.Store) {
 func testConsoleRefused(t *testing.T, s onpyrunner.Store) {
 	c := console(t, s)
 	plain := submit(t, s, newJob())
-	if err := c.SendInput(bounded(t, wait), plain.ID, onpyrunner.StdinEvent, "x", 100); !isCode(err, onpyrunner.CodeNotFound) {
+	if err := c.SendInput(bounded(t, wait), plain.ID, onpyrunner.StdinEvent, "x", 100); !onpyrunner.HasCode(err, onpyrunner.CodeNotFound) {
 		t.Fatalf("input to a batch job: %v", err)
 	}
-	if err := c.SendInput(bounded(t, wait), "bt-nosuchjob", onpyrunner.StdinEvent, "x", 100); !isCode(err, onpyrunner.CodeNotFound) {
+	if err := c.SendInput(bounded(t, wait), "bt-nosuchjob", onpyrunner.StdinEvent, "x", 100); !onpyrunner.HasCode(err, onpyrunner.CodeNotFound) {
 		t.Fatalf("input to no job: %v", err)
 	}
 	j := submit(t, s, interactiveJob())
 	send(t, c, j.ID, onpyrunner.StdinEvent, string(make([]byte, 60)))
-	if err := c.SendInput(bounded(t, wait), j.ID, onpyrunner.StdinEvent, string(make([]byte, 41)), 100); !isCode(err, onpyrunner.CodeTooLarge) {
+	if err := c.SendInput(bounded(t, wait), j.ID, onpyrunner.StdinEvent, string(make([]byte, 41)), 100); !onpyrunner.HasCode(err, onpyrunner.CodeTooLarge) {
 		t.Fatalf("stdin past the cap: %v", err)
 	}
 	send(t, c, j.ID, onpyrunner.StdinEvent, string(make([]byte, 40)))
 	cancel(t, s, j.ID)
-	if err := c.SendInput(bounded(t, wait), j.ID, onpyrunner.StdinEvent, "x", 100); !isCode(err, onpyrunner.CodeNotFound) {
+	if err := c.SendInput(bounded(t, wait), j.ID, onpyrunner.StdinEvent, "x", 100); !onpyrunner.HasCode(err, onpyrunner.CodeNotFound) {
 		t.Fatalf("input to a canceled job: %v", err)
 	}
 }
@@ -191,12 +190,6 @@ func testCancelKeepsResult(t *testing.T, s onpyrunner.Store) {
 	}
 }
 
-// isCode says whether err is an *onpyrunner.Error of code c.
-func isCode(err error, c onpyrunner.Code) bool {
-	e, ok := errors.AsType[*onpyrunner.Error](err)
-	return ok && e.Code == c
-}
-
 func testBatches(t *testing.T, s onpyrunner.Store) {
 	b, ok := s.(onpyrunner.Batches)
 	if !ok {
@@ -210,7 +203,7 @@ func testBatches(t *testing.T, s onpyrunner.Store) {
 	if err != nil || fmt.Sprint(got) != fmt.Sprint(ids) {
 		t.Fatalf("%v %v, want %v", got, err, ids)
 	}
-	if _, err := b.Batch(bounded(t, wait), "bt-nosuchbatch"); !isCode(err, onpyrunner.CodeNotFound) {
+	if _, err := b.Batch(bounded(t, wait), "bt-nosuchbatch"); !onpyrunner.HasCode(err, onpyrunner.CodeNotFound) {
 		t.Fatalf("an unknown batch: %v", err)
 	}
 }
