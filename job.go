@@ -63,6 +63,19 @@ type Options struct {
 	Mode
 	// Judging holds the job's tests, if it has any.
 	Judging
+	// CallbackURL, when set, is where the job's final state is POSTed
+	// when it ends (a webhook: package webhook, Outbox).
+	CallbackURL string `json:"callbackUrl,omitempty"`
+}
+
+// Public is j as the API shows it: without its code, input and tests
+// unless source is set.
+func (j *Job) Public(source bool) *Job {
+	c := *j
+	if !source {
+		c.Code, c.Input, c.Tests = "", "", nil
+	}
+	return &c
 }
 
 // Mode is how a job's program talks to its client; the zero value is a

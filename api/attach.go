@@ -88,7 +88,7 @@ func (ws wsSink) event(seq int, t onpyrunner.EventType, data string) error {
 	return ws.send(Frame{Type: string(t), Data: data, Seq: seq})
 }
 func (ws wsSink) result(j *onpyrunner.Job) error {
-	return ws.send(Frame{Type: "result", Job: public(j, false)})
+	return ws.send(Frame{Type: "result", Job: j.Public(false)})
 }
 func (ws wsSink) ping() error {
 	ctx, cancel := context.WithTimeout(ws.ctx, 30*time.Second)

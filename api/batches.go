@@ -15,6 +15,9 @@ import (
 // BatchRequest is the body of POST /api/batches.
 type BatchRequest struct {
 	Jobs []json.RawMessage `json:"jobs"`
+	// CallbackURL is each job's that names none of its own: each POSTs
+	// its final state there when it ends.
+	CallbackURL string `json:"callbackUrl,omitempty"`
 }
 
 // BatchResponse is the answer of POST /api/batches (JobIDs) and of GET
@@ -59,6 +62,10 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, onpyrunner.Errorf(onpyrunner.CodeInvalid, "jobs: %d, over the server's cap of %d", len(req.Jobs), s.cfg.MaxBatch))
 		return
 	}
+	if err := s.checkCallback(req.CallbackURL); err != nil {
+		s.fail(w, err)
+		return
+	}
 	ctx, cancel := storeCtx(r)
 	defer cancel()
 	jobs := make([]*onpyrunner.Job, len(req.Jobs))
@@ -72,6 +79,9 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		j.ID = newID()
+		if j.CallbackURL == "" {
+			j.CallbackURL = req.CallbackURL
+		}
 		jobs[i] = j
 	}
 	resp := BatchResponse{BatchID: newID()}
@@ -142,7 +152,7 @@ func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, err)
 			return
 		}
-		resp.Jobs = append(resp.Jobs, public(j, false))
+		resp.Jobs = append(resp.Jobs, j.Public(false))
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

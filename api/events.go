@@ -123,7 +123,7 @@ type sseSink struct{ out sse }
 func (e sseSink) event(seq int, t onpyrunner.EventType, data string) error {
 	return e.out.send(seq, string(t), eventData(onpyrunner.Event{Type: t, Data: data}))
 }
-func (e sseSink) result(j *onpyrunner.Job) error { return e.out.send(0, "result", public(j, false)) }
+func (e sseSink) result(j *onpyrunner.Job) error { return e.out.send(0, "result", j.Public(false)) }
 func (e sseSink) ping() error                    { return e.out.comment("ping") }
 
 // stream sends j's events after seq after, then its result.

@@ -63,7 +63,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.answer(w, r, j.ID, wait)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, public(j, false))
+	writeJSON(w, http.StatusAccepted, j.Public(false))
 }
 
 func (s *Server) get(w http.ResponseWriter, r *http.Request) {
@@ -90,7 +90,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, id string, wait 
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, public(j, r.URL.Query().Get("include") == "source"))
+	writeJSON(w, http.StatusOK, j.Public(r.URL.Query().Get("include") == "source"))
 }
 
 // waitEnd returns when the job has ended, wait has passed or the server
@@ -114,14 +114,5 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, public(j, false))
-}
-
-// public is a job as the API shows it: code and input only when asked.
-func public(j *onpyrunner.Job, source bool) *onpyrunner.Job {
-	c := *j
-	if !source {
-		c.Code, c.Input, c.Tests = "", "", nil
-	}
-	return &c
+	writeJSON(w, http.StatusOK, j.Public(false))
 }

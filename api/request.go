@@ -17,6 +17,7 @@ import (
 
 	"github.com/onpyrunner/onpyrunner"
 	"github.com/onpyrunner/onpyrunner/judge"
+	"github.com/onpyrunner/onpyrunner/webhook"
 )
 
 // SubmitRequest is the body of POST /api/jobs.
@@ -35,6 +36,8 @@ type SubmitRequest struct {
 	Compare            string            `json:"compare,omitempty"`
 	Tolerance          *float64          `json:"tolerance,omitempty"`
 	StopOnFirstFailure bool              `json:"stopOnFirstFailure,omitempty"`
+	// CallbackURL is where the job's final state is POSTed when it ends.
+	CallbackURL string `json:"callbackUrl,omitempty"`
 }
 
 // RequestLimits are the limits a job may ask for; a field left out takes
@@ -116,9 +119,27 @@ func (s *Server) decodeSubmit(ctx context.Context, body io.Reader) (*onpyrunner.
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkCallback(req.CallbackURL); err != nil {
+		return nil, err
+	}
 	return &onpyrunner.Job{Language: lang, Version: rt.Version, Limits: lim, Code: *req.Code, Input: req.Input,
 		Options: onpyrunner.Options{Mode: onpyrunner.Mode{Interactive: req.Interactive, Unbuffered: req.Unbuffered || req.Interactive},
-			Judging: jg}}, nil
+			Judging: jg, CallbackURL: req.CallbackURL}}, nil
+}
+
+// checkCallback refuses a callback URL that the server will not deliver
+// to, and any where it sends no webhooks.
+func (s *Server) checkCallback(u string) error {
+	switch {
+	case u == "":
+		return nil
+	case !s.cfg.Webhooks:
+		return onpyrunner.Errorf(onpyrunner.CodeInvalid, "callbackUrl: this server sends no webhooks (it has no --webhook-secret)")
+	}
+	if err := webhook.CheckURL(u, s.cfg.WebhookPrivate); err != nil {
+		return onpyrunner.Errorf(onpyrunner.CodeInvalid, "callbackUrl: %s", err)
+	}
+	return nil
 }
 
 // judging checks a submission's tests: at most MaxTests, their inputs and

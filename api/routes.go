@@ -86,6 +86,8 @@ type RuntimesResponse struct {
 	// its client (Config).
 	MaxInteractiveWallTimeMs int64 `json:"maxInteractiveWallTimeMs"`
 	AttachTimeoutMs          int64 `json:"attachTimeoutMs"`
+	// Webhooks says whether jobs may carry a callbackUrl.
+	Webhooks bool `json:"webhooks"`
 }
 
 func (s *Server) runtimes(w http.ResponseWriter, r *http.Request) {
@@ -102,6 +104,7 @@ func (s *Server) runtimes(w http.ResponseWriter, r *http.Request) {
 
 		MaxInteractiveWallTimeMs: s.cfg.InteractiveWallTime.Milliseconds(),
 		AttachTimeoutMs:          s.cfg.AttachTimeout.Milliseconds(),
+		Webhooks:                 s.cfg.Webhooks,
 	})
 }
 

@@ -58,6 +58,11 @@ type Config struct {
 	// client to attach, as the workers apply it (GET /api/runtimes tells
 	// clients). Default 30s.
 	AttachTimeout time.Duration
+	// Webhooks says that the server delivers webhooks (a
+	// webhook.Deliverer runs over its store): a job or a batch may then
+	// carry a callbackUrl, which is refused otherwise. WebhookPrivate lets
+	// that URL name an address that is not public (webhook.CheckURL).
+	Webhooks, WebhookPrivate bool
 	// SubmitRate caps each client's (each remote address, or see TrustedProxies) submissions
 	// per second, with bursts of SubmitBurst; beyond, 429. Default 0: no cap.
 	SubmitRate  float64

@@ -16,9 +16,11 @@ import (
 
 // Metrics holds the service's metrics in a registry of its own.
 type Metrics struct {
-	reg  *prometheus.Registry
-	wait prometheus.Histogram
-	run  prometheus.Histogram
+	reg      *prometheus.Registry
+	wait     prometheus.Histogram
+	run      prometheus.Histogram
+	webhooks *prometheus.CounterVec
+	delay    prometheus.Histogram
 }
 
 // New registers the metrics; stats reads the store at each scrape for the
@@ -38,8 +40,17 @@ func New(stats func(context.Context) (onpyrunner.Stats, error)) *Metrics {
 			Help:    "Wall time of a job's run in the sandbox.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 		}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "onpyrunner_webhook_tries_total",
+			Help: "Tries of webhook deliveries made by this process, by outcome (delivered, retried, gave_up, refused, gone).",
+		}, []string{"outcome"}),
+		delay: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "onpyrunner_webhook_delay_seconds",
+			Help:    "Time from a job's end to its webhook's delivery, retries included.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 3, 14),
+		}),
 	}
-	m.reg.MustRegister(m.wait, m.run, storeCollector{stats},
+	m.reg.MustRegister(m.wait, m.run, m.webhooks, m.delay, storeCollector{stats},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -61,6 +72,15 @@ func (m *Metrics) Started(j *onpyrunner.Job) {
 // Finished records the time a job ran (the store counts its end).
 func (m *Metrics) Finished(_ *onpyrunner.Job, run time.Duration) {
 	m.run.Observe(run.Seconds())
+}
+
+// Webhook records a try of a webhook delivery: its outcome and, for one
+// delivered, the time since its job ended.
+func (m *Metrics) Webhook(outcome string, sinceEnd time.Duration) {
+	m.webhooks.WithLabelValues(outcome).Inc()
+	if outcome == "delivered" {
+		m.delay.Observe(sinceEnd.Seconds())
+	}
 }
 
 var (

@@ -29,9 +29,12 @@ func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
 	if err != nil {
 		return err
 	}
-	interactive := "0" // for the input script
+	interactive, callback := "0", "0" // for the input script, and for owe
 	if j.Interactive {
 		interactive = "1"
+	}
+	if j.CallbackURL != "" {
+		callback = "1"
 	}
 	if err := s.overBudget(ctx); err != nil {
 		return err
@@ -39,7 +42,7 @@ func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
 	j.Status, j.CreatedAt = onpyrunner.Queued, time.Now().UTC().Truncate(time.Microsecond)
 	job, ev := s.jobKeys(j.ID)
 	n, err := submitScript.Run(ctx, s.rdb, []string{job, s.queueKey(j), s.key("queued"), ev},
-		s.cfg.QueueCap, j.ID, "language", j.Language, "version", j.Version, "limits", limits, "options", options, "interactive", interactive,
+		s.cfg.QueueCap, j.ID, "language", j.Language, "version", j.Version, "limits", limits, "options", options, "interactive", interactive, "callback", callback,
 		"code", j.Code, "input", j.Input, "created", micros(j.CreatedAt)).Int()
 	if err != nil {
 		return s.fail(err)
@@ -210,7 +213,8 @@ func (s *Store) start(ctx context.Context, m goredis.XMessage, stream string, ta
 	if takeover {
 		over = "1"
 	}
-	got, err := claimScript.Run(ctx, s.rdb, []string{job, s.key("queued"), s.key("running"), ev, stream, s.key("ended"), s.key("retention")},
+	got, err := claimScript.Run(ctx, s.rdb, []string{job, s.key("queued"), s.key("running"), ev, stream, s.key("ended"), s.key("retention"),
+		s.key("outbox"), s.key("owed")},
 		micros(time.Now()), s.cfg.Consumer, m.ID, s.cfg.MaxAttempts, over,
 		fmt.Sprintf("the workers running this job stopped, %d times; it was not started again", s.cfg.MaxAttempts),
 		seconds(s.cfg.Retention), seconds(s.cfg.EventsTTL), id).Int()
@@ -280,7 +284,7 @@ func (s *Store) Finish(ctx context.Context, j *onpyrunner.Job) error {
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	job, ev := s.jobKeys(j.ID)
-	done, err := finishScript.Run(ctx, s.rdb, []string{job, s.key("running"), ev, l.stream, s.key("queued"), s.key("ended"), s.key("retention"), s.inKey(j.ID)},
+	done, err := finishScript.Run(ctx, s.rdb, []string{job, s.key("running"), ev, l.stream, s.key("queued"), s.key("ended"), s.key("retention"), s.inKey(j.ID), s.key("outbox"), s.key("owed")},
 		string(j.Status), result, j.Error, micros(now), seconds(s.cfg.Retention), seconds(s.cfg.EventsTTL),
 		s.cfg.Consumer, j.ID, l.msg, verdict).Int()
 	if err != nil {
@@ -295,8 +299,9 @@ func (s *Store) Finish(ctx context.Context, j *onpyrunner.Job) error {
 // Cancel implements onpyrunner.Store.
 func (s *Store) Cancel(ctx context.Context, id string) (*onpyrunner.Job, error) {
 	job, ev := s.jobKeys(id)
-	got, err := cancelScript.Run(ctx, s.rdb, []string{job, s.key("queued"), s.key("running"), ev, s.key("ended"), s.key("retention"), s.inKey(id)},
-		micros(time.Now()), seconds(s.cfg.Retention), seconds(s.cfg.EventsTTL), id).Int()
+	got, err := cancelScript.Run(ctx, s.rdb, []string{job, s.key("queued"), s.key("running"), ev, s.key("ended"), s.key("retention"), s.inKey(id),
+		s.key("outbox"), s.key("owed")},
+		micros(time.Now()), seconds(s.cfg.Retention), seconds(s.cfg.EventsTTL), id, onpyrunner.CanceledDeliveryDelay.Milliseconds()).Int()
 	if err != nil {
 		return nil, s.fail(err)
 	}

@@ -17,6 +17,15 @@ end
 local function retention(key, def)
   return tonumber(redis.call('GET', key) or def)
 end
+-- owe puts an ended job with a callback in the outbox, due in delayMs,
+-- and wakes one waiting deliverer.
+local function owe(job, outbox, wake, id, delayMs)
+  if redis.call('HGET', job, 'callback') ~= '1' then return end
+  local t = redis.call('TIME')
+  redis.call('ZADD', outbox, 'NX', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + delayMs, id)
+  redis.call('LPUSH', wake, '1')
+  redis.call('LTRIM', wake, 0, 0)
+end
 local function drop(queue, msg)
   redis.call('XACK', queue, 'workers', msg)
   redis.call('XDEL', queue, msg)
@@ -37,7 +46,7 @@ return n + 1
 `)
 
 // claim starts the job of a queue entry this worker read (or took over).
-// KEYS job queued running ev queue ended retention; ARGV now consumer msg maxAttempts
+// KEYS job queued running ev queue ended retention outbox owed; ARGV now consumer msg maxAttempts
 // takeover failMessage retentionSec eventsTTLSec id.
 // Returns 1 started, 2 failed (out of attempts), 0 nothing to run.
 var claimScript = goredis.NewScript(event + `
@@ -52,6 +61,7 @@ elseif st == 'running' and ARGV[5] == '1' then
     redis.call('SREM', KEYS[3], ARGV[9])
     event(KEYS[1], KEYS[4], 'status', 'failed')
     ended(KEYS[6], 'failed', '')
+    owe(KEYS[1], KEYS[8], KEYS[9], ARGV[9], 0)
     redis.call('EXPIRE', KEYS[1], retention(KEYS[7], ARGV[7]))
     redis.call('EXPIRE', KEYS[4], ARGV[8])
     drop(KEYS[5], ARGV[3])
@@ -69,7 +79,7 @@ return 1
 `)
 
 // finish ends a running job, or hands it back to the queue.
-// KEYS job running ev queue queued ended retention in; ARGV status result error now
+// KEYS job running ev queue queued ended retention in outbox owed; ARGV status result error now
 // retentionSec eventsTTLSec consumer id msg verdict, where msg is the queue entry
 // of this worker's attempt. A finish touches no other entry: a job handed
 // back has a new one, which a late finish of an earlier attempt must leave.
@@ -100,27 +110,33 @@ redis.call('HSET', KEYS[1], 'status', ARGV[1], 'finished', ARGV[4], 'error', ARG
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'result', ARGV[2]) end
 event(KEYS[1], KEYS[3], 'status', ARGV[1])
 ended(KEYS[6], ARGV[1], ARGV[10])
+owe(KEYS[1], KEYS[9], KEYS[10], ARGV[8], 0)
 redis.call('EXPIRE', KEYS[1], retention(KEYS[7], ARGV[5]))
 redis.call('EXPIRE', KEYS[3], ARGV[6])
 redis.call('DEL', KEYS[8])
 return 1
 `)
 
-// cancel: KEYS job queued running ev ended retention in; ARGV now retentionSec eventsTTLSec id.
+// cancel: KEYS job queued running ev ended retention in outbox owed; ARGV now retentionSec
+// eventsTTLSec id graceMs, where graceMs delays a running job's delivery
+// for the output its worker adds.
 // Returns -1 unknown job, 0 already ended, 1 canceled.
 var cancelScript = goredis.NewScript(event + `
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return -1 end
+local delay = 0
 if st == 'queued' then
   redis.call('DECR', KEYS[2])
 elseif st == 'running' then
   redis.call('SREM', KEYS[3], ARGV[4])
+  delay = tonumber(ARGV[5])
 else
   return 0
 end
 redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished', ARGV[1])
 event(KEYS[1], KEYS[4], 'status', 'canceled')
 ended(KEYS[5], 'canceled', '')
+owe(KEYS[1], KEYS[8], KEYS[9], ARGV[4], delay)
 redis.call('EXPIRE', KEYS[1], retention(KEYS[6], ARGV[2]))
 redis.call('EXPIRE', KEYS[4], ARGV[3])
 redis.call('DEL', KEYS[7])
@@ -164,5 +180,28 @@ return 1
 // release ends ARGV token's hold of KEYS writer.
 var releaseScript = goredis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// claimDeliveries takes up to ARGV n due deliveries of KEYS outbox for
+// ARGV leaseMs, counting a try of each in KEYS tries: {id, tries, ...}.
+var claimDeliveriesScript = goredis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, ARGV[1])
+local out = {}
+for _, id in ipairs(ids) do
+  redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), id)
+  out[#out + 1] = id
+  out[#out + 1] = redis.call('HINCRBY', KEYS[2], id, 1)
+end
+return out
+`)
+
+// retryDelivery makes ARGV id of KEYS outbox due in ARGV afterMs, if it is
+// still owed.
+var retryDeliveryScript = goredis.NewScript(`
+local t = redis.call('TIME')
+redis.call('ZADD', KEYS[1], 'XX', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[2]), ARGV[1])
 return 0
 `)

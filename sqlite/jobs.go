@@ -154,6 +154,9 @@ func (s *Store) Finish(ctx context.Context, j *onpyrunner.Job) error {
 	if n, _ := res.RowsAffected(); n == 1 {
 		j.FinishedAt = &now
 		s.end(j.ID, j.Status)
+		if j.CallbackURL != "" {
+			s.owe()
+		}
 	} else if j.Status == onpyrunner.Canceled && result != nil {
 		// Canceled while it ran: it keeps what its run wrote until then.
 		if _, err := s.w.ExecContext(ctx, `UPDATE jobs SET result = ? WHERE id = ? AND status = 'canceled' AND result IS NULL`,
@@ -195,10 +198,15 @@ func (s *Store) Cancel(ctx context.Context, id string) (*onpyrunner.Job, error) 
 	if err != nil {
 		return nil, s.fail(err)
 	}
-	if n, _ := res.RowsAffected(); n == 1 {
+	n, _ := res.RowsAffected()
+	if n == 1 {
 		s.end(id, onpyrunner.Canceled)
 	}
-	return s.Get(ctx, id)
+	j, err := s.Get(ctx, id)
+	if n == 1 && err == nil && j.CallbackURL != "" {
+		s.owe()
+	}
+	return j, err
 }
 
 // Append implements onpyrunner.Store.

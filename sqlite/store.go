@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -49,6 +50,7 @@ type Store struct {
 	logs    livelog.Logs
 	console console
 	queued  chan struct{} // a token: a job may be waiting in the queue
+	owed    chan struct{} // a token: a webhook delivery may be due
 	fullAt  atomic.Int64  // when a write last failed for a full disk (unix ns)
 }
 
@@ -77,7 +79,7 @@ func (s *Store) prepare(ctx context.Context) error {
 
 var _ onpyrunner.Store = (*Store)(nil)
 
-const schema = `
+var schema = `
 CREATE TABLE IF NOT EXISTS jobs (
 	id          TEXT PRIMARY KEY,
 	status      TEXT NOT NULL,
@@ -118,6 +120,23 @@ BEGIN
 	VALUES (NEW.status, coalesce(json_extract(NEW.result, '$.verdict'), ''), 1)
 	ON CONFLICT (status, verdict) DO UPDATE SET n = n + 1;
 END;
+-- Webhook deliveries owed (onpyrunner.Outbox): one for each job with a
+-- callbackUrl, put in by the transaction that ends the job; due in unix ms.
+CREATE TABLE IF NOT EXISTS deliveries (
+	job_id TEXT PRIMARY KEY,
+	due    INTEGER NOT NULL,
+	tries  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (due);
+CREATE TRIGGER IF NOT EXISTS job_owed AFTER UPDATE OF status ON jobs
+WHEN OLD.status IN ('queued', 'running') AND NEW.status IN ('completed', 'failed', 'canceled')
+	AND coalesce(json_extract(NEW.options, '$.callbackUrl'), '') != ''
+BEGIN
+	INSERT INTO deliveries (job_id, due)
+	VALUES (NEW.id, CAST(unixepoch('subsec') * 1000 AS INTEGER) +
+		CASE WHEN OLD.status = 'running' AND NEW.status = 'canceled' THEN ` + strconv.FormatInt(onpyrunner.CanceledDeliveryDelay.Milliseconds(), 10) + ` ELSE 0 END)
+	ON CONFLICT (job_id) DO NOTHING;
+END;
 `
 
 // Open opens (creating if need be) the store in cfg.Dir and recovers the
@@ -145,7 +164,7 @@ func Open(cfg Config) (*Store, error) {
 		return "file:" + (&url.URL{Path: file}).EscapedPath() +
 			"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" + extra
 	}
-	s := &Store{cfg: cfg, queued: make(chan struct{}, 1), durable: newGroupSync(file)}
+	s := &Store{cfg: cfg, queued: make(chan struct{}, 1), owed: make(chan struct{}, 1), durable: newGroupSync(file)}
 	var err error
 	if s.w, err = sql.Open("sqlite", dsn("&_txlock=immediate")); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
@@ -210,6 +229,7 @@ func (s *Store) recover(ctx context.Context) error {
 		s.open(id, o.Mode)
 	}
 	s.wake()
+	s.owe() // deliveries owed before the restart
 	return rows.Err()
 }
 
@@ -242,6 +262,9 @@ func (s *Store) Run(ctx context.Context) error {
 func (s *Store) Expire(ctx context.Context, t time.Time) (int64, error) {
 	res, err := s.w.ExecContext(ctx, `DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?`, t.UnixMicro())
 	if err != nil {
+		return 0, fmt.Errorf("sqlite: expire: %w", err)
+	}
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM deliveries WHERE job_id NOT IN (SELECT id FROM jobs)`); err != nil {
 		return 0, fmt.Errorf("sqlite: expire: %w", err)
 	}
 	// A batch goes with its jobs: a day after they may have gone.

@@ -15,6 +15,7 @@ import (
 	"github.com/onpyrunner/onpyrunner/api"
 	"github.com/onpyrunner/onpyrunner/metrics"
 	"github.com/onpyrunner/onpyrunner/web"
+	"github.com/onpyrunner/onpyrunner/webhook"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -32,6 +33,34 @@ type serveFlags struct {
 	rate                                    float64
 	trusted                                 prefixesFlag
 	burst                                   int
+	webhooks                                webhookFlags
+}
+
+// webhookFlags are the settings of the webhook deliveries of `serve`.
+type webhookFlags struct {
+	secret         string
+	allowPrivate   bool
+	timeout, retry time.Duration
+	tries          int
+}
+
+func (f *webhookFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.secret, "webhook-secret", "", "the secret that signs webhook deliveries (best given as ONPYRUNNER_WEBHOOK_SECRET); without one, jobs may not carry a callbackUrl")
+	fs.BoolVar(&f.allowPrivate, "webhook-allow-private", false, "let callback URLs reach loopback, private and link-local addresses (refused by default)")
+	fs.DurationVar(&f.timeout, "webhook-timeout", 10*time.Second, "how long a webhook receiver has to answer each try")
+	fs.DurationVar(&f.retry, "webhook-retry", 7*time.Second, "the wait after a webhook's first failed try; it doubles after each")
+	fs.IntVar(&f.tries, "webhook-tries", 10, "tries of a webhook delivery before it is given up")
+}
+
+// deliverer is the part of serve that makes the webhook deliveries its
+// store owes.
+func (f *webhookFlags) deliverer(store onpyrunner.Store, m *metrics.Metrics, log *slog.Logger) func(context.Context) error {
+	outbox, _ := store.(onpyrunner.Outbox) // both stores are
+	return webhook.New(store, outbox, webhook.Config{
+		Secret: []byte(f.secret), AllowPrivate: f.allowPrivate, Timeout: f.timeout, Tries: f.tries, FirstRetry: f.retry,
+		Observe: func(o webhook.Outcome, since time.Duration) { m.Webhook(string(o), since) },
+		Logger:  log,
+	}).Run
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -56,6 +85,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&f.maxProcesses, "max-processes", m.Processes, "most processes a job may ask for")
 	fs.Float64Var(&f.rate, "rate", 0, "submissions per second per client address, 429 beyond (0: no cap)")
 	fs.IntVar(&f.burst, "burst", 20, "with --rate, the burst a client may send at once")
+	f.webhooks.register(fs)
 	fs.Var(&f.trusted, "trusted-proxies", "CIDRs of the proxies in front (comma-separated): from them, --rate's client is the nearest X-Forwarded-For address outside them")
 }
 
@@ -99,8 +129,13 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		Metrics:             m.Handler(),
 		Web:                 web.Handler(),
 		Logger:              log,
+		Webhooks:            f.webhooks.secret != "",
+		WebhookPrivate:      f.webhooks.allowPrivate,
 	}
 	parts := b.parts
+	if cfg.Webhooks {
+		parts = append(parts, f.webhooks.deliverer(b.store, m, log))
+	}
 	if f.slots > 0 {
 		w, err := newWorkers(ctx, b, f.backendFlags, f.slots, f.drain, m, log)
 		if err != nil {

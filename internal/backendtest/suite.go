@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T, cfg Config) onpyrunner.Store) {
 	}
 	tests = append(tests, eventTests...)
 	tests = append(tests, consoleTests...)
+	tests = append(tests, outboxTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t, tc.cfg)

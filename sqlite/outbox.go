@@ -1,0 +1,70 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"github.com/onpyrunner/onpyrunner"
+)
+
+var _ onpyrunner.Outbox = (*Store)(nil)
+
+// ClaimDeliveries implements onpyrunner.Outbox.
+func (s *Store) ClaimDeliveries(ctx context.Context, n int, lease time.Duration) ([]onpyrunner.Delivery, error) {
+	now := time.Now()
+	rows, err := s.w.QueryContext(ctx, `UPDATE deliveries SET due = ?, tries = tries + 1
+		WHERE job_id IN (SELECT job_id FROM deliveries WHERE due <= ? ORDER BY due LIMIT ?)
+		RETURNING job_id, tries`, now.Add(lease).UnixMilli(), now.UnixMilli(), n)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	defer rows.Close()
+	var ds []onpyrunner.Delivery
+	for rows.Next() {
+		var d onpyrunner.Delivery
+		if err := rows.Scan(&d.JobID, &d.Tries); err != nil {
+			return nil, s.fail(err)
+		}
+		ds = append(ds, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(err)
+	}
+	return ds, nil
+}
+
+// RetryDelivery implements onpyrunner.Outbox.
+func (s *Store) RetryDelivery(ctx context.Context, jobID string, after time.Duration) error {
+	if _, err := s.w.ExecContext(ctx, `UPDATE deliveries SET due = ? WHERE job_id = ?`, time.Now().Add(after).UnixMilli(), jobID); err != nil {
+		return s.fail(err)
+	}
+	return nil
+}
+
+// DropDelivery implements onpyrunner.Outbox.
+func (s *Store) DropDelivery(ctx context.Context, jobID string) error {
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM deliveries WHERE job_id = ?`, jobID); err != nil {
+		return s.fail(err)
+	}
+	return nil
+}
+
+// AwaitDeliveries implements onpyrunner.Outbox: the jobs that end in this
+// process (the only one that uses this store) wake it.
+func (s *Store) AwaitDeliveries(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-s.owed:
+	case <-t.C:
+	}
+}
+
+// owe wakes AwaitDeliveries: a job with a callback ended.
+func (s *Store) owe() {
+	select {
+	case s.owed <- struct{}{}:
+	default:
+	}
+}

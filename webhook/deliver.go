@@ -1,0 +1,251 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/onpyrunner/onpyrunner"
+)
+
+// Config configures a Deliverer; its zero value works but for Secret.
+type Config struct {
+	// Secret signs every delivery (Sign). Required.
+	Secret []byte
+	// AllowPrivate lets deliveries reach addresses Forbidden refuses
+	// (loopback, private, link-local): for a receiver on the server's own
+	// network, and for tests.
+	AllowPrivate bool
+	// Timeout bounds each try, from connecting to the answer's headers.
+	// Default 10s.
+	Timeout time.Duration
+	// Tries is how many times a delivery is tried before it is given up.
+	// Default 10.
+	Tries int
+	// FirstRetry is the wait after a first failed try; each later wait
+	// doubles it (with 10% jitter), so that the default 10 tries at 7s
+	// span about an hour. Default 7s.
+	FirstRetry time.Duration
+	// Parallel caps the deliveries in flight. Default 16.
+	Parallel int
+	// Observe, when set, hears of each try's outcome (an Outcome) and,
+	// for one delivered, the time since the job ended.
+	Observe func(o Outcome, sinceEnd time.Duration)
+	// Logger hears of deliveries given up. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Outcome is how a try of a delivery went.
+type Outcome string
+
+// The outcomes.
+const (
+	// Delivered: the receiver answered 2xx.
+	Delivered Outcome = "delivered"
+	// Retried: the try failed and the delivery is due again later.
+	Retried Outcome = "retried"
+	// GaveUp: the last try failed, or the receiver answered 410 Gone.
+	GaveUp Outcome = "gave_up"
+	// Refused: the URL leads to an address that is not public.
+	Refused Outcome = "refused"
+	// Gone: the job is no longer in the store.
+	Gone Outcome = "gone"
+)
+
+// Jobs is where a Deliverer reads the jobs it delivers.
+type Jobs interface {
+	Get(ctx context.Context, id string) (*onpyrunner.Job, error)
+}
+
+// Deliverer makes the deliveries the store's outbox owes. Any number of
+// processes may run one over the same store: each delivery is claimed
+// for a lease (2×Timeout + 5s) before it is made, so that one process
+// makes it at a time, and a process that dies leaves it to another (or
+// to itself after a restart) once the lease ends.
+type Deliverer struct {
+	cfg    Config
+	jobs   Jobs
+	outbox onpyrunner.Outbox
+	client *http.Client
+}
+
+// New returns a Deliverer of outbox's deliveries of jobs.
+func New(jobs Jobs, outbox onpyrunner.Outbox, cfg Config) *Deliverer {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Tries <= 0 {
+		cfg.Tries = 10
+	}
+	if cfg.FirstRetry <= 0 {
+		cfg.FirstRetry = 7 * time.Second
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = 16
+	}
+	if cfg.Observe == nil {
+		cfg.Observe = func(Outcome, time.Duration) {}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	dialer := &net.Dialer{Timeout: cfg.Timeout}
+	if !cfg.AllowPrivate {
+		dialer.Control = Guard
+	}
+	tr := &http.Transport{
+		Proxy:                 nil, // a proxy would connect where the guard cannot see
+		DialContext:           dialer.DialContext,
+		TLSHandshakeTimeout:   cfg.Timeout,
+		ResponseHeaderTimeout: cfg.Timeout,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       30 * time.Second,
+	}
+	return &Deliverer{cfg: cfg, jobs: jobs, outbox: outbox, client: &http.Client{
+		Transport: tr,
+		Timeout:   cfg.Timeout,
+		// A redirect is a failed try: following it would take the body
+		// where its sender did not name.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+func (d *Deliverer) lease() time.Duration { return 2*d.cfg.Timeout + 5*time.Second }
+
+// Run makes deliveries as they come due until ctx ends. A delivery never
+// holds up a job: deliveries run on their own, Parallel at most.
+func (d *Deliverer) Run(ctx context.Context) error {
+	slots := make(chan struct{}, d.cfg.Parallel)
+	poll := min(time.Second, d.cfg.FirstRetry)
+	for ctx.Err() == nil {
+		free := cap(slots) - len(slots)
+		if free == 0 {
+			select { // one ends, or ctx
+			case slots <- struct{}{}:
+				<-slots
+			case <-ctx.Done():
+			}
+			continue
+		}
+		ds, err := d.outbox.ClaimDeliveries(ctx, free, d.lease())
+		if err != nil && ctx.Err() == nil {
+			d.cfg.Logger.Warn("webhook: claim deliveries", "err", err)
+		}
+		for _, dv := range ds {
+			slots <- struct{}{}
+			go func() {
+				defer func() { <-slots }()
+				d.deliver(context.WithoutCancel(ctx), dv)
+			}()
+		}
+		if len(ds) < free {
+			d.outbox.AwaitDeliveries(ctx, poll)
+		}
+	}
+	return nil
+}
+
+// deliver makes one try of dv and settles it: dropped when made or given
+// up, due again after its backoff otherwise.
+func (d *Deliverer) deliver(ctx context.Context, dv onpyrunner.Delivery) {
+	ctx, cancel := context.WithTimeout(ctx, d.lease())
+	defer cancel()
+	j, err := d.jobs.Get(ctx, dv.JobID)
+	if onpyrunner.HasCode(err, onpyrunner.CodeNotFound) {
+		d.settle(ctx, dv, Gone, 0, "the job is no longer kept")
+		return
+	} else if err != nil {
+		d.settle(ctx, dv, Retried, 0, err.Error())
+		return
+	}
+	out, after, why := d.post(ctx, j, dv.Tries)
+	var since time.Duration
+	if j.FinishedAt != nil {
+		since = time.Since(*j.FinishedAt)
+	}
+	if out == Delivered {
+		d.cfg.Observe(out, since)
+		if err := d.outbox.DropDelivery(ctx, dv.JobID); err != nil {
+			d.cfg.Logger.Warn("webhook: delivered, but could not drop it from the outbox (it may be sent again)", "job", dv.JobID, "err", err)
+		}
+		return
+	}
+	d.settle(ctx, dv, out, after, why)
+}
+
+// settle records a try that did not deliver: a Retried one is due again
+// after its backoff (or the receiver's Retry-After, when later), unless it
+// was the last try.
+func (d *Deliverer) settle(ctx context.Context, dv onpyrunner.Delivery, out Outcome, after time.Duration, why string) {
+	if out == Retried && dv.Tries >= d.cfg.Tries {
+		out = GaveUp
+	}
+	d.cfg.Observe(out, 0)
+	if out != Retried {
+		d.cfg.Logger.Warn("webhook: delivery not made", "job", dv.JobID, "tries", dv.Tries, "outcome", out, "why", why)
+		if err := d.outbox.DropDelivery(ctx, dv.JobID); err != nil {
+			d.cfg.Logger.Warn("webhook: drop delivery", "job", dv.JobID, "err", err)
+		}
+		return
+	}
+	wait := max(d.backoff(dv.Tries), after)
+	if err := d.outbox.RetryDelivery(ctx, dv.JobID, wait); err != nil {
+		d.cfg.Logger.Warn("webhook: retry delivery (its lease will bring it back)", "job", dv.JobID, "err", err)
+	}
+}
+
+// backoff is the wait after failed try n (from 1): FirstRetry doubled
+// n-1 times, 10% either way.
+func (d *Deliverer) backoff(n int) time.Duration {
+	w := d.cfg.FirstRetry << min(n-1, 20)
+	return time.Duration(float64(w) * (0.9 + 0.2*rand.Float64()))
+}
+
+// post makes one try: the job's object, signed. It says how it went,
+// the receiver's Retry-After (capped at an hour) and why it failed.
+func (d *Deliverer) post(ctx context.Context, j *onpyrunner.Job, try int) (Outcome, time.Duration, string) {
+	body, err := json.Marshal(j.Public(false))
+	if err != nil {
+		return GaveUp, 0, err.Error()
+	}
+	if err := CheckURL(j.CallbackURL, d.cfg.AllowPrivate); err != nil {
+		return Refused, 0, err.Error()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.CallbackURL, bytes.NewReader(body))
+	if err != nil {
+		return GaveUp, 0, err.Error()
+	}
+	ts := time.Now().Unix()
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "OnPyRunner-Webhook/1")
+	req.Header.Set(TimestampHeader, strconv.FormatInt(ts, 10))
+	req.Header.Set(SignatureHeader, Sign(d.cfg.Secret, ts, body))
+	req.Header.Set(AttemptHeader, strconv.Itoa(try))
+	resp, err := d.client.Do(req)
+	if _, ok := errors.AsType[*RefusedError](err); ok {
+		return Refused, 0, err.Error()
+	} else if err != nil {
+		return Retried, 0, err.Error()
+	}
+	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10) // so that the connection is kept
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return Delivered, 0, ""
+	case resp.StatusCode == http.StatusGone:
+		return GaveUp, 0, "the receiver answered 410 Gone"
+	}
+	after := time.Duration(0)
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+		after = min(time.Duration(s)*time.Second, time.Hour)
+	}
+	return Retried, after, "the receiver answered " + resp.Status
+}
