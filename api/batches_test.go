@@ -15,7 +15,7 @@ func TestBatches(t *testing.T) {
 	c := srv.Client
 	jobs := []api.SubmitRequest{{Code: ptr("print(1)")}, {Code: ptr("print(input())"), Input: "two\n"},
 		{Code: ptr(aPlusB), Tests: []onpyrunner.Test{{Input: "1 1\n", ExpectedOutput: "2\n"}}}}
-	b, err := c.SubmitBatch(t.Context(), jobs)
+	b, err := c.SubmitBatch(t.Context(), jobs, "")
 	if err != nil || len(b.JobIDs) != 3 || b.BatchID == "" {
 		t.Fatalf("%+v %v", b, err)
 	}
@@ -34,7 +34,7 @@ func TestBatches(t *testing.T) {
 
 	t.Run("all or nothing", func(t *testing.T) {
 		before, _ := srv.Store.Stats(t.Context())
-		_, err := c.SubmitBatch(t.Context(), []api.SubmitRequest{{Code: ptr("print(1)")}, {Code: ptr("1"), Language: "cobol"}})
+		_, err := c.SubmitBatch(t.Context(), []api.SubmitRequest{{Code: ptr("print(1)")}, {Code: ptr("1"), Language: "cobol"}}, "")
 		if ce, ok := err.(*client.Error); !ok || ce.StatusCode != 400 || !strings.HasPrefix(ce.Message, "jobs[1]: language") {
 			t.Fatalf("%v", err)
 		}
@@ -44,7 +44,7 @@ func TestBatches(t *testing.T) {
 		}
 	})
 	t.Run("cap", func(t *testing.T) {
-		_, err := c.SubmitBatch(t.Context(), make([]api.SubmitRequest, 6))
+		_, err := c.SubmitBatch(t.Context(), make([]api.SubmitRequest, 6), "")
 		if ce, ok := err.(*client.Error); !ok || ce.StatusCode != 400 || !strings.Contains(ce.Message, "cap of 5") {
 			t.Fatalf("%v", err)
 		}

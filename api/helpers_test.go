@@ -14,7 +14,9 @@ import (
 	"github.com/onpyrunner/onpyrunner/api"
 	"github.com/onpyrunner/onpyrunner/client"
 	"github.com/onpyrunner/onpyrunner/internal/testenv"
+	"github.com/onpyrunner/onpyrunner/internal/webhooktest"
 	"github.com/onpyrunner/onpyrunner/sqlite"
+	"github.com/onpyrunner/onpyrunner/webhook"
 	"github.com/onpyrunner/onpyrunner/worker"
 )
 
@@ -43,6 +45,9 @@ type serverOpts struct {
 	// attach is the workers' attach timeout (worker.Config's default
 	// when zero).
 	attach time.Duration
+	// webhooks, when set, runs a deliverer over the store (with the
+	// test receivers' secret), and the API takes callback URLs.
+	webhooks *webhook.Config
 }
 
 // echoRunner is the fake runner: stdout is the code.
@@ -76,6 +81,9 @@ func newServer(t testing.TB, o serverOpts) *testServer {
 	if o.slots == 0 {
 		o.slots = 2
 	}
+	if o.webhooks != nil {
+		o.api.Webhooks, o.api.WebhookPrivate = true, o.webhooks.AllowPrivate
+	}
 	var h http.Handler = api.New(store, o.api)
 	if o.wrap != nil {
 		h = o.wrap(h)
@@ -87,6 +95,11 @@ func newServer(t testing.TB, o serverOpts) *testServer {
 	pool := worker.New(store, worker.Config{Slots: o.slots, Drain: 100 * time.Millisecond, NewRunner: newRunner, Logger: quiet,
 		AttachTimeout: o.attach})
 	wg.Go(func() { _ = pool.Run(ctx) })
+	if o.webhooks != nil {
+		cfg := *o.webhooks
+		cfg.Secret, cfg.Logger = []byte(webhooktest.Secret), quiet
+		wg.Go(func() { _ = webhook.New(store, store, cfg).Run(ctx) })
+	}
 	t.Cleanup(func() {
 		cancel()
 		srv.CloseClientConnections()

@@ -401,7 +401,7 @@ func TestOpenAPIConformance(t *testing.T) {
 			}
 		}},
 		{name: "batch", run: func(t *testing.T, ctx context.Context) {
-			b, err := cl.SubmitBatch(ctx, []api.SubmitRequest{{Code: ptr("print(1)")}, {Code: ptr("print(2)")}})
+			b, err := cl.SubmitBatch(ctx, []api.SubmitRequest{{Code: ptr("print(1)")}, {Code: ptr("print(2)")}}, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -411,7 +411,7 @@ func TestOpenAPIConformance(t *testing.T) {
 			}
 		}},
 		{name: "batch bad job", invalid: true, run: func(t *testing.T, ctx context.Context) {
-			_, err := cl.SubmitBatch(ctx, []api.SubmitRequest{{Code: ptr("print(1)")}, {}})
+			_, err := cl.SubmitBatch(ctx, []api.SubmitRequest{{Code: ptr("print(1)")}, {}}, "")
 			wantClientError(t, err, 400, onpyrunner.CodeInvalid)
 		}},
 		{name: "batch unknown", run: func(t *testing.T, ctx context.Context) {

@@ -210,9 +210,8 @@ func exactFields(raw []byte) error {
 		got    map[string]skip
 		want   []string
 	}{
-		{"", top, []string{"code", "input", "language", "version", "limits", "interactive", "unbuffered",
-			"tests", "compare", "tolerance", "stopOnFirstFailure"}},
-		{"limits.", lim.Limits, []string{"timeMs", "wallTimeMs", "memoryMB", "outputKB", "processes"}},
+		{"", top, submitFields},
+		{"limits.", lim.Limits, limitFields},
 	} {
 		for k := range set.got {
 			if !slices.Contains(set.want, k) {
@@ -221,6 +220,19 @@ func exactFields(raw []byte) error {
 		}
 	}
 	return nil
+}
+
+// submitFields and limitFields are the JSON names of SubmitRequest's and
+// RequestLimits's fields.
+var submitFields, limitFields = jsonNames(reflect.TypeFor[SubmitRequest]()), jsonNames(reflect.TypeFor[RequestLimits]())
+
+func jsonNames(t reflect.Type) []string {
+	var names []string
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		names = append(names, name)
+	}
+	return names
 }
 
 // skip is a JSON value read past without a copy (json.RawMessage would

@@ -130,8 +130,9 @@ func (c *Client) Runtimes(ctx context.Context) (*api.RuntimesResponse, error) {
 }
 
 // SubmitBatch submits jobs together: all are queued, or none (the error
-// names the first bad one).
-func (c *Client) SubmitBatch(ctx context.Context, jobs []api.SubmitRequest) (*api.BatchResponse, error) {
+// names the first bad one). callbackURL, when set, is each job's that
+// names none of its own.
+func (c *Client) SubmitBatch(ctx context.Context, jobs []api.SubmitRequest, callbackURL string) (*api.BatchResponse, error) {
 	raw := make([]json.RawMessage, len(jobs))
 	for i, j := range jobs {
 		b, err := json.Marshal(j)
@@ -141,7 +142,7 @@ func (c *Client) SubmitBatch(ctx context.Context, jobs []api.SubmitRequest) (*ap
 		raw[i] = b
 	}
 	var out api.BatchResponse
-	_, err := c.do(ctx, http.MethodPost, "/api/batches", api.BatchRequest{Jobs: raw}, &out, http.StatusAccepted)
+	_, err := c.do(ctx, http.MethodPost, "/api/batches", api.BatchRequest{Jobs: raw, CallbackURL: callbackURL}, &out, http.StatusAccepted)
 	return &out, err
 }
 
