@@ -95,11 +95,11 @@ func TestCallbackRefused(t *testing.T) {
 
 	srv := newServer(t, serverOpts{fake: true, webhooks: &webhook.Config{}})
 	for u, want := range map[string]string{
-		"http://10.0.0.1/hook":        "not a public address",
-		"http://[::1]:8080/":          "not a public address",
-		"ftp://example.com/":          "http or https",
-		"http://u:p@example.com/":     "user name",
-		"example.com/hook":            "http or https",
+		"http://10.0.0.1/hook":                             "not a public address",
+		"http://[::1]:8080/":                               "not a public address",
+		"ftp://example.com/":                               "http or https",
+		"http://u:p@example.com/":                          "user name",
+		"example.com/hook":                                 "http or https",
 		"https://example.com/" + strings.Repeat("x", 3000): "over 2048 bytes",
 	} {
 		_, err := srv.Client.Submit(t.Context(), api.SubmitRequest{Code: ptr("1"), CallbackURL: u}, 0)

@@ -20,8 +20,9 @@ import (
 const Secret = "test-secret"
 
 // Receiver answers each delivery with the next of its codes (200 once
-// they run out; a 429 with Retry-After: 1), after checking its signature,
-// timestamp and content type (a test error otherwise).
+// they run out; a 429 with Retry-After: 1; 0: no answer until the sender
+// goes away), after checking its signature, timestamp and content type
+// (a test error otherwise).
 type Receiver struct {
 	*httptest.Server
 	t     testing.TB
@@ -68,11 +69,15 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	r.got = append(r.got, d)
 	r.mu.Unlock()
-	if code == http.StatusTooManyRequests {
+	r.came <- d
+	switch code {
+	case 0:
+		<-req.Context().Done()
+		return
+	case http.StatusTooManyRequests:
 		w.Header().Set("Retry-After", "1")
 	}
 	w.WriteHeader(code)
-	r.came <- d
 }
 
 // Count is the deliveries received so far.
