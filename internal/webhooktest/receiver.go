@@ -7,12 +7,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/onpyrunner/onpyrunner"
+	"github.com/onpyrunner/onpyrunner/api"
+	"github.com/onpyrunner/onpyrunner/client"
 	"github.com/onpyrunner/onpyrunner/webhook"
 )
 
@@ -97,4 +100,26 @@ func (r *Receiver) Next(t testing.TB, d time.Duration) Delivery {
 		t.Fatalf("no delivery within %v", d)
 		return Delivery{}
 	}
+}
+
+// Delays runs n jobs of print(1) one after another, each with its callback
+// to r, and returns, sorted, the time from each job's end (its finishedAt)
+// to its delivery's arrival.
+func Delays(t testing.TB, c *client.Client, r *Receiver, n int) []time.Duration {
+	t.Helper()
+	code := "print(1)"
+	var took []time.Duration
+	for range n {
+		j, err := c.Submit(t.Context(), api.SubmitRequest{Code: &code, CallbackURL: r.URL}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := r.Next(t, time.Minute)
+		if d.Job.ID != j.ID || d.Job.FinishedAt == nil {
+			t.Fatalf("delivered job %s (finished %v), want %s", d.Job.ID, d.Job.FinishedAt, j.ID)
+		}
+		took = append(took, d.At.Sub(*d.Job.FinishedAt))
+	}
+	slices.Sort(took)
+	return took
 }
