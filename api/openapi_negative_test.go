@@ -35,7 +35,7 @@ func TestOpenAPIRejectsWrongAnswers(t *testing.T) {
 	const runtimes = `{"runtimes":[{"language":"python","version":"3.12.3","implementation":"cpython","packages":[],"default":true}],"default":"python",` +
 		`"defaultLimits":{"timeMs":2000,"wallTimeMs":5000,"memoryMB":128,"outputKB":64,"processes":32},` +
 		`"maxLimits":{"timeMs":10000,"wallTimeMs":30000,"memoryMB":512,"outputKB":1024,"processes":64},` +
-		`"maxCodeBytes":131072,"maxInputBytes":8388608,"maxInteractiveWallTimeMs":300000,"attachTimeoutMs":30000}`
+		`"maxCodeBytes":131072,"maxInputBytes":8388608,"maxInteractiveWallTimeMs":300000,"attachTimeoutMs":30000,"webhooks":false}`
 	jsonCT := map[string]string{"Content-Type": "application/json"}
 	withCT := func(h map[string]string) map[string]string {
 		h["Content-Type"] = "application/json"
