@@ -26,6 +26,62 @@ func TestTestsPanel(t *testing.T) {
 	t.Run("phone", func(t *testing.T) { testsPanel(t, tab(t, browser, p.URL, 375, 667, true), p, "phone") })
 	t.Run("desktop", func(t *testing.T) { testsPanel(t, tab(t, browser, p.URL, 1280, 800, false), p, "desktop") })
 	t.Run("live", func(t *testing.T) { testsLive(t, tab(t, browser, p.URL, 375, 667, true)) })
+	t.Run("tolerance", func(t *testing.T) { testsTolerance(t, tab(t, browser, p.URL, 375, 667, true), p) })
+}
+
+// testsTolerance checks the tolerance field: shown only for Numbers; a
+// bad value is refused on the page; 0.01 lets 3 match 3.001, which the
+// default 1e-6 does not, and the job carries it.
+func testsTolerance(t *testing.T, ctx context.Context, p *playground) {
+	wait(t, ctx, `!!document.querySelector(".cm-content")`)
+	typeCode(t, ctx, sum)
+	setTests(t, ctx, [2]string{"1 2\n", "3.001\n"})
+	if eval[bool](t, ctx, `!document.getElementById("tolerance-box").hidden`) {
+		t.Errorf("the tolerance field shows while lines are compared")
+	}
+	do(t, ctx, chromedp.SetValue(chromedp.ID("compare"), "float"))
+	eval[bool](t, ctx, `document.getElementById("compare").dispatchEvent(new Event("change"))`)
+	if eval[bool](t, ctx, `document.getElementById("tolerance-box").hidden`) {
+		t.Fatalf("the tolerance field is hidden while numbers are compared")
+	}
+	run := func() []testItem {
+		do(t, ctx, chromedp.Click(chromedp.ID("run-tests")))
+		wait(t, ctx, `document.getElementById("test-results").dataset.state === "done"`)
+		return eval[[]testItem](t, ctx, testItemsJS)
+	}
+	if items := run(); len(items) != 1 || items[0].Judgement != "wrong_answer" {
+		t.Fatalf("3 against 3.001 within 1e-6: %+v, want a wrong answer", items)
+	}
+	setField := func(v string) {
+		do(t, ctx, chromedp.Click(chromedp.ID("tolerance")),
+			chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierCtrl)), chromedp.KeyEvent(kb.Backspace), insertText(v))
+	}
+	setField("-1")
+	do(t, ctx, chromedp.Click(chromedp.ID("run-tests")))
+	expect(t, "a negative tolerance", eval[string](t, ctx, `document.getElementById("message").textContent`), "tolerance must be a number")
+	if !eval[bool](t, ctx, `document.getElementById("tolerance").getAttribute("aria-invalid") === "true"`) {
+		t.Errorf("a negative tolerance is not marked invalid")
+	}
+	setField("0.01")
+	if items := run(); len(items) != 1 || items[0].Judgement != "accepted" {
+		t.Fatalf("3 against 3.001 within 0.01: %+v, want accepted", items)
+	}
+	id := eval[string](t, ctx, `new URLSearchParams(location.search).get("job") || ""`)
+	res, err := http.Get(p.URL + "/api/jobs/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var job struct {
+		Compare   string  `json:"compare"`
+		Tolerance float64 `json:"tolerance"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&job); err != nil || job.Compare != "float" || job.Tolerance != 0.01 {
+		t.Errorf("the job: %+v %v, want compare float, tolerance 0.01", job, err)
+	}
+	noSideways(t, ctx, "with the tolerance field")
+	do(t, ctx, chromedp.ScrollIntoView(chromedp.ID("tolerance")))
+	screenshot(t, ctx, "phone-tests-tolerance")
 }
 
 // testItem is what the page shows of one test's result.

@@ -491,6 +491,8 @@
       if (n > rt.maxInputBytes) return message(say.tooLarge("tests' input and output", n, rt.maxInputBytes));
     }
     if (!limitsOK(false)) return;
+    var tol = tolerance();
+    if (tol === null) return;
     var lim = askedLimits(false);
     var gen = ++st.gen;
     closeStreams();
@@ -507,6 +509,7 @@
     ui.testSummary.scrollIntoView({ block: "nearest" });
     var req = Object.assign({ code: src, tests: tests, compare: ui.compare.value }, chosen());
     if (ui.stopFirst.checked) req.stopOnFirstFailure = true;
+    if (ui.compare.value === "float") req.tolerance = tol;
     if (lim.limits) req.limits = lim.limits;
     var id = await post(req, gen);
     if (!id) return;
@@ -785,7 +788,7 @@
     ui.stdin.value = job.input || "";
     if (job.tests && job.tests.length) {
       setTests(job.tests);
-      setCompare(job.compare || "lines");
+      setCompare(job.compare || "lines", job.tolerance);
       ui.stopFirst.checked = !!job.stopOnFirstFailure;
       st.mode = "tests";
       st.testNames = job.tests.map(function (t, i) { return t.name || String(i + 1); });
@@ -869,7 +872,7 @@
     st.draftTimer = setTimeout(function () {
       var d = { code: code.get(), input: ui.stdin.value, language: ui.language.value,
         tests: readTests().map(function (t) { return { input: t.input, expectedOutput: t.expectedOutput }; }),
-        compare: ui.compare.value };
+        compare: ui.compare.value, tolerance: ui.tolerance.value };
       try { localStorage.setItem(DRAFT, JSON.stringify(d)); } catch (e) { /* private mode */ }
     }, 300);
   }
@@ -883,12 +886,34 @@
     if (Array.isArray(d.tests)) {
       setTests(d.tests.filter(function (t) { return t && typeof t.input === "string" && typeof t.expectedOutput === "string"; }));
     }
-    if (d.compare) setCompare(d.compare);
+    if (d.compare) setCompare(d.compare, Number(d.tolerance));
     st.wantLang = d.language || "";
   }
 
-  function setCompare(c) {
+  function setCompare(c, tol) {
     if ([].some.call(ui.compare.options, function (o) { return o.value === c; })) ui.compare.value = c;
+    if (typeof tol === "number" && tol > 0) ui.tolerance.value = String(tol);
+    showTolerance();
+  }
+
+  // showTolerance shows the tolerance field where numbers are compared.
+  function showTolerance() {
+    ui.toleranceBox.hidden = ui.compare.value !== "float";
+  }
+
+  // tolerance is the tolerance field's number, or null (and a message)
+  // where it is none or negative.
+  function tolerance() {
+    if (ui.compare.value !== "float") return undefined;
+    var v = ui.tolerance.value.trim(), n = Number(v);
+    if (v === "" || !isFinite(n) || n < 0) {
+      ui.tolerance.setAttribute("aria-invalid", "true");
+      ui.tolerance.focus();
+      message("The tolerance must be a number of at least 0, such as 1e-6 or 0.001.");
+      return null;
+    }
+    ui.tolerance.removeAttribute("aria-invalid");
+    return n;
   }
 
   function init() {
@@ -903,7 +928,7 @@
     ui.editorHost = $("editor-host");
     ui.controls = document.querySelector(".controls");
     ["test-list", "test-add", "run-tests", "test-results", "test-summary", "test-items", "compare",
-      "stop-first", "limits-box", "limits-hint"].forEach(function (id) {
+      "tolerance", "tolerance-box", "stop-first", "limits-box", "limits-hint"].forEach(function (id) {
       ui[id.replace(/-(\w)/g, function (m, c) { return c.toUpperCase(); })] = $(id);
     });
     LIMITS.forEach(function (l) { ui["limit-" + l[0]] = $("limit-" + l[0]); });
@@ -940,7 +965,8 @@
     ui.stdin.addEventListener("input", edited);
     ui.language.addEventListener("change", edited);
     ui.testList.addEventListener("input", edited);
-    ui.compare.addEventListener("change", edited);
+    ui.compare.addEventListener("change", function () { showTolerance(); edited(); });
+    ui.tolerance.addEventListener("input", function () { ui.tolerance.removeAttribute("aria-invalid"); edited(); });
     ui.stopFirst.addEventListener("change", edited);
     ui.testAdd.addEventListener("click", function () { addTest("", "", true); edited(); });
     ui.runTests.addEventListener("click", runTests);
