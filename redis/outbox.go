@@ -56,9 +56,9 @@ func (s *Store) AwaitDeliveries(ctx context.Context, d time.Duration) {
 	// BLPOP by hand: go-redis's waits a second at least.
 	wait := fmt.Sprintf("%.3f", min(d, blockFor).Seconds())
 	if err := s.rdb.Do(ctx, "BLPOP", s.key("owed"), wait).Err(); err != nil && !errors.Is(err, goredis.Nil) && ctx.Err() == nil {
-		// Nothing came, or Redis is away: the caller looks anyway, and
-		// waits at least a moment before looking again.
-		t := time.NewTimer(min(d, 100*time.Millisecond))
+		// Redis is away: the caller looks anyway (and hears so), after
+		// the whole wait.
+		t := time.NewTimer(d)
 		defer t.Stop()
 		select {
 		case <-ctx.Done():

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/onpyrunner/onpyrunner"
@@ -120,10 +121,14 @@ func New(jobs Jobs, outbox onpyrunner.Outbox, cfg Config) *Deliverer {
 
 func (d *Deliverer) lease() time.Duration { return 2*d.cfg.Timeout + 5*time.Second }
 
-// Run makes deliveries as they come due until ctx ends. A delivery never
-// holds up a job: deliveries run on their own, Parallel at most.
+// Run makes deliveries as they come due until ctx ends, then stops those
+// in flight (their leases bring them back, to this process after a
+// restart or to another) and returns. A delivery never holds up a job:
+// deliveries run on their own, Parallel at most.
 func (d *Deliverer) Run(ctx context.Context) error {
 	slots := make(chan struct{}, d.cfg.Parallel)
+	var inFlight sync.WaitGroup
+	defer inFlight.Wait()
 	poll := min(time.Second, d.cfg.FirstRetry)
 	for ctx.Err() == nil {
 		free := cap(slots) - len(slots)
@@ -141,10 +146,10 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		}
 		for _, dv := range ds {
 			slots <- struct{}{}
-			go func() {
+			inFlight.Go(func() {
 				defer func() { <-slots }()
-				d.deliver(context.WithoutCancel(ctx), dv)
-			}()
+				d.deliver(ctx, dv)
+			})
 		}
 		if len(ds) < free {
 			d.outbox.AwaitDeliveries(ctx, poll)
@@ -155,30 +160,35 @@ func (d *Deliverer) Run(ctx context.Context) error {
 
 // deliver makes one try of dv and settles it: dropped when made or given
 // up, due again after its backoff otherwise.
-func (d *Deliverer) deliver(ctx context.Context, dv onpyrunner.Delivery) {
-	ctx, cancel := context.WithTimeout(ctx, d.lease())
+func (d *Deliverer) deliver(run context.Context, dv onpyrunner.Delivery) {
+	try, cancel := context.WithTimeout(run, d.lease())
 	defer cancel()
-	j, err := d.jobs.Get(ctx, dv.JobID)
-	if onpyrunner.HasCode(err, onpyrunner.CodeNotFound) {
-		d.settle(ctx, dv, Gone, 0, "the job is no longer kept")
-		return
-	} else if err != nil {
-		d.settle(ctx, dv, Retried, 0, err.Error())
+	j, err := d.jobs.Get(try, dv.JobID)
+	out, after, why := Gone, time.Duration(0), "the job is no longer kept"
+	switch {
+	case err == nil:
+		out, after, why = d.post(try, j, dv.Tries)
+	case !onpyrunner.HasCode(err, onpyrunner.CodeNotFound):
+		out, why = Retried, err.Error()
+	}
+	if out != Delivered && run.Err() != nil {
+		return // stopped by Run's end: its lease brings it back
+	}
+	// What the store hears of the try, even when Run is ending.
+	ctx, cancelSettle := context.WithTimeout(context.WithoutCancel(run), 5*time.Second)
+	defer cancelSettle()
+	if out != Delivered {
+		d.settle(ctx, dv, out, after, why)
 		return
 	}
-	out, after, why := d.post(ctx, j, dv.Tries)
 	var since time.Duration
 	if j.FinishedAt != nil {
 		since = time.Since(*j.FinishedAt)
 	}
-	if out == Delivered {
-		d.cfg.Observe(out, since)
-		if err := d.outbox.DropDelivery(ctx, dv.JobID); err != nil {
-			d.cfg.Logger.Warn("webhook: delivered, but could not drop it from the outbox (it may be sent again)", "job", dv.JobID, "err", err)
-		}
-		return
+	d.cfg.Observe(out, since)
+	if err := d.outbox.DropDelivery(ctx, dv.JobID); err != nil {
+		d.cfg.Logger.Warn("webhook: delivered, but could not drop it from the outbox (it may be sent again)", "job", dv.JobID, "err", err)
 	}
-	d.settle(ctx, dv, out, after, why)
 }
 
 // settle records a try that did not deliver: a Retried one is due again

@@ -32,6 +32,7 @@ type rig struct {
 	store    *sqlite.Store
 	mu       sync.Mutex
 	outcomes []webhook.Outcome
+	stop     func() // ends Run and waits for it
 }
 
 func newRig(t *testing.T, cfg webhook.Config) *rig {
@@ -49,11 +50,13 @@ func newRig(t *testing.T, cfg webhook.Config) *rig {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	var once sync.Once
 	go func() {
 		defer close(done)
 		_ = webhook.New(store, store, cfg).Run(ctx)
 	}()
-	t.Cleanup(func() { cancel(); <-done })
+	r.stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(r.stop)
 	return r
 }
 
@@ -210,5 +213,26 @@ func TestNoRedirect(t *testing.T) {
 	r.awaitOutcome(t, webhook.Retried)
 	if n := target.Count(); n != 0 {
 		t.Fatalf("the redirect was followed: %d deliveries", n)
+	}
+}
+
+// TestStopInFlight: Run's end stops a delivery in flight at once and
+// leaves it owed, unsettled, for its lease to bring back.
+func TestStopInFlight(t *testing.T) {
+	recv := webhooktest.New(t, 0) // no answer
+	r := newRig(t, webhook.Config{AllowPrivate: true, Timeout: time.Minute})
+	r.end(t, recv.URL)
+	recv.Next(t, 20*time.Second)
+	stopped := make(chan struct{})
+	go func() { r.stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return within 10s of its end with a delivery in flight")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.outcomes) != 0 {
+		t.Fatalf("the stopped try was settled: %v", r.outcomes)
 	}
 }
