@@ -25,6 +25,8 @@ type backendFlags struct {
 	retention, lease time.Duration
 	attachTimeout    time.Duration
 	cold             bool
+	warmRuntimes     int
+	warmIdle         time.Duration
 	runtimes         string
 	logLevel         slog.Level
 	storeBytes       *sizeFlag
@@ -44,6 +46,8 @@ func (f *backendFlags) register(fs *flag.FlagSet, worker bool) {
 	fs.DurationVar(&f.lease, "lease", 30*time.Second, "with --redis: how long a silent worker keeps its job before another takes it over")
 	fs.StringVar(&f.runtimes, "runtimes", runtimes.DefaultDir, "folder of the runtimes built with 'onpyrunner runtime add' (offered beside the host's python3 and pypy3)")
 	fs.BoolVar(&f.cold, "cold", false, "run every job with a fresh interpreter, not in a warm sandbox (slower)")
+	fs.IntVar(&f.warmRuntimes, "warm-runtimes", 3, "warm zygotes each slot keeps at once, one per runtime (the default python's stays; one more closes the least recently used)")
+	fs.DurationVar(&f.warmIdle, "warm-idle", 10*time.Minute, "how long a slot keeps the warm zygote of a runtime that serves no job (the default python's stays)")
 	fs.DurationVar(&f.attachTimeout, "attach-timeout", 30*time.Second, "how long a running interactive job waits for a client to attach before it ends failed")
 	fs.TextVar(&f.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 }
@@ -83,7 +87,8 @@ type workers struct {
 const runtimesEvery = 20 * time.Second
 
 func newWorkers(ctx context.Context, b *backend, f backendFlags, slots int, drain time.Duration, obs worker.Observer, log *slog.Logger) (*workers, error) {
-	sb, err := sandbox.New(sandbox.Config{Logger: log, Cold: f.cold, RuntimesDir: f.runtimes})
+	sb, err := sandbox.New(sandbox.Config{Logger: log, Cold: f.cold, RuntimesDir: f.runtimes,
+		WarmRuntimes: f.warmRuntimes, WarmIdle: f.warmIdle})
 	if err != nil {
 		return nil, err
 	}
