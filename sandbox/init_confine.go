@@ -81,7 +81,7 @@ func (v *initValues) val(a stepArg) (uintptr, error) {
 
 // confineInit carries out c's Confine steps, which end with the seccomp
 // filter, and hands the filter's listener to the supervisor on the status
-// channel (see serveNetlinkCap); the init keeps no copy.
+// channel (see serveSockets); the init keeps no copy.
 func confineInit(c *initConfig) error {
 	// Go restores the soft limit on open files that it found at start in
 	// every process it starts, unless the limit was set through it: set it

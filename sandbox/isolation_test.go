@@ -251,3 +251,41 @@ func newSlot(t *testing.T) *sandbox.Slot {
 	t.Cleanup(func() { sl.Close() })
 	return sl
 }
+
+// TestNetNamespaceAfterSockets: a warm slot's run gets a fresh network
+// namespace exactly when the run before it made a socket (socket or
+// socketpair, of any family); runs that make none share one, which they
+// leave as they found it.
+func TestNetNamespaceAfterSockets(t *testing.T) {
+	r := slotRunner(newSlot(t))
+	ns := func(code string) string {
+		t.Helper()
+		res, err := r(code+"\nimport os\nprint(os.readlink('/proc/self/ns/net'))", nil)
+		if err != nil || res.Verdict != onpyrunner.OK {
+			t.Fatalf("%q: %+v %v", code, res, err)
+		}
+		lines := strings.Split(strings.TrimSpace(res.Stdout), "\n")
+		return lines[len(lines)-1]
+	}
+	first := ns("pass")
+	if again := ns("print(1)"); again != first {
+		t.Fatalf("after a run without sockets: namespace %s, then %s; want the same", first, again)
+	}
+	for _, code := range []string{
+		"import socket\nsocket.socketpair()",
+		"import socket\nsocket.socket(socket.AF_INET, socket.SOCK_DGRAM)",
+		"import socket\ns = socket.socket(socket.AF_UNIX)\ns.bind('\\0onpy-abstract')",
+	} {
+		before := ns(code)
+		after := ns("pass")
+		if after == before {
+			t.Errorf("after %q: the next run kept namespace %s; want a fresh one", code, before)
+		}
+		if again := ns("pass"); again != after {
+			t.Errorf("after a run without sockets following %q: %s, then %s; want the same", code, after, again)
+		}
+	}
+	// The abstract name went with its namespace: a run may bind it again
+	// (ns fails the test where it cannot).
+	ns("import socket\ns = socket.socket(socket.AF_UNIX)\ns.bind('\\0onpy-abstract')")
+}

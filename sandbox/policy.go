@@ -152,7 +152,7 @@ func (p policy) confine() []step {
 }
 
 // filter installs the seccomp filter; its result is the filter's listener,
-// which the launcher hands to the supervisor (serveNetlinkCap).
+// which the launcher hands to the supervisor (serveSockets).
 func filter() step {
 	return call("seccomp", unix.SYS_SECCOMP, num(unix.SECCOMP_SET_MODE_FILTER),
 		num(unix.SECCOMP_FILTER_FLAG_NEW_LISTENER), ref(refFilter, 0))

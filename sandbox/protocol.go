@@ -71,7 +71,7 @@ type initMsg struct {
 	// Error: the sandbox could not be set up.
 	Error string `json:"error,omitempty"`
 	// Listener: the message carries the run's seccomp listener (see
-	// serveNetlinkCap), which the supervisor keeps.
+	// serveSockets), which the supervisor keeps.
 	Listener bool `json:"listener,omitempty"`
 }
 

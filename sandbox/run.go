@@ -37,6 +37,7 @@ type run struct {
 	stdout, stderr *capped
 	limitHit       chan onpyrunner.Verdict // an output cap was passed
 	oom            <-chan struct{}         // the program reached its memory limit (cgroup v1)
+	net            netUse                  // whether it made a socket (warm: the next run needs a fresh network namespace)
 }
 
 // env is the program's whole environment: nothing of the host's.

@@ -92,9 +92,14 @@ var rules = []rule{
 		ne(0, unix.AF_UNIX), ne(0, unix.AF_INET), ne(0, unix.AF_INET6), ne(0, unix.AF_NETLINK)}},
 	{"socket", retErrno(unix.EPERM), []cond{eq(0, unix.AF_NETLINK), ne(2, unix.NETLINK_ROUTE)}},
 	// A netlink socket's queue is memory no cgroup is charged for: the
-	// supervisor counts them (serveNetlinkCap), and no socket's receive
+	// supervisor counts them (serveSockets), and no socket's receive
 	// buffer grows past the default.
 	{"socket", retUserNotify, []cond{eq(0, unix.AF_NETLINK)}},
+	// Any other socket, too, that the supervisor may know that the run
+	// touched its network namespace (a warm slot's next run gets a fresh
+	// one: status.go, netUse).
+	{"socket", retUserNotify, nil},
+	{"socketpair", retUserNotify, nil},
 	{"setsockopt", retErrno(unix.EPERM), []cond{eq(1, unix.SOL_SOCKET), eq(2, unix.SO_RCVBUF)}},
 	{"setsockopt", retErrno(unix.EPERM), []cond{eq(1, unix.SOL_SOCKET), eq(2, unix.SO_RCVBUFFORCE)}},
 	// No terminal injection; personality left as it is (0xffffffff reads it).

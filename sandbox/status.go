@@ -4,8 +4,10 @@ package sandbox
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"os"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -30,8 +32,9 @@ func statusPair() (ours, theirs *os.File, err error) {
 
 // readStatus passes on the init's (or the zygote's) status messages until
 // the run's side closes, and serves the run's seccomp listener, which
-// comes with the message that says so (Listener), until then.
-func readStatus(f *os.File, out chan<- initMsg) {
+// comes with the message that says so (Listener), until then; net hears
+// of the run's sockets.
+func readStatus(f *os.File, out chan<- initMsg, net *netUse) {
 	defer close(out)
 	var listener *os.File
 	defer func() {
@@ -56,7 +59,7 @@ func readStatus(f *os.File, out chan<- initMsg) {
 		}
 		for _, fd := range passedFDs(oob[:oobn]) {
 			if listener == nil {
-				listener = serveNetlinkCap(fd)
+				listener = serveSockets(fd, net)
 			} else {
 				unix.Close(fd)
 			}
@@ -109,12 +112,25 @@ type seccompNotifResp struct {
 	Flags uint32
 }
 
-// serveNetlinkCap answers, on a goroutine of its own, the run's seccomp
-// listener, to which the filter sends each socket(AF_NETLINK): the first
-// maxNetlink go ahead, later ones fail with EMFILE. It returns the
+// netUse says whether a run made a socket (any family, a socketpair
+// included): only then may it have left anything in its network
+// namespace (a socket, an abstract unix name, a counter). Nothing else
+// reaches a network namespace's state: io_uring, BPF and setns are
+// denied, /proc/sys is read-only, and a run inherits no socket. The zero
+// value is a run that made none.
+type netUse struct{ used atomic.Bool }
+
+// touched reports whether the run made a socket; a nil netUse, a run
+// whose namespace goes with it (cold), says false.
+func (n *netUse) touched() bool { return n != nil && n.used.Load() }
+
+// serveSockets answers, on a goroutine of its own, the run's seccomp
+// listener, to which the filter sends each socket and socketpair: each
+// goes ahead, recorded in net (when set), but for the netlink sockets
+// after the first maxNetlink, which fail with EMFILE. It returns the
 // listener, for the caller to close when the run is over; it stops then,
 // or when no process of the run is left.
-func serveNetlinkCap(fd int) *os.File {
+func serveSockets(fd int, net *netUse) *os.File {
 	_ = unix.SetNonblock(fd, true) // for Go's poller
 	l := os.NewFile(uintptr(fd), "seccomp listener")
 	rc, err := l.SyscallConn()
@@ -145,11 +161,14 @@ func serveNetlinkCap(fd int) *os.File {
 			if !got {
 				continue
 			}
-			resp := seccompNotifResp{ID: req.ID}
-			if opened++; opened <= maxNetlink {
-				resp.Flags = unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE
-			} else {
-				resp.Error = -int32(unix.EMFILE)
+			if net != nil {
+				net.used.Store(true) // before the socket is made
+			}
+			resp := seccompNotifResp{ID: req.ID, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
+			if isNetlink(req) {
+				if opened++; opened > maxNetlink {
+					resp.Flags, resp.Error = 0, -int32(unix.EMFILE)
+				}
 			}
 			_ = rc.Control(func(fd uintptr) {
 				_ = ioctlPtr(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp))
@@ -157,6 +176,13 @@ func serveNetlinkCap(fd int) *os.File {
 		}
 	}()
 	return l
+}
+
+// isNetlink reports whether a notification is of socket(AF_NETLINK, ...).
+func isNetlink(req seccompNotif) bool {
+	nr := binary.NativeEndian.Uint32(req.Data[offNr:])
+	family := binary.NativeEndian.Uint64(req.Data[offArgs:])
+	return nr == unix.SYS_SOCKET && family == unix.AF_NETLINK
 }
 
 func ioctlPtr(fd uintptr, req uint, p unsafe.Pointer) error {

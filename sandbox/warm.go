@@ -37,6 +37,9 @@ type Slot struct {
 	runs    int         // runs by this zygote
 	prog    *cgroup.Run // the last program's cgroup, kept for the next
 	noReset bool        // the kernel cannot reset a cgroup for reuse
+	// netUsed: the last run made a socket, so the next gets a fresh
+	// network namespace (netUse).
+	netUsed bool
 	// portable: no machine code; the zygote makes each step's call itself
 	// and clones its own pid 1s, as where there is none (tests).
 	portable bool
@@ -125,6 +128,7 @@ func (sl *Slot) runLocked(ctx context.Context, spec Spec, lim onpyrunner.Limits,
 	}
 	r := &run{s: sl.s, rt: sl.rt, spec: spec, lim: lim, uid: sl.uid, cg: cg, slot: sl, acct: acct, measured: measured}
 	res, err := r.run(ctx)
+	sl.netUsed = sl.netUsed || r.net.touched()
 	sl.keep(cg, err == nil)
 	return res, err
 }
@@ -243,7 +247,7 @@ func (sl *Slot) restart() error {
 		_ = cg.Remove(10 * time.Second)
 		return err
 	}
-	sl.z, sl.runs = z, 0
+	sl.z, sl.runs, sl.netUsed = z, 0, false // a fresh zygote starts in a fresh one
 	cold, err := sl.s.coldFootprint(sl.rt)
 	if err != nil {
 		return err

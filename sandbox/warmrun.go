@@ -24,6 +24,9 @@ type warmJob struct {
 	Rlimits []uint64 `json:"rlimits"` // the values of the policy's limits, in its order
 	// Unbuffered writes the program's output through (python3 -u).
 	Unbuffered bool `json:"unbuffered,omitempty"`
+	// FreshNet moves the zygote into a fresh network namespace before the
+	// run: the last run made a socket (netUse).
+	FreshNet bool `json:"freshNet,omitempty"`
 }
 
 // zygoteSetup is what a zygote gets once, as its argument: what is the
@@ -76,16 +79,15 @@ func (sl *Slot) warmSetup(p policy) zygoteSetup {
 }
 
 // detachSteps detach the last run's scratch space and /proc (at first,
-// the slot's) once its processes are all gone, and move the zygote into a
-// fresh network namespace (no interface up) for the next run's: the last
-// run's sockets, ports, abstract unix names and counters go with the old
-// one. The zygote skips a detach that fails (nothing mounted there).
+// the slot's) once its processes are all gone. The zygote skips a detach
+// that fails (nothing mounted there). (Its network namespace is fresh
+// where the last run made a socket: warmJob.FreshNet.)
 func detachSteps() []step {
 	var steps []step
 	for _, d := range append(scratchDirs, struct{ path, mode string }{"/proc", ""}) {
 		steps = append(steps, call("detach "+d.path, unix.SYS_UMOUNT2, str(d.path), num(unix.MNT_DETACH)))
 	}
-	return append(steps, call("unshare net", unix.SYS_UNSHARE, num(unix.CLONE_NEWNET)))
+	return steps
 }
 
 // launchWarm hands the run to the slot's zygote.
@@ -96,7 +98,7 @@ func (r *run) launchWarm(p *pipes) (*launched, error) {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	job := warmJob{UID: programUID, Scratch: scratchSteps("", r.lim.MemoryMB<<20, r.s.cfg.ScratchInodes, programUID),
-		Unbuffered: r.spec.Unbuffered}
+		Unbuffered: r.spec.Unbuffered, FreshNet: r.slot.netUsed}
 	for _, l := range rlimits(r.lim) {
 		job.Rlimits = append(job.Rlimits, l.Value)
 	}
@@ -117,9 +119,10 @@ func (r *run) launchWarm(p *pipes) (*launched, error) {
 		z.kill() // a zygote that does not listen is replaced at the next run
 		return nil, fmt.Errorf("sandbox: hand the run to the zygote: %w", err)
 	}
+	r.slot.netUsed = false // the zygote moves into a fresh one now
 	p.closeChildEnds()
 	msgs := make(chan initMsg, 4)
-	go readStatus(p.statusR, msgs)
+	go readStatus(p.statusR, msgs, &r.net)
 	return &launched{msgs: msgs, stop: func() {
 		if err := r.cg.Kill(10 * time.Second); err != nil {
 			r.s.cfg.Logger.Error("sandbox: kill a run", "err", err)

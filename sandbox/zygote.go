@@ -75,7 +75,7 @@ func (sl *Slot) startZygote(cg *cgroup.Run) (*zygote, error) {
 	msgs := make(chan initMsg, 4)
 	statusR := p.statusR
 	p.statusR = nil // the watcher below owns it now
-	go readStatus(statusR, msgs)
+	go readStatus(statusR, msgs, nil)
 	go sl.logLines(logR)
 	started := make(chan error, 1)
 	go func() {

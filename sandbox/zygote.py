@@ -16,9 +16,10 @@
 #      then runs the code as __main__ as `python3 main.py` would.
 # It waits for C, reports how it ended and kills the pid 1, which ends
 # every other process of the job (the supervisor kills them too, through
-# the job's cgroup), and moves itself into a fresh network namespace for
-# the next job. Where there is no tiny pid 1 (not x86-64) it clones B
-# instead, a copy of itself, as the pid 1 that forks C.
+# the job's cgroup). Before a job whose last one made a socket, it moves
+# itself into a fresh network namespace (the supervisor says so). Where
+# there is no tiny pid 1 (not x86-64) it clones B instead, a copy of
+# itself, as the pid 1 that forks C.
 # Nothing here holds a secret, nor ever a job's code, input or output: it
 # passes their descriptors on unread (the kernel copies the code, in C).
 # A job runs as another uid, in a pid namespace where the zygote does not
@@ -33,7 +34,7 @@ PYPY = sys.implementation.name == "pypy"
 freeze = getattr(gc, "freeze", lambda: None)
 O_PATH = getattr(os, "O_PATH", 0o10000000)  # PyPy's os lacks it
 libc.syscall.restype = ctypes.c_long
-CLONE_NEWIPC, CLONE_NEWPID = 0x08000000, 0x20000000
+CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x08000000, 0x20000000, 0x40000000
 
 
 def check(r, what):
@@ -477,10 +478,13 @@ def scratch(steps):
 
 
 def prepare(job, got, status):
-    """Fresh scratch space for the next job, in the slot's mount namespace
-    (the job's scratch steps: new tmpfs over the detached ones; its /proc
-    is the job's own to mount), its Landlock ruleset, and its values in
-    C's steps."""
+    """A fresh network namespace where the last job made a socket (the
+    supervisor says), fresh scratch space for the next job, in the slot's
+    mount namespace (the job's scratch steps: new tmpfs over the detached
+    ones; its /proc is the job's own to mount), its Landlock ruleset, and
+    its values in C's steps."""
+    if job.get("freshNet"):
+        NEW_NET.run()
     scratch(job["scratch"]).run()
     if LANDLOCK:
         got["ruleset"] = LANDLOCK.ruleset()
@@ -546,6 +550,7 @@ def spawn_pid1():
 if not hasattr(os, "posix_spawn"):
     spawn_pid1 = Spawn()
 NEW_NAMESPACES = steps(("unshare", "unshare", (CLONE_NEWPID | CLONE_NEWIPC,)))
+NEW_NET = steps(("unshare net", "unshare", (CLONE_NEWNET,)))
 
 
 def spawn_job(job, got, status, own):
@@ -594,6 +599,7 @@ def serve(sock):
     own = steps(*[("setns " + ns, "setns", (os.open("/.slot/proc/self/ns/" + ns, os.O_RDONLY), flag))
                   for ns, flag in (("pid", CLONE_NEWPID), ("ipc", CLONE_NEWIPC))])
     detach_scratch()
+    NEW_NET.run()  # one of its own, which no job has touched
     gc.collect()
     freeze()  # keep the forks' pages shared
     libc.malloc_trim(0)  # and as few as can be
