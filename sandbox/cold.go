@@ -34,7 +34,7 @@ func (r *run) launchCold(p *pipes) (*launched, error) {
 	p.closeChildEnds()
 	msgs := make(chan initMsg, 4)
 	go readStatus(p.statusR, msgs, nil) // its network namespace goes with it
-	go func() { // the init reads its config as it starts; EPIPE means it died
+	go func() {                         // the init reads its config as it starts; EPIPE means it died
 		b, _ := json.Marshal(cfg)
 		_, _ = p.cfgW.Write(b)
 		p.cfgW.Close()
