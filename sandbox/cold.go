@@ -33,8 +33,9 @@ func (r *run) launchCold(p *pipes) (*launched, error) {
 	}
 	p.closeChildEnds()
 	msgs := make(chan initMsg, 4)
-	go readStatus(p.statusR, msgs, nil) // its network namespace goes with it
-	go func() {                         // the init reads its config as it starts; EPIPE means it died
+	go readStatus(p.statusR, msgs, nil) // nil: its network namespace goes with it
+	// The init reads its config as it starts; EPIPE means it died.
+	go func() {
 		b, _ := json.Marshal(cfg)
 		_, _ = p.cfgW.Write(b)
 		p.cfgW.Close()
