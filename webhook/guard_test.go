@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -73,4 +74,26 @@ func TestSignVerify(t *testing.T) {
 			t.Errorf("%s: verified", name)
 		}
 	}
+}
+
+// FuzzCheckURL: whatever it is given, CheckURL does not panic, and a URL
+// it accepts is http or https, names a host, carries no user, and is no
+// literal address Forbidden refuses.
+func FuzzCheckURL(f *testing.F) {
+	for _, s := range []string{"https://example.com/hook", "http://127.0.0.1/", "http://[::ffff:10.0.0.1]:80/", "http://u@h/",
+		"HTTP://EXAMPLE.COM", "http://0x7f000001/", "http://2130706433/", "http://[fe80::1%25eth0]/", "//x", "http://%31%32%37.0.0.1/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if webhook.CheckURL(raw, false) != nil {
+			return
+		}
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.User != nil {
+			t.Fatalf("accepted %q: %+v %v", raw, u, err)
+		}
+		if ip, err := netip.ParseAddr(u.Hostname()); err == nil && webhook.Forbidden(ip) {
+			t.Fatalf("accepted %q, a forbidden literal %s", raw, ip)
+		}
+	})
 }
