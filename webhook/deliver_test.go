@@ -32,6 +32,7 @@ type rig struct {
 	store    *sqlite.Store
 	mu       sync.Mutex
 	outcomes []webhook.Outcome
+	seen     int    // the outcomes awaitOutcome has looked at
 	stop     func() // ends Run and waits for it
 }
 
@@ -80,20 +81,23 @@ func (r *rig) end(t *testing.T, url string) *onpyrunner.Job {
 	return c
 }
 
+// awaitOutcome waits for a try that ends want, after those awaited
+// before.
 func (r *rig) awaitOutcome(t *testing.T, want webhook.Outcome) {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		r.mu.Lock()
-		n := len(r.outcomes)
-		last := webhook.Outcome("")
-		if n > 0 {
-			last = r.outcomes[n-1]
+		for ; r.seen < len(r.outcomes); r.seen++ {
+			if r.outcomes[r.seen] == want {
+				r.seen++
+				r.mu.Unlock()
+				return
+			}
 		}
 		r.mu.Unlock()
-		if last == want {
-			return
-		}
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	t.Fatalf("no try ended %s within 20s; outcomes %v", want, r.outcomes)
 }
 
