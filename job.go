@@ -44,6 +44,9 @@ type Job struct {
 	Result *Result `json:"result,omitempty"`
 	// Error says why a failed job failed, in words for its submitter.
 	Error string `json:"error,omitempty"`
+	// Webhook says how the delivery of its end to its CallbackURL stands
+	// (GET /api/jobs/{id} only; never in a delivery's own body).
+	Webhook *DeliveryState `json:"webhook,omitempty"`
 
 	// Code and Input are the program and its stdin. The API shows them only
 	// when asked (a share link reopens them).

@@ -90,6 +90,12 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, id string, wait 
 		s.fail(w, err)
 		return
 	}
+	if o, ok := s.store.(onpyrunner.Outbox); ok && j.CallbackURL != "" && j.Status.Final() {
+		// How its webhook stands; a store that does not say now leaves it out.
+		if j.Webhook, err = o.DeliveryOf(ctx, id); err != nil {
+			s.cfg.Logger.Warn("webhook state", "job", id, "err", err)
+		}
+	}
 	writeJSON(w, http.StatusOK, j.Public(r.URL.Query().Get("include") == "source"))
 }
 

@@ -21,7 +21,7 @@ import (
 // GET /api/jobs/{id} shows it; a batch's callbackUrl goes to each of its
 // jobs that names none; a canceled job is delivered too.
 func TestWebhooks(t *testing.T) {
-	srv := newServer(t, serverOpts{webhooks: &webhook.Config{AllowPrivate: true, FirstRetry: 50 * time.Millisecond}})
+	srv := newServer(t, serverOpts{webhooks: &webhook.Config{AllowPrivate: true, FirstRetry: 50 * time.Millisecond, Tries: 2}})
 	c := srv.Client
 	if rt, err := c.Runtimes(t.Context()); err != nil || !rt.Webhooks {
 		t.Fatalf("runtimes: %+v %v, want webhooks true", rt, err)
@@ -38,11 +38,27 @@ func TestWebhooks(t *testing.T) {
 	}
 	shown, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	var a, b any
+	var a, b map[string]any
 	_ = json.Unmarshal(d.Body, &a)
 	_ = json.Unmarshal(shown, &b)
+	delete(b, "webhook") // GET alone says how the delivery stands
 	if !reflect.DeepEqual(a, b) {
 		t.Fatalf("delivered %s\nGET shows %s", d.Body, shown)
+	}
+	if _, ok := a["webhook"]; ok {
+		t.Errorf("the delivery's body has the webhook's state: %s", d.Body)
+	}
+	// GET says it was delivered, once the deliverer has heard the 200.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		got, err := c.Get(t.Context(), j.ID, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := got.Webhook; w != nil && *w == (onpyrunner.DeliveryState{Status: onpyrunner.Delivered, Tries: 1}) {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("GET shows webhook %+v, want delivered after 1 try", w)
+		}
 	}
 	if d.Job.Status != onpyrunner.Completed || d.Job.Result.Stdout != "42\n" || d.Attempt != 1 {
 		t.Fatalf("delivered %+v attempt %d", d.Job, d.Attempt)
@@ -80,6 +96,27 @@ func TestWebhooks(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // retry waits: another delivery would have come
 	if n := recv.Count(); n != 4 {
 		t.Fatalf("%d deliveries, want 4: one per job", n)
+	}
+
+	// A receiver that keeps failing: GET shows the delivery failed, and why.
+	failing := webhooktest.New(t, 500, 500)
+	fj, err := c.Submit(t.Context(), api.SubmitRequest{Code: ptr("print(1)"), CallbackURL: failing.URL}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		got, err := c.Get(t.Context(), fj.ID, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := got.Webhook; w != nil && w.Status == onpyrunner.DeliveryFailed {
+			if w.Tries != 2 || !strings.Contains(w.Error, "500") {
+				t.Errorf("given up: %+v, want 2 tries and the 500", w)
+			}
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("GET shows webhook %+v, want failed", w)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -12,8 +13,9 @@ import (
 
 // The outbox is a sorted set of job ids by the unix ms they are due at, by
 // Redis's clock (every process that shares it agrees), with their tries in
-// a hash beside it; a job that ends with a callback wakes one deliverer
-// through a list of one token.
+// a hash beside it, and each delivery's state, as its last try left it,
+// in a key of its own kept as long as the job; a job that ends with a
+// callback wakes one deliverer through a list of one token.
 
 var _ onpyrunner.Outbox = (*Store)(nil)
 
@@ -36,17 +38,52 @@ func (s *Store) ClaimDeliveries(ctx context.Context, n int, lease time.Duration)
 }
 
 // RetryDelivery implements onpyrunner.Outbox.
-func (s *Store) RetryDelivery(ctx context.Context, jobID string, after time.Duration) error {
-	return s.fail(retryDeliveryScript.Run(ctx, s.rdb, []string{s.key("outbox")}, jobID, after.Milliseconds()).Err())
+func (s *Store) RetryDelivery(ctx context.Context, d onpyrunner.Delivery, after time.Duration, why string) error {
+	state, err := json.Marshal(onpyrunner.DeliveryState{Status: onpyrunner.DeliveryPending, Tries: d.Tries, Error: why})
+	if err != nil {
+		return err
+	}
+	return s.fail(retryDeliveryScript.Run(ctx, s.rdb, []string{s.key("outbox"), s.key("webhook", d.JobID)},
+		d.JobID, after.Milliseconds(), state, seconds(s.retention(ctx))).Err())
 }
 
-// DropDelivery implements onpyrunner.Outbox.
-func (s *Store) DropDelivery(ctx context.Context, jobID string) error {
+// SettleDelivery implements onpyrunner.Outbox.
+func (s *Store) SettleDelivery(ctx context.Context, d onpyrunner.Delivery, st onpyrunner.DeliveryStatus, why string) error {
+	state, err := json.Marshal(onpyrunner.DeliveryState{Status: st, Tries: d.Tries, Error: why})
+	if err != nil {
+		return err
+	}
 	p := s.rdb.TxPipeline()
-	p.ZRem(ctx, s.key("outbox"), jobID)
-	p.HDel(ctx, s.key("outbox", "tries"), jobID)
-	_, err := p.Exec(ctx)
+	p.ZRem(ctx, s.key("outbox"), d.JobID)
+	p.HDel(ctx, s.key("outbox", "tries"), d.JobID)
+	p.Set(ctx, s.key("webhook", d.JobID), state, s.retention(ctx))
+	_, err = p.Exec(ctx)
 	return s.fail(err)
+}
+
+// DeliveryOf implements onpyrunner.Outbox: the state its last try left,
+// else pending while it is in the outbox.
+func (s *Store) DeliveryOf(ctx context.Context, jobID string) (*onpyrunner.DeliveryState, error) {
+	p := s.rdb.Pipeline()
+	state := p.Get(ctx, s.key("webhook", jobID))
+	owed := p.ZScore(ctx, s.key("outbox"), jobID)
+	tries := p.HGet(ctx, s.key("outbox", "tries"), jobID)
+	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, s.fail(err)
+	}
+	var d onpyrunner.DeliveryState
+	switch {
+	case state.Err() == nil:
+		if err := json.Unmarshal([]byte(state.Val()), &d); err != nil {
+			return nil, fmt.Errorf("redis: webhook state of %s: %w", jobID, err)
+		}
+	case owed.Err() == nil:
+		n, _ := tries.Int()
+		d = onpyrunner.DeliveryState{Status: onpyrunner.DeliveryPending, Tries: n}
+	default:
+		return nil, nil
+	}
+	return &d, nil
 }
 
 // AwaitDeliveries implements onpyrunner.Outbox: it waits on the wake

@@ -198,10 +198,12 @@ end
 return out
 `)
 
-// retryDelivery makes ARGV id of KEYS outbox due in ARGV afterMs, if it is
-// still owed.
+// retryDelivery makes ARGV id of KEYS outbox due in ARGV afterMs, and
+// sets its KEYS state to ARGV state for ARGV ttlSec, if it is still owed.
 var retryDeliveryScript = goredis.NewScript(`
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 local t = redis.call('TIME')
 redis.call('ZADD', KEYS[1], 'XX', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[2]), ARGV[1])
-return 0
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
+return 1
 `)

@@ -2,6 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"math"
 	"time"
 
 	"github.com/onpyrunner/onpyrunner"
@@ -13,7 +16,7 @@ var _ onpyrunner.Outbox = (*Store)(nil)
 func (s *Store) ClaimDeliveries(ctx context.Context, n int, lease time.Duration) ([]onpyrunner.Delivery, error) {
 	now := time.Now()
 	rows, err := s.w.QueryContext(ctx, `UPDATE deliveries SET due = ?, tries = tries + 1
-		WHERE job_id IN (SELECT job_id FROM deliveries WHERE due <= ? ORDER BY due LIMIT ?)
+		WHERE job_id IN (SELECT job_id FROM deliveries WHERE due <= ? AND status = 'pending' ORDER BY due LIMIT ?)
 		RETURNING job_id, tries`, now.Add(lease).UnixMilli(), now.UnixMilli(), n)
 	if err != nil {
 		return nil, s.fail(err)
@@ -34,19 +37,34 @@ func (s *Store) ClaimDeliveries(ctx context.Context, n int, lease time.Duration)
 }
 
 // RetryDelivery implements onpyrunner.Outbox.
-func (s *Store) RetryDelivery(ctx context.Context, jobID string, after time.Duration) error {
-	if _, err := s.w.ExecContext(ctx, `UPDATE deliveries SET due = ? WHERE job_id = ?`, time.Now().Add(after).UnixMilli(), jobID); err != nil {
+func (s *Store) RetryDelivery(ctx context.Context, d onpyrunner.Delivery, after time.Duration, why string) error {
+	if _, err := s.w.ExecContext(ctx, `UPDATE deliveries SET due = ?, error = ? WHERE job_id = ? AND status = 'pending'`,
+		time.Now().Add(after).UnixMilli(), why, d.JobID); err != nil {
 		return s.fail(err)
 	}
 	return nil
 }
 
-// DropDelivery implements onpyrunner.Outbox.
-func (s *Store) DropDelivery(ctx context.Context, jobID string) error {
-	if _, err := s.w.ExecContext(ctx, `DELETE FROM deliveries WHERE job_id = ?`, jobID); err != nil {
+// SettleDelivery implements onpyrunner.Outbox.
+func (s *Store) SettleDelivery(ctx context.Context, d onpyrunner.Delivery, st onpyrunner.DeliveryStatus, why string) error {
+	if _, err := s.w.ExecContext(ctx, `UPDATE deliveries SET status = ?, error = ?, due = ? WHERE job_id = ?`,
+		st, why, int64(math.MaxInt64), d.JobID); err != nil {
 		return s.fail(err)
 	}
 	return nil
+}
+
+// DeliveryOf implements onpyrunner.Outbox.
+func (s *Store) DeliveryOf(ctx context.Context, jobID string) (*onpyrunner.DeliveryState, error) {
+	var d onpyrunner.DeliveryState
+	err := s.r.QueryRowContext(ctx, `SELECT status, tries, error FROM deliveries WHERE job_id = ?`, jobID).Scan(&d.Status, &d.Tries, &d.Error)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return &d, nil
 }
 
 // AwaitDeliveries implements onpyrunner.Outbox: the jobs that end in this

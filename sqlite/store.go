@@ -120,12 +120,15 @@ BEGIN
 	VALUES (NEW.status, coalesce(json_extract(NEW.result, '$.verdict'), ''), 1)
 	ON CONFLICT (status, verdict) DO UPDATE SET n = n + 1;
 END;
--- Webhook deliveries owed (onpyrunner.Outbox): one for each job with a
--- callbackUrl, put in by the transaction that ends the job; due in unix ms.
+-- Webhook deliveries (onpyrunner.Outbox): one for each job with a
+-- callbackUrl, put in by the transaction that ends the job; due in unix
+-- ms; kept, settled, as long as the job.
 CREATE TABLE IF NOT EXISTS deliveries (
 	job_id TEXT PRIMARY KEY,
 	due    INTEGER NOT NULL,
-	tries  INTEGER NOT NULL DEFAULT 0
+	tries  INTEGER NOT NULL DEFAULT 0,
+	status TEXT NOT NULL DEFAULT 'pending', -- once settled, never due again
+	error  TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (due);
 CREATE TRIGGER IF NOT EXISTS job_owed AFTER UPDATE OF status ON jobs

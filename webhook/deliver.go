@@ -158,8 +158,8 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	return nil
 }
 
-// deliver makes one try of dv and settles it: dropped when made or given
-// up, due again after its backoff otherwise.
+// deliver makes one try of dv and settles it: made, given up, or due
+// again after its backoff.
 func (d *Deliverer) deliver(run context.Context, dv onpyrunner.Delivery) {
 	try, cancel := context.WithTimeout(run, d.lease())
 	defer cancel()
@@ -186,7 +186,7 @@ func (d *Deliverer) deliver(run context.Context, dv onpyrunner.Delivery) {
 		since = time.Since(*j.FinishedAt)
 	}
 	d.cfg.Observe(out, since)
-	if err := d.outbox.DropDelivery(ctx, dv.JobID); err != nil {
+	if err := d.outbox.SettleDelivery(ctx, dv, onpyrunner.Delivered, ""); err != nil {
 		d.cfg.Logger.Warn("webhook: delivered, but could not drop it from the outbox (it may be sent again)", "job", dv.JobID, "err", err)
 	}
 }
@@ -201,13 +201,13 @@ func (d *Deliverer) settle(ctx context.Context, dv onpyrunner.Delivery, out Outc
 	d.cfg.Observe(out, 0)
 	if out != Retried {
 		d.cfg.Logger.Warn("webhook: delivery not made", "job", dv.JobID, "tries", dv.Tries, "outcome", out, "why", why)
-		if err := d.outbox.DropDelivery(ctx, dv.JobID); err != nil {
-			d.cfg.Logger.Warn("webhook: drop delivery", "job", dv.JobID, "err", err)
+		if err := d.outbox.SettleDelivery(ctx, dv, onpyrunner.DeliveryFailed, why); err != nil {
+			d.cfg.Logger.Warn("webhook: settle delivery", "job", dv.JobID, "err", err)
 		}
 		return
 	}
 	wait := max(d.backoff(dv.Tries), after)
-	if err := d.outbox.RetryDelivery(ctx, dv.JobID, wait); err != nil {
+	if err := d.outbox.RetryDelivery(ctx, dv, wait, why); err != nil {
 		d.cfg.Logger.Warn("webhook: retry delivery (its lease will bring it back)", "job", dv.JobID, "err", err)
 	}
 }

@@ -92,8 +92,9 @@ func testOutboxOwed(t *testing.T, s onpyrunner.Store) {
 }
 
 // testOutboxLease: a delivery whose lease ends is due again, with its try
-// counted; one retried is due after its wait; one dropped is gone; a job
-// canceled while it ran is owed its delivery after CanceledDeliveryDelay.
+// counted; one retried is due after its wait, its failure noted; one
+// settled is never due again, and its state is kept; a job canceled while
+// it ran is owed its delivery after CanceledDeliveryDelay.
 func testOutboxLease(t *testing.T, s onpyrunner.Store) {
 	o := outbox(t, s)
 	j := submit(t, s, callbackJob())
@@ -108,26 +109,56 @@ func testOutboxLease(t *testing.T, s onpyrunner.Store) {
 	if ds[0].Tries != 2 {
 		t.Fatalf("after its lease ended: tries %d, want 2", ds[0].Tries)
 	}
-	if err := o.RetryDelivery(bounded(t, wait), j.ID, 0); err != nil {
+	if st := deliveryOf(t, o, j.ID); st == nil || *st != (onpyrunner.DeliveryState{Status: onpyrunner.DeliveryPending, Tries: 2}) {
+		t.Fatalf("claimed twice: state %+v, want pending after 2 tries", st)
+	}
+	if err := o.RetryDelivery(bounded(t, wait), ds[0], 0, "the receiver answered 500"); err != nil {
 		t.Fatal(err)
+	}
+	if st := deliveryOf(t, o, j.ID); st == nil || *st != (onpyrunner.DeliveryState{Status: onpyrunner.DeliveryPending, Tries: 2, Error: "the receiver answered 500"}) {
+		t.Fatalf("retried: state %+v", st)
 	}
 	if ds = awaitDue(t, o, j.ID); ds[0].Tries != 3 {
 		t.Fatalf("retried: tries %d, want 3", ds[0].Tries)
 	}
-	if err := o.RetryDelivery(bounded(t, wait), j.ID, time.Hour); err != nil {
+	if err := o.RetryDelivery(bounded(t, wait), ds[0], time.Hour, "no answer"); err != nil {
 		t.Fatal(err)
 	}
 	if ds := due(t, o); len(ds) != 0 {
 		t.Fatalf("retried in an hour, due now: %v", ds)
 	}
-	if err := o.DropDelivery(bounded(t, wait), j.ID); err != nil {
+	if err := o.SettleDelivery(bounded(t, wait), ds[0], onpyrunner.Delivered, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.RetryDelivery(bounded(t, wait), j.ID, 0); err != nil { // dropped meanwhile: stays dropped
+	if st := deliveryOf(t, o, j.ID); st == nil || *st != (onpyrunner.DeliveryState{Status: onpyrunner.Delivered, Tries: 3}) {
+		t.Fatalf("delivered: state %+v, want delivered after 3 tries", st)
+	}
+	if err := o.RetryDelivery(bounded(t, wait), ds[0], 0, "late"); err != nil { // settled meanwhile: stays settled
 		t.Fatal(err)
 	}
 	if ds := due(t, o); len(ds) != 0 {
-		t.Fatalf("dropped, then due: %v", ds)
+		t.Fatalf("settled, then due: %v", ds)
+	}
+	if st := deliveryOf(t, o, j.ID); st == nil || st.Status != onpyrunner.Delivered {
+		t.Fatalf("settled, then retried: state %+v, want delivered", st)
+	}
+	failed := submit(t, s, callbackJob())
+	fc := claimAs(t, s, failed)
+	fc.Status, fc.Error = onpyrunner.Failed, "no"
+	finish(t, s, fc)
+	fd := awaitDue(t, o, failed.ID)
+	if err := o.SettleDelivery(bounded(t, wait), fd[0], onpyrunner.DeliveryFailed, "the receiver answered 410 Gone"); err != nil {
+		t.Fatal(err)
+	}
+	if st := deliveryOf(t, o, failed.ID); st == nil || *st != (onpyrunner.DeliveryState{Status: onpyrunner.DeliveryFailed, Tries: 1, Error: "the receiver answered 410 Gone"}) {
+		t.Fatalf("given up: state %+v", st)
+	}
+	plain := submit(t, s, newJob())
+	pc := claimAs(t, s, plain)
+	pc.Status, pc.Result = onpyrunner.Completed, &onpyrunner.Result{Verdict: onpyrunner.OK}
+	finish(t, s, pc)
+	if st := deliveryOf(t, o, plain.ID); st != nil {
+		t.Fatalf("a job without a callback: state %+v, want none", st)
 	}
 
 	r := submit(t, s, callbackJob())
@@ -138,6 +169,15 @@ func testOutboxLease(t *testing.T, s onpyrunner.Store) {
 		t.Fatalf("canceled while running: due at once (%v), want after %v", ds, onpyrunner.CanceledDeliveryDelay)
 	}
 	awaitDue(t, o, r.ID)
+}
+
+func deliveryOf(t testing.TB, o onpyrunner.Outbox, id string) *onpyrunner.DeliveryState {
+	t.Helper()
+	st, err := o.DeliveryOf(bounded(t, wait), id)
+	if err != nil {
+		t.Fatalf("DeliveryOf %s: %v", id, err)
+	}
+	return st
 }
 
 // awaitDue claims until job id's delivery comes due (within a bound) and
