@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -187,7 +188,7 @@ func (d *Deliverer) deliver(run context.Context, dv onpyrunner.Delivery) {
 	}
 	d.cfg.Observe(out, since)
 	if err := d.outbox.SettleDelivery(ctx, dv, onpyrunner.Delivered, ""); err != nil {
-		d.cfg.Logger.Warn("webhook: delivered, but could not drop it from the outbox (it may be sent again)", "job", dv.JobID, "err", err)
+		d.cfg.Logger.Warn("webhook: delivered, but the outbox did not hear so (it may be sent again)", "job", dv.JobID, "err", err)
 	}
 }
 
@@ -200,7 +201,7 @@ func (d *Deliverer) settle(ctx context.Context, dv onpyrunner.Delivery, out Outc
 	}
 	d.cfg.Observe(out, 0)
 	if out != Retried {
-		d.cfg.Logger.Warn("webhook: delivery not made", "job", dv.JobID, "tries", dv.Tries, "outcome", out, "why", why)
+		d.cfg.Logger.Info("webhook: delivery not made", "job", dv.JobID, "tries", dv.Tries, "outcome", out, "why", why)
 		if err := d.outbox.SettleDelivery(ctx, dv, onpyrunner.DeliveryFailed, why); err != nil {
 			d.cfg.Logger.Warn("webhook: settle delivery", "job", dv.JobID, "err", err)
 		}
@@ -240,8 +241,11 @@ func (d *Deliverer) post(ctx context.Context, j *onpyrunner.Job, try int) (Outco
 	req.Header.Set(SignatureHeader, Sign(d.cfg.Secret, ts, body))
 	req.Header.Set(AttemptHeader, strconv.Itoa(try))
 	resp, err := d.client.Do(req)
-	if _, ok := errors.AsType[*RefusedError](err); ok {
-		return Refused, 0, err.Error()
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		err = ue.Err // without the URL, which may hold its receiver's token, for the logs
+	}
+	if re, ok := errors.AsType[*RefusedError](err); ok {
+		return Refused, 0, re.Error()
 	} else if err != nil {
 		return Retried, 0, err.Error()
 	}
