@@ -78,6 +78,7 @@ var (
 // public.
 type RefusedError struct{ Addr netip.Addr }
 
+// Error says which address was refused.
 func (e *RefusedError) Error() string {
 	return fmt.Sprintf("webhook: %s is not a public address; refused", e.Addr)
 }
