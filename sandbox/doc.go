@@ -123,9 +123,13 @@
 // (nothing else reaches a network namespace's state: io_uring, BPF and
 // setns are denied, /proc/sys is read-only, no socket is inherited), and
 // the next run keeps it: a fresh namespace costs the kernel about a fifth
-// of a warm run's CPU, most of it in its teardown. Nothing of a run survives into
-// the next: its processes, pid numbers, IPC objects, network, scratch
-// files, /proc and cgroup are all its own.
+// of a warm run's CPU, most of it in its teardown. Each socket call waits
+// for the supervisor's answer (a few microseconds of its CPU, which no
+// cgroup of the run is charged for): a program that does nothing but make
+// and close sockets costs the supervisor a few times the CPU it spends
+// itself, within the run's time limits, as netlink sockets always have.
+// Nothing of a run survives into the next: its processes, pid numbers,
+// IPC objects, network, scratch files, /proc and cgroup are all its own.
 //
 // The zygote never holds any run's code, input or output, not even for a
 // moment: what it holds, every fork of it holds, so a copy left in its
