@@ -61,8 +61,9 @@ func (s *Store) SettleDelivery(ctx context.Context, d onpyrunner.Delivery, st on
 	return s.fail(err)
 }
 
-// DeliveryOf implements onpyrunner.Outbox: the state its last try left,
-// else pending while it is in the outbox.
+// DeliveryOf implements onpyrunner.Outbox: while the delivery is owed,
+// pending with its tries so far and the last failure; then the state its
+// settling left.
 func (s *Store) DeliveryOf(ctx context.Context, jobID string) (*onpyrunner.DeliveryState, error) {
 	p := s.rdb.Pipeline()
 	state := p.Get(ctx, s.key("webhook", jobID))
@@ -72,15 +73,18 @@ func (s *Store) DeliveryOf(ctx context.Context, jobID string) (*onpyrunner.Deliv
 		return nil, s.fail(err)
 	}
 	var d onpyrunner.DeliveryState
-	switch {
-	case state.Err() == nil:
+	if state.Err() == nil {
 		if err := json.Unmarshal([]byte(state.Val()), &d); err != nil {
 			return nil, fmt.Errorf("redis: webhook state of %s: %w", jobID, err)
 		}
-	case owed.Err() == nil:
-		n, _ := tries.Int()
-		d = onpyrunner.DeliveryState{Status: onpyrunner.DeliveryPending, Tries: n}
-	default:
+	}
+	switch {
+	case owed.Err() == nil: // still owed: its tries so far, the last failure
+		d.Status, d.Tries = onpyrunner.DeliveryPending, 0
+		if n, err := tries.Int(); err == nil {
+			d.Tries = n
+		}
+	case state.Err() != nil:
 		return nil, nil
 	}
 	return &d, nil

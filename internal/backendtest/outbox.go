@@ -121,6 +121,9 @@ func testOutboxLease(t *testing.T, s onpyrunner.Store) {
 	if ds = awaitDue(t, o, j.ID); ds[0].Tries != 3 {
 		t.Fatalf("retried: tries %d, want 3", ds[0].Tries)
 	}
+	if st := deliveryOf(t, o, j.ID); st == nil || *st != (onpyrunner.DeliveryState{Status: onpyrunner.DeliveryPending, Tries: 3, Error: "the receiver answered 500"}) {
+		t.Fatalf("claimed again: state %+v, want pending after 3 tries, the last failure kept", st)
+	}
 	if err := o.RetryDelivery(bounded(t, wait), ds[0], time.Hour, "no answer"); err != nil {
 		t.Fatal(err)
 	}
