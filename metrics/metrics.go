@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/onpyrunner/onpyrunner"
+	"github.com/onpyrunner/onpyrunner/webhook"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -75,10 +76,10 @@ func (m *Metrics) Finished(_ *onpyrunner.Job, run time.Duration) {
 }
 
 // Webhook records a try of a webhook delivery: its outcome and, for one
-// delivered, the time since its job ended.
-func (m *Metrics) Webhook(outcome string, sinceEnd time.Duration) {
-	m.webhooks.WithLabelValues(outcome).Inc()
-	if outcome == "delivered" {
+// delivered, the time since its job ended (webhook.Config.Observe).
+func (m *Metrics) Webhook(outcome webhook.Outcome, sinceEnd time.Duration) {
+	m.webhooks.WithLabelValues(string(outcome)).Inc()
+	if outcome == webhook.Delivered {
 		m.delay.Observe(sinceEnd.Seconds())
 	}
 }

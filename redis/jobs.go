@@ -29,20 +29,13 @@ func (s *Store) Submit(ctx context.Context, j *onpyrunner.Job) error {
 	if err != nil {
 		return err
 	}
-	interactive, callback := "0", "0" // for the input script, and for owe
-	if j.Interactive {
-		interactive = "1"
-	}
-	if j.CallbackURL != "" {
-		callback = "1"
-	}
 	if err := s.overBudget(ctx); err != nil {
 		return err
 	}
 	j.Status, j.CreatedAt = onpyrunner.Queued, time.Now().UTC().Truncate(time.Microsecond)
 	job, ev := s.jobKeys(j.ID)
 	n, err := submitScript.Run(ctx, s.rdb, []string{job, s.queueKey(j), s.key("queued"), ev},
-		s.cfg.QueueCap, j.ID, "language", j.Language, "version", j.Version, "limits", limits, "options", options, "interactive", interactive, "callback", callback,
+		s.cfg.QueueCap, j.ID, "language", j.Language, "version", j.Version, "limits", limits, "options", options, "interactive", bit(j.Interactive), "callback", bit(j.CallbackURL != ""),
 		"code", j.Code, "input", j.Input, "created", micros(j.CreatedAt)).Int()
 	if err != nil {
 		return s.fail(err)
@@ -96,6 +89,15 @@ func decodeJob(id string, h map[string]string) (*onpyrunner.Job, error) {
 	j.CreatedAt = *when(h["created"])
 	j.StartedAt, j.FinishedAt = when(h["started"]), when(h["finished"])
 	return j, nil
+}
+
+// bit is a job hash's flag for the scripts: "interactive" for the input
+// script, "callback" for owe.
+func bit(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }
 
 func when(v string) *time.Time {

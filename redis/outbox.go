@@ -91,19 +91,30 @@ func (s *Store) DeliveryOf(ctx context.Context, jobID string) (*onpyrunner.Deliv
 }
 
 // AwaitDeliveries implements onpyrunner.Outbox: it waits on the wake
-// list, which a job's end fills, for d at most (and blockFor at most, so
-// that it returns soon after ctx ends).
+// list, which a job's end fills, blockFor at a time (so that it returns
+// soon after ctx ends), until a wake comes or d has passed.
 func (s *Store) AwaitDeliveries(ctx context.Context, d time.Duration) {
-	// BLPOP by hand: go-redis's waits a second at least.
-	wait := fmt.Sprintf("%.3f", min(d, blockFor).Seconds())
-	if err := s.rdb.Do(ctx, "BLPOP", s.key("owed"), wait).Err(); err != nil && !errors.Is(err, goredis.Nil) && ctx.Err() == nil {
-		// Redis is away: the caller looks anyway (and hears so), after
-		// the whole wait.
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-		case <-t.C:
+	for end := time.Now().Add(d); ctx.Err() == nil; {
+		left := time.Until(end)
+		if left <= 0 {
+			return
+		}
+		// BLPOP by hand: go-redis's waits a second at least.
+		wait := fmt.Sprintf("%.3f", min(left, blockFor).Seconds())
+		err := s.rdb.Do(ctx, "BLPOP", s.key("owed"), wait).Err()
+		switch {
+		case err == nil:
+			return // woken
+		case !errors.Is(err, goredis.Nil):
+			// Redis is away: the caller looks anyway (and hears so),
+			// after the whole wait.
+			t := time.NewTimer(left)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			return
 		}
 	}
 }

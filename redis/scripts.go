@@ -5,6 +5,15 @@ import goredis "github.com/redis/go-redis/v9"
 // The retention kept in Redis (KEYS "retention") holds over the
 // default a script is given (ARGV retentionSec).
 
+// clock is the outbox's: Redis's own, in unix ms, so that every process
+// that shares it agrees on when a delivery is due.
+const clock = `
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`
+
 // event appends to a job's live log: the entry id 0-N is the event's Seq.
 const event = `
 local function event(job, ev, t, d)
@@ -17,12 +26,12 @@ end
 local function retention(key, def)
   return tonumber(redis.call('GET', key) or def)
 end
+` + clock + `
 -- owe puts an ended job with a callback in the outbox, due in delayMs,
 -- and wakes one waiting deliverer.
 local function owe(job, outbox, wake, id, delayMs)
   if redis.call('HGET', job, 'callback') ~= '1' then return end
-  local t = redis.call('TIME')
-  redis.call('ZADD', outbox, 'NX', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + delayMs, id)
+  redis.call('ZADD', outbox, 'NX', nowMs() + delayMs, id)
   redis.call('LPUSH', wake, '1')
   redis.call('LTRIM', wake, 0, 0)
 end
@@ -185,9 +194,8 @@ return 0
 
 // claimDeliveries takes up to ARGV n due deliveries of KEYS outbox for
 // ARGV leaseMs, counting a try of each in KEYS tries: {id, tries, ...}.
-var claimDeliveriesScript = goredis.NewScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+var claimDeliveriesScript = goredis.NewScript(clock + `
+local now = nowMs()
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, ARGV[1])
 local out = {}
 for _, id in ipairs(ids) do
@@ -200,10 +208,9 @@ return out
 
 // retryDelivery makes ARGV id of KEYS outbox due in ARGV afterMs, and
 // sets its KEYS state to ARGV state for ARGV ttlSec, if it is still owed.
-var retryDeliveryScript = goredis.NewScript(`
+var retryDeliveryScript = goredis.NewScript(clock + `
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-local t = redis.call('TIME')
-redis.call('ZADD', KEYS[1], 'XX', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZADD', KEYS[1], 'XX', nowMs() + tonumber(ARGV[2]), ARGV[1])
 redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
 return 1
 `)

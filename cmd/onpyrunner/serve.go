@@ -58,8 +58,7 @@ func (f *webhookFlags) deliverer(store onpyrunner.Store, m *metrics.Metrics, log
 	outbox, _ := store.(onpyrunner.Outbox) // both stores are
 	return webhook.New(store, outbox, webhook.Config{
 		Secret: []byte(f.secret), AllowPrivate: f.allowPrivate, Timeout: f.timeout, Tries: f.tries, FirstRetry: f.retry,
-		Observe: func(o webhook.Outcome, since time.Duration) { m.Webhook(string(o), since) },
-		Logger:  log,
+		Observe: m.Webhook, Logger: log,
 	}).Run
 }
 
