@@ -49,16 +49,8 @@ func TestWebhooks(t *testing.T) {
 		t.Errorf("the delivery's body has the webhook's state: %s", d.Body)
 	}
 	// GET says it was delivered, once the deliverer has heard the 200.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		got, err := c.Get(t.Context(), j.ID, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if w := got.Webhook; w != nil && *w == (onpyrunner.DeliveryState{Status: onpyrunner.Delivered, Tries: 1}) {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("GET shows webhook %+v, want delivered after 1 try", w)
-		}
+	if w := awaitWebhook(t, c, j.ID, onpyrunner.Delivered); *w != (onpyrunner.DeliveryState{Status: onpyrunner.Delivered, Tries: 1}) {
+		t.Fatalf("GET shows webhook %+v, want delivered after 1 try", w)
 	}
 	if d.Job.Status != onpyrunner.Completed || d.Job.Result.Stdout != "42\n" || d.Attempt != 1 {
 		t.Fatalf("delivered %+v attempt %d", d.Job, d.Attempt)
@@ -104,18 +96,25 @@ func TestWebhooks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if w := awaitWebhook(t, c, fj.ID, onpyrunner.DeliveryFailed); w.Tries != 2 || !strings.Contains(w.Error, "500") {
+		t.Errorf("given up: %+v, want 2 tries and the 500", w)
+	}
+}
+
+// awaitWebhook polls GET /api/jobs/{id} until its webhook state has
+// status st (the deliverer settles a try after the receiver's answer),
+// and returns that state.
+func awaitWebhook(t *testing.T, c *client.Client, id string, st onpyrunner.DeliveryStatus) *onpyrunner.DeliveryState {
+	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		got, err := c.Get(t.Context(), fj.ID, 0)
+		got, err := c.Get(t.Context(), id, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if w := got.Webhook; w != nil && w.Status == onpyrunner.DeliveryFailed {
-			if w.Tries != 2 || !strings.Contains(w.Error, "500") {
-				t.Errorf("given up: %+v, want 2 tries and the 500", w)
-			}
-			break
+		if w := got.Webhook; w != nil && w.Status == st {
+			return w
 		} else if time.Now().After(deadline) {
-			t.Fatalf("GET shows webhook %+v, want failed", w)
+			t.Fatalf("GET shows webhook %+v, want %s", w, st)
 		}
 	}
 }

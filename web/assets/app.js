@@ -509,7 +509,7 @@
     ui.testSummary.scrollIntoView({ block: "nearest" });
     var req = Object.assign({ code: src, tests: tests, compare: ui.compare.value }, chosen());
     if (ui.stopFirst.checked) req.stopOnFirstFailure = true;
-    if (ui.compare.value === "float") req.tolerance = tol;
+    if (tol !== undefined) req.tolerance = tol;
     if (lim.limits) req.limits = lim.limits;
     var id = await post(req, gen);
     if (!id) return;
