@@ -2,9 +2,6 @@ package webhook_test
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,12 +15,6 @@ import (
 	"github.com/onpyrunner/onpyrunner/sqlite"
 	"github.com/onpyrunner/onpyrunner/webhook"
 )
-
-func hmacHex(secret []byte, msg string) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(msg))
-	return hex.EncodeToString(m.Sum(nil))
-}
 
 var secret = []byte(webhooktest.Secret)
 

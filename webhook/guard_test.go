@@ -1,6 +1,9 @@
 package webhook_test
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -51,6 +54,13 @@ func TestCheckURL(t *testing.T) {
 	if err := webhook.CheckURL("http://127.0.0.1:8080/", true); err != nil {
 		t.Errorf("allowed private: %v", err)
 	}
+}
+
+// hmacHex is the hex of HMAC-SHA256(secret, msg), computed here by hand.
+func hmacHex(secret []byte, msg string) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(msg))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 func TestSignVerify(t *testing.T) {
