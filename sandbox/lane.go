@@ -137,6 +137,19 @@ func (l *Lane) evictLocked() {
 	}
 }
 
+// Ready says whether a run of spec would start at once: its runtime's
+// warm slot is up, or it runs with a fresh interpreter anyway.
+func (l *Lane) Ready(spec Spec) bool {
+	rt, err := l.s.runtime(spec)
+	if err != nil || !rt.warm() || l.s.cfg.Cold {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ls := l.slots[rt.Name]
+	return ls != nil && !ls.busy
+}
+
 // Warm lists the runtimes whose warm slots the lane holds now.
 func (l *Lane) Warm() []string {
 	l.mu.Lock()

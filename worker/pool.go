@@ -50,10 +50,15 @@ type Config struct {
 	AttachTimeout time.Duration
 }
 
-// Pool is a fixed set of worker slots.
+// Pool is a fixed set of worker slots. Each slot makes a runner as it
+// starts; the runners of slots that wait for a job are idle, and a running
+// job's tests borrow them (lender): a job of many tests on an idle worker
+// runs on all its slots. A slot that claims a job while its runner is lent
+// takes the next idle one: it waits at most for one test's run.
 type Pool struct {
 	store onpyrunner.Store
 	cfg   Config
+	idle  chan Runner // the runners not in use
 }
 
 // New returns a pool that takes jobs from store and runs each with its
@@ -71,7 +76,7 @@ func New(store onpyrunner.Store, cfg Config) *Pool {
 	if cfg.AttachTimeout <= 0 {
 		cfg.AttachTimeout = 30 * time.Second
 	}
-	return &Pool{store: store, cfg: cfg}
+	return &Pool{store: store, cfg: cfg, idle: make(chan Runner, cfg.Slots)}
 }
 
 // Run runs the slots until ctx ends, then drains: running jobs get
@@ -92,9 +97,11 @@ func (p *Pool) Run(ctx context.Context) error {
 // slot takes jobs until ctx ends; runs end early only when runCtx does.
 func (p *Pool) slot(ctx, runCtx context.Context) {
 	runner := p.cfg.NewRunner()
-	defer runner.Close()
+	defer func() { runner.Close() }() // one of the pool's, once no job uses it
 	for {
+		p.idle <- runner
 		j, err := p.store.Claim(ctx)
+		runner = <-p.idle
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -142,13 +149,13 @@ func (p *Pool) runJob(runCtx context.Context, runner Runner, j *onpyrunner.Job) 
 		req.Stdin, req.Signals, every = con.stdin, con.signals, 0
 	}
 	out := newLive(p.store, j.ID, every)
-	req.Stdout, req.Stderr = out.stream(onpyrunner.StdoutEvent), out.stream(onpyrunner.StderrEvent)
 	t0 := time.Now()
 	var res *onpyrunner.Result
 	var err error
-	if len(j.Tests) > 0 {
-		res, err = judge.Run(ctx, runner, req, j.Judging, func(tr onpyrunner.TestResult) { p.tested(j.ID, tr) })
+	if len(j.Tests) > 0 { // live: each test's end, its output in it
+		res, err = judge.Run(ctx, runner, lender{p}, req, j.Judging, func(tr onpyrunner.TestResult) { p.tested(j.ID, tr) })
 	} else {
+		req.Stdout, req.Stderr = out.stream(onpyrunner.StdoutEvent), out.stream(onpyrunner.StderrEvent)
 		res, err = runner.Run(ctx, req)
 	}
 	if dropped, failed := out.close(); dropped > 0 || failed > 0 {
@@ -239,3 +246,44 @@ func stdin(input string) io.Reader {
 	}
 	return strings.NewReader(input)
 }
+
+// coldLend is how many tests a job must have yet to start before it
+// borrows a runner that would start its runtime first (a zygote's start
+// costs about as much as that many runs).
+const coldLend = 32
+
+// readier is what a Runner may tell: whether a run of req would start at
+// once, its runtime warm (sandbox.Lane tells). One that cannot tell counts
+// as ready.
+type readier interface {
+	Ready(req onpyrunner.RunRequest) bool
+}
+
+// lender lends a running job's tests the pool's idle runners (judge.Lender).
+type lender struct{ p *Pool }
+
+// Borrow takes an idle runner that would start req at once (or, with
+// coldLend tests or more left, any idle one); nil when there is none.
+func (l lender) Borrow(req onpyrunner.RunRequest, left int) judge.Runner {
+	var unready []Runner
+	defer func() {
+		for _, r := range unready {
+			l.p.idle <- r
+		}
+	}()
+	for range cap(l.p.idle) {
+		select {
+		case r := <-l.p.idle:
+			if rd, ok := r.(readier); !ok || left >= coldLend || rd.Ready(req) {
+				return r
+			}
+			unready = append(unready, r)
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// Return gives back a runner that Borrow lent.
+func (l lender) Return(r judge.Runner) { l.p.idle <- r.(Runner) }

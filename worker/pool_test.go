@@ -315,3 +315,61 @@ func TestSlowStoreDoesNotHoldOutput(t *testing.T) {
 		t.Errorf("the dropped output is not counted: %q", logs.String())
 	}
 }
+
+// TestTestsBorrowIdleSlots: a job's tests run on the idle slots' runners
+// too (tests 1 and 2 each wait for the other to start), and a job claimed
+// meanwhile gets a runner as soon as a lent one is back, while the first
+// job's test 1 still runs.
+func TestTestsBorrowIdleSlots(t *testing.T) {
+	var mu sync.Mutex
+	gates := map[string]chan struct{}{}
+	gate := func(k string) chan struct{} {
+		mu.Lock()
+		defer mu.Unlock()
+		if gates[k] == nil {
+			gates[k] = make(chan struct{})
+		}
+		return gates[k]
+	}
+	p := startPool(t, 2, time.Second, func(ctx context.Context, req onpyrunner.RunRequest) (*onpyrunner.Result, error) {
+		in, _ := io.ReadAll(req.Stdin)
+		for _, step := range strings.Fields(string(in)) {
+			verb, k, _ := strings.Cut(step, ":")
+			switch verb {
+			case "open":
+				close(gate(k))
+			case "wait":
+				select {
+				case <-gate(k):
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+		}
+		return &onpyrunner.Result{Verdict: onpyrunner.OK, Stdout: "ok\n"}, nil
+	})
+	j := &onpyrunner.Job{ID: "tests", Language: "python", Code: "x", Limits: onpyrunner.DefaultLimits,
+		Options: onpyrunner.Options{Judging: onpyrunner.Judging{Tests: []onpyrunner.Test{
+			{Input: "open:1 wait:2 wait:last", ExpectedOutput: "ok"},
+			{Input: "open:2 wait:1 open:second", ExpectedOutput: "ok"}}}}}
+	if err := p.store.Submit(t.Context(), j); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gate("second"):
+	case <-time.After(30 * time.Second):
+		t.Fatal("the tests did not run at once")
+	}
+	p.submit(t, "plain", "python", "print(1)")
+	if j := p.await(t, "plain"); j.Status != onpyrunner.Completed {
+		t.Errorf("the job claimed meanwhile: %s", j.Status)
+	}
+	close(gate("last"))
+	if j := p.await(t, "tests"); j.Status != onpyrunner.Completed || *j.Result.Passed != 2 {
+		t.Errorf("the job of tests: %+v", j)
+	}
+	p.stop()
+	if p.made.Load() != 2 || p.closed.Load() != 2 {
+		t.Errorf("%d runners made, %d closed", p.made.Load(), p.closed.Load())
+	}
+}

@@ -82,7 +82,7 @@ func runCmd(ctx context.Context, args []string, env func(string) string, stdin i
 	if tests != nil { // one warm slot for them all, as a worker runs a job's tests
 		lane := sb.NewLane()
 		defer lane.Close()
-		res, err := judge.Run(ctx, lane, spec, onpyrunner.Judging{Tests: tests, Compare: *compare}, func(tr onpyrunner.TestResult) {
+		res, err := judge.Run(ctx, lane, nil, spec, onpyrunner.Judging{Tests: tests, Compare: *compare}, func(tr onpyrunner.TestResult) {
 			if !*asJSON {
 				printTest(stdout, tr)
 			}
