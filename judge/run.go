@@ -76,6 +76,7 @@ func Run(ctx context.Context, r Runner, lend Lender, req onpyrunner.RunRequest, 
 			next++
 			running++
 		}
+		j.tell() // what the last end judged, now that its runner has work again
 		if running == 0 {
 			break
 		}
@@ -118,6 +119,7 @@ type judged struct {
 	res    *onpyrunner.Result
 	passed int
 	shown  int // the tests judged so far
+	told   int // the tests told of so far
 	stopAt int // the tests from here on are skipped (the number of tests, unless one failed with StopOnFirstFailure)
 	// first and last are the first failing test's run and the last run
 	// judged.
@@ -132,8 +134,7 @@ func (j *judged) name(i int) string {
 	return strconv.Itoa(i + 1)
 }
 
-// show judges the next test's run res, adds it to the sum and tells of it;
-// it says whether the tests after it are skipped now.
+// show judges the next test's run res and adds it to the sum; it says whether the tests after it are skipped now.
 func (j *judged) show(res *onpyrunner.Result) bool {
 	t, sum := j.jg.Tests[j.shown], j.res
 	tr := onpyrunner.TestResult{Name: j.name(j.shown), Verdict: res.Verdict, ExitCode: res.ExitCode, Signal: res.Signal,
@@ -164,12 +165,18 @@ func (j *judged) show(res *onpyrunner.Result) bool {
 	return stop
 }
 
-// add tells of tr and keeps it.
+// add keeps tr, the next test's result.
 func (j *judged) add(tr onpyrunner.TestResult) {
 	j.res.Tests = append(j.res.Tests, tr)
 	j.shown++
-	if j.onTest != nil {
-		j.onTest(tr)
+}
+
+// tell tells onTest of the tests judged since it last did.
+func (j *judged) tell() {
+	for ; j.told < j.shown; j.told++ {
+		if j.onTest != nil {
+			j.onTest(j.res.Tests[j.told])
+		}
 	}
 }
 
@@ -180,6 +187,7 @@ func (j *judged) sum() *onpyrunner.Result {
 	for j.shown < len(j.jg.Tests) {
 		j.add(onpyrunner.TestResult{Name: j.name(j.shown), Judgement: onpyrunner.Skipped})
 	}
+	j.tell()
 	sum, total := j.res, len(j.jg.Tests)
 	sum.Passed, sum.Total = &j.passed, &total
 	shown := j.first
