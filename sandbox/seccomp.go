@@ -5,6 +5,8 @@ package sandbox
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/elastic/go-seccomp-bpf/arch"
 	"golang.org/x/net/bpf"
@@ -117,19 +119,19 @@ const (
 
 // filterProgram assembles the run's seccomp filter: the native
 // architecture only (anything else, such as int 0x80 on x86-64, kills the
-// process), no x32, the denied calls (EPERM), clone3 answered ENOSYS (its
-// flags hide in memory the filter cannot read; libc falls back to clone),
-// then the rules; everything else is allowed. Each rule loads what it
-// tests, the call's number included, so that a rule that fails leaves
-// nothing behind for the next.
+// process), no x32, then a binary search on the call's number that leads
+// each call named here to what it gets: the denied calls EPERM, clone3
+// ENOSYS (its flags hide in memory the filter cannot read; libc falls back
+// to clone), a call with rules its rules in order; everything else is
+// allowed. A search of a few steps, not a list of every name, costs each
+// filtered call little, and the kernel little as it installs the filter
+// (it runs the filter for every call number to learn which calls it always
+// allows). Each rule loads what it tests, the call's number included, so
+// that a rule that fails leaves nothing behind for the next.
 func filterProgram() ([]bpf.RawInstruction, error) {
 	info, err := arch.GetInfo("")
 	if err != nil {
 		return nil, err
-	}
-	nr := func(name string) (uint32, bool) {
-		n, ok := info.SyscallNames[name]
-		return uint32(n), ok
 	}
 	prog := []bpf.Instruction{
 		bpf.LoadAbsolute{Off: offArch, Size: 4},
@@ -141,24 +143,87 @@ func filterProgram() ([]bpf.RawInstruction, error) {
 		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: uint32(arch.X32.SeccompMask), SkipFalse: 1},
 			bpf.RetConstant{Val: retErrno(unix.ENOSYS)})
 	}
-	deny := func(name string, action uint32) {
-		if n, ok := nr(name); ok {
-			prog = append(prog, bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: n, SkipTrue: 1}, bpf.RetConstant{Val: action})
+	// handlers: what each call named here gets, by its number.
+	handlers := map[uint32][]bpf.Instruction{}
+	ruled := map[uint32]bool{}
+	for _, name := range append(slices.Clone(denied), "clone3") {
+		if n, ok := info.SyscallNames[name]; ok {
+			action := retErrno(unix.EPERM)
+			if name == "clone3" {
+				action = retErrno(unix.ENOSYS)
+			}
+			handlers[uint32(n)] = []bpf.Instruction{bpf.RetConstant{Val: action}}
 		}
 	}
-	for _, name := range denied {
-		deny(name, retErrno(unix.EPERM))
-	}
-	deny("clone3", retErrno(unix.ENOSYS))
 	for _, r := range rules {
-		n, ok := nr(r.call)
+		n, ok := info.SyscallNames[r.call]
 		if !ok {
 			return nil, fmt.Errorf("seccomp: no system call %s here", r.call)
 		}
-		prog = append(prog, r.assemble(n)...)
+		if handlers[uint32(n)] != nil && !ruled[uint32(n)] {
+			return nil, fmt.Errorf("seccomp: %s is denied and has rules", r.call)
+		}
+		ruled[uint32(n)] = true
+		handlers[uint32(n)] = append(handlers[uint32(n)], r.assemble(uint32(n))...)
 	}
-	prog = append(prog, bpf.RetConstant{Val: retAllow})
-	return bpf.Assemble(prog)
+	for n := range ruled { // a call whose rules all fail is allowed
+		handlers[n] = append(handlers[n], bpf.RetConstant{Val: retAllow})
+	}
+	search, err := searchTree(slices.Sorted(maps.Keys(handlers)), handlers)
+	if err != nil {
+		return nil, err
+	}
+	return bpf.Assemble(append(prog, search...))
+}
+
+// leafCalls is how many calls a leaf of the search tests one by one.
+const leafCalls = 8
+
+// searchTree is the instructions that take the call whose number is in
+// the accumulator to its handler, nrs (sorted) being the numbers that have
+// one: a binary search that ends in leaves of a few equality tests, each
+// leaf followed by its calls' handlers (one of each return for those that
+// only return). A call not among nrs is allowed.
+func searchTree(nrs []uint32, handlers map[uint32][]bpf.Instruction) ([]bpf.Instruction, error) {
+	if len(nrs) <= leafCalls {
+		var tests, bodies []bpf.Instruction
+		at := make([]int, len(nrs)) // each handler's place among the bodies
+		rets := map[bpf.Instruction]int{} // the handlers that only return, made once
+		for i, n := range nrs {
+			h := handlers[n]
+			if len(h) == 1 {
+				if j, ok := rets[h[0]]; ok {
+					at[i] = j
+					continue
+				}
+				rets[h[0]] = len(bodies)
+			}
+			at[i] = len(bodies)
+			bodies = append(bodies, h...)
+		}
+		for i, n := range nrs {
+			skip := len(nrs) - 1 - i + 1 + at[i] // the tests after this one, the allow, the bodies before its
+			if skip > 255 {
+				return nil, fmt.Errorf("seccomp: a jump of %d instructions", skip)
+			}
+			tests = append(tests, bpf.JumpIf{Cond: bpf.JumpEqual, Val: n, SkipTrue: uint8(skip)})
+		}
+		return append(append(tests, bpf.RetConstant{Val: retAllow}), bodies...), nil
+	}
+	mid := len(nrs) / 2
+	below, err := searchTree(nrs[:mid], handlers)
+	if err != nil {
+		return nil, err
+	}
+	above, err := searchTree(nrs[mid:], handlers)
+	if err != nil {
+		return nil, err
+	}
+	if len(below) > 255 {
+		return nil, fmt.Errorf("seccomp: a jump of %d instructions", len(below))
+	}
+	node := bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: nrs[mid], SkipTrue: uint8(len(below))}
+	return append(append([]bpf.Instruction{node}, below...), above...), nil
 }
 
 // assemble is the rule as instructions that end in its action and jump

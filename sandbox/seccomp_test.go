@@ -4,6 +4,7 @@ package sandbox
 
 import (
 	"encoding/binary"
+	"slices"
 	"testing"
 
 	"github.com/elastic/go-seccomp-bpf/arch"
@@ -89,4 +90,49 @@ func TestFilterDecisions(t *testing.T) {
 	if got := call(0x40000003, unix.SYS_READ); got != retKill { // AUDIT_ARCH_I386
 		t.Errorf("a foreign architecture: %#x, want kill", got)
 	}
+
+	// Every call number, with arguments from values the rules name: the
+	// search gives what the lists say.
+	values := []uint64{0, unix.AF_UNIX, unix.AF_NETLINK, unix.NETLINK_AUDIT, unix.SOL_SOCKET, unix.SO_RCVBUF,
+		unix.TIOCSTI, unix.CLONE_NEWNET | unix.CLONE_VM, 0xffffffff}
+	for nr := range 600 {
+		for _, a := range values {
+			for _, b := range values {
+				for _, c := range values {
+					if got, want := call(native, nr, a, b, c), listed(info.SyscallNumbers[nr], a, b, c); got != want {
+						t.Fatalf("call %d (%s) with %#x %#x %#x: %#x, want %#x", nr, info.SyscallNumbers[nr], a, b, c, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// listed is what the lists (denied, rules) give the native call name
+// with arguments args.
+func listed(name string, args ...uint64) uint32 {
+	switch {
+	case slices.Contains(denied, name):
+		return retErrno(unix.EPERM)
+	case name == "clone3":
+		return retErrno(unix.ENOSYS)
+	}
+	for _, r := range rules {
+		holds := r.call == name
+		for _, c := range r.conds {
+			v := uint32(args[c.arg])
+			switch c.op {
+			case bpf.JumpEqual:
+				holds = holds && v == c.val
+			case bpf.JumpNotEqual:
+				holds = holds && v != c.val
+			case bpf.JumpBitsSet:
+				holds = holds && v&c.val != 0
+			}
+		}
+		if holds {
+			return r.action
+		}
+	}
+	return retAllow
 }
