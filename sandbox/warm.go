@@ -20,6 +20,12 @@ import (
 //go:embed zygote.py
 var zygoteSource string
 
+// zygoteBoot starts the zygote: its source, the first argument, compiled
+// by compile, which frees the parse tree as it returns (the interpreter
+// keeps a -c program's tree until the program ends: for the zygote, about
+// 75 KiB per KiB of source, in every fork's pages for ever).
+const zygoteBoot = `import sys; exec(compile(sys.argv.pop(1), "zygote.py", "exec"))`
+
 // Slot is a warm sandbox that runs one program at a time: its namespaces,
 // root and cgroup are set up once, and a zygote (an interpreter past its
 // start-up, inside the slot) forks each program; see the package doc.

@@ -57,7 +57,7 @@ func (sl *Slot) startZygote(cg *cgroup.Run) (*zygote, error) {
 	r := &run{s: sl.s, rt: sl.rt, uid: sl.uid, cg: cg}
 	root := sl.s.rootPath()
 	cfg := initConfig{UID: programUID, RootDir: root, View: sl.rt.view,
-		Argv: []string{sl.rt.Binary, "-c", zygoteSource, string(arg)}, Env: r.env(),
+		Argv: []string{sl.rt.Binary, "-c", zygoteBoot, zygoteSource, string(arg)}, Env: r.env(),
 		Proc: procSteps(root+"/proc", sl.s.masks), Scratch: scratchSteps(root, 1<<20, 64, programUID),
 		ZygoteFD: fdCgroup, Pid1: pid1}
 	cmd := r.initCmd(devnull, devnull, logW, []*os.File{p.cfgR, p.statusW, theirs})

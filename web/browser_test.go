@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -244,6 +245,28 @@ func typeCode(t testing.TB, ctx context.Context, code string) {
 	// CodeMirror draws only the visible part of a long line.
 	if got := editorText(t, ctx); len(code) < 1000 && got != code {
 		t.Fatalf("the editor holds %q, want %q", got, code)
+	}
+}
+
+// clickID clicks the element with the given id as a user would, with the
+// mouse at its middle, and makes sure that the click reached it: a layout
+// that moves between chromedp's measure and its click (the page settling
+// after a run) sends the click elsewhere, and then it clicks again.
+func clickID(t testing.TB, ctx context.Context, id string) {
+	t.Helper()
+	arm := fmt.Sprintf(`(window.__clicked = false, document.getElementById(%q).addEventListener("click",
+		() => { window.__clicked = true; }, { once: true }), true)`, id)
+	for try := 0; ; try++ {
+		eval[bool](t, ctx, arm)
+		do(t, ctx, chromedp.Click(chromedp.ID(id)))
+		if eval[bool](t, ctx, `window.__clicked`) {
+			return
+		}
+		if try == 4 {
+			t.Fatalf("clicks on #%s do not reach it", id)
+		}
+		t.Logf("a click on #%s went elsewhere; clicking again", id)
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -45,7 +45,7 @@ func testsTolerance(t *testing.T, ctx context.Context, p *playground) {
 		t.Fatalf("the tolerance field is hidden while numbers are compared")
 	}
 	run := func() []testItem {
-		do(t, ctx, chromedp.Click(chromedp.ID("run-tests")))
+		clickID(t, ctx, "run-tests")
 		wait(t, ctx, `document.getElementById("test-results").dataset.state === "done"`)
 		return eval[[]testItem](t, ctx, testItemsJS)
 	}
@@ -57,7 +57,7 @@ func testsTolerance(t *testing.T, ctx context.Context, p *playground) {
 			chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierCtrl)), chromedp.KeyEvent(kb.Backspace), insertText(v))
 	}
 	setField("-1")
-	do(t, ctx, chromedp.Click(chromedp.ID("run-tests")))
+	clickID(t, ctx, "run-tests")
 	expect(t, "a negative tolerance", eval[string](t, ctx, `document.getElementById("message").textContent`), "tolerance must be a number")
 	if !eval[bool](t, ctx, `document.getElementById("tolerance").getAttribute("aria-invalid") === "true"`) {
 		t.Errorf("a negative tolerance is not marked invalid")
@@ -155,7 +155,7 @@ func testsPanel(t *testing.T, ctx context.Context, p *playground, name string) {
 		}
 	}
 
-	do(t, ctx, chromedp.Click(chromedp.ID("run-tests")))
+	clickID(t, ctx, "run-tests")
 	wait(t, ctx, `document.getElementById("test-results").dataset.state === "done"`)
 	items := eval[[]testItem](t, ctx, testItemsJS)
 	summary := eval[string](t, ctx, `document.getElementById("test-summary").textContent`)
@@ -220,7 +220,7 @@ func testsLive(t *testing.T, ctx context.Context) {
 	typeCode(t, ctx, "import time\na, b = map(int, input().split())\nif a == 2:\n    time.sleep(3)\nif a == 3:\n    raise ValueError('no threes')\nprint(a + b)")
 	long := strings.Repeat("8", 400)
 	setTests(t, ctx, [2]string{"1 2\n", "3\n"}, [2]string{"2 2\n", "4\n"}, [2]string{"3 3\n", "6\n"}, [2]string{"4 4\n", long + "\n"})
-	do(t, ctx, chromedp.Click(chromedp.ID("run-tests")))
+	clickID(t, ctx, "run-tests")
 	mid := wait(t, ctx, `(() => { const li = document.querySelector('#test-items [data-name="1"]');
 		return li && li.dataset.judgement === "accepted" && document.getElementById("test-results").dataset.state; })()`)
 	if string(mid) != `"running"` {
@@ -354,7 +354,7 @@ func TestLimitsPanel(t *testing.T) {
 		t.Errorf("the page's run state is %q after a refused run", st)
 	}
 	// Run tests refuses it too.
-	do(t, ctx, chromedp.Click(chromedp.ID("run-tests")))
+	clickID(t, ctx, "run-tests")
 	time.Sleep(300 * time.Millisecond)
 	if now := eval[string](t, ctx, `new URLSearchParams(location.search).get("job")`); now != id {
 		t.Errorf("tests over the maximum were sent (job %s)", now)
@@ -364,7 +364,7 @@ func TestLimitsPanel(t *testing.T) {
 	typeInto(t, ctx, "limit-time", "")
 	if rt.MaxInteractiveWall > rt.Max["wallTimeMs"] {
 		typeInto(t, ctx, "limit-wall", strconv.FormatInt(rt.Max["wallTimeMs"]+1, 10))
-		do(t, ctx, chromedp.Click(chromedp.ID("run-tests")))
+		clickID(t, ctx, "run-tests")
 		msg = decode[string](t, wait(t, ctx, `!document.getElementById("message").hidden && document.getElementById("message").textContent`))
 		expect(t, "message", msg, "wall time", "at most")
 		typeInto(t, ctx, "limit-wall", "")
@@ -375,7 +375,7 @@ func TestLimitsPanel(t *testing.T) {
 	typeInto(t, ctx, "limit-time", "700")
 	typeCode(t, ctx, sum)
 	setTests(t, ctx, [2]string{"1 2\n", "3\n"})
-	do(t, ctx, chromedp.Click(chromedp.ID("run-tests")))
+	clickID(t, ctx, "run-tests")
 	wait(t, ctx, `document.getElementById("test-results").dataset.state === "done"`)
 	expect(t, "summary", eval[string](t, ctx, `document.getElementById("test-summary").textContent`), "All 1 test passed")
 	if m := eval[bool](t, ctx, `document.getElementById("message").hidden`); !m {
@@ -387,7 +387,7 @@ func TestLimitsPanel(t *testing.T) {
 	}
 	// A test that loops reports the time limit in words.
 	typeCode(t, ctx, "while True:\n    pass")
-	do(t, ctx, chromedp.Click(chromedp.ID("run-tests")))
+	clickID(t, ctx, "run-tests")
 	wait(t, ctx, `document.getElementById("test-results").dataset.state === "done"`)
 	expect(t, "test 1", eval[string](t, ctx, `document.querySelector('#test-items [data-name="1"]').textContent`),
 		"more than 700 ms of CPU time")

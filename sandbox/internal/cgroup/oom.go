@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,32 +25,62 @@ func (r *Run) WatchOOM() (<-chan struct{}, func(), error) {
 	if r.v2 {
 		return nil, func() {}, nil
 	}
-	// The limits set the leaf's oom_kill_disable (v1.go), once per
-	// cgroup, not per run: here only the notification is registered.
-	dir := r.leafDir(r.dirs["memory"], Prog)
-	ctl, err := os.Open(filepath.Join(dir, "memory.oom_control"))
+	ev, err := r.oomEvents()
 	if err != nil {
 		return nil, nil, err
 	}
-	defer ctl.Close() // the kernel holds what it needs once registered
-	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		return nil, nil, fmt.Errorf("cgroup: eventfd: %w", err)
+	// What an earlier run of a reused cgroup left counted is not this
+	// run's: read it away, without waiting.
+	var b [8]byte
+	if rc, err := ev.SyscallConn(); err == nil {
+		_ = rc.Read(func(fd uintptr) bool { _, _ = unix.Read(int(fd), b[:]); return true })
 	}
-	ev := os.NewFile(uintptr(efd), "oom")
-	if err := writeFile(filepath.Join(dir, "cgroup.event_control"), fmt.Sprintf("%d %d", efd, ctl.Fd())); err != nil {
-		ev.Close()
-		return nil, nil, err
-	}
-	oom := make(chan struct{})
+	oom, done := make(chan struct{}), make(chan struct{})
 	go func() {
-		var b [8]byte
+		defer close(done)
 		if n, _ := ev.Read(b[:]); n == 8 {
 			close(oom)
 		}
 	}()
-	// Closing the eventfd ends the read and the kernel's registration.
-	return oom, func() { ev.Close() }, nil
+	return oom, func() {
+		_ = ev.SetReadDeadline(time.Unix(1, 0)) // ends the read
+		<-done
+		_ = ev.SetReadDeadline(time.Time{})
+	}, nil
+}
+
+// oomEvents is the eventfd that the kernel tells of the program leaf's
+// OOMs, registered at its first use and kept, as the run's files are,
+// until Remove (closing it ends the registration).
+func (r *Run) oomEvents() (*os.File, error) {
+	const key = "oom events"
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ev := r.files[key]; ev != nil {
+		return ev, nil
+	}
+	// The limits set the leaf's oom_kill_disable (v1.go), once per
+	// cgroup: here only the notification is registered.
+	dir := r.leafDir(r.dirs["memory"], Prog)
+	ctl, err := os.Open(filepath.Join(dir, "memory.oom_control"))
+	if err != nil {
+		return nil, err
+	}
+	defer ctl.Close() // the kernel holds what it needs once registered
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup: eventfd: %w", err)
+	}
+	ev := os.NewFile(uintptr(efd), "oom")
+	if err := writeFile(filepath.Join(dir, "cgroup.event_control"), fmt.Sprintf("%d %d", efd, ctl.Fd())); err != nil {
+		ev.Close()
+		return nil, err
+	}
+	if r.files == nil {
+		r.files = map[string]*os.File{}
+	}
+	r.files[key] = ev
+	return ev, nil
 }
 
 // Relieve raises the program leaf's memory limit by extra, so that a
