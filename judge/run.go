@@ -17,8 +17,8 @@ type Runner interface {
 // them run at the same time as the job's own runner runs others.
 type Lender interface {
 	// Borrow returns an idle runner at once, or nil when there is none
-	// worth lending for req with left tests yet to start.
-	Borrow(req onpyrunner.RunRequest, left int) Runner
+	// worth lending for req.
+	Borrow(req onpyrunner.RunRequest) Runner
 	// Return gives back a runner that Borrow lent.
 	Return(Runner)
 }
@@ -60,7 +60,7 @@ func Run(ctx context.Context, r Runner, lend Lender, req onpyrunner.RunRequest, 
 			if own {
 				on, own = r, false
 			} else if lend != nil {
-				on = lend.Borrow(req, j.stopAt-next)
+				on = lend.Borrow(req)
 			}
 			if on == nil {
 				break

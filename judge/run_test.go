@@ -79,7 +79,7 @@ type lender struct {
 	out  int
 }
 
-func (l *lender) Borrow(onpyrunner.RunRequest, int) judge.Runner {
+func (l *lender) Borrow(onpyrunner.RunRequest) judge.Runner {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.idle) == 0 {

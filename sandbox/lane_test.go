@@ -67,6 +67,24 @@ func TestLaneWarmCap(t *testing.T) {
 	}
 }
 
+// TestLaneReady: a lane is ready for a runtime whose slot it holds, not for
+// one it would start first (what a job's tests borrow: worker's lender).
+func TestLaneReady(t *testing.T) {
+	l := laneSandbox(t, sandbox.Config{WarmIdle: time.Hour}).NewLane()
+	defer l.Close()
+	pypy := sandbox.Spec{Runtime: "pypy3"}
+	if !l.Ready(sandbox.Spec{}) {
+		t.Error("a new lane is not ready for the default python")
+	}
+	if l.Ready(pypy) {
+		t.Error("a new lane is ready for pypy3, which it has not started")
+	}
+	laneRun(t, l, "pypy3")
+	if !l.Ready(pypy) {
+		t.Error("a lane that ran pypy3 is not ready for it")
+	}
+}
+
 // TestLaneWarmIdle: a slot that serves no run for WarmIdle closes; the
 // default python's stays, and the runtime's next run starts a new one.
 func TestLaneWarmIdle(t *testing.T) {

@@ -247,11 +247,6 @@ func stdin(input string) io.Reader {
 	return strings.NewReader(input)
 }
 
-// coldLend is how many tests a job must have yet to start before it
-// borrows a runner that would start its runtime first (a zygote's start
-// costs about as much as that many runs).
-const coldLend = 32
-
 // readier is what a Runner may tell: whether a run of req would start at
 // once, its runtime warm (sandbox.Lane tells). One that cannot tell counts
 // as ready.
@@ -262,9 +257,11 @@ type readier interface {
 // lender lends a running job's tests the pool's idle runners (judge.Lender).
 type lender struct{ p *Pool }
 
-// Borrow takes an idle runner that would start req at once (or, with
-// coldLend tests or more left, any idle one); nil when there is none.
-func (l lender) Borrow(req onpyrunner.RunRequest, left int) judge.Runner {
+// Borrow takes an idle runner that would start req at once; nil when
+// there is none. (One whose lane would start the runtime first is left
+// alone: a zygote's start costs as much as dozens of runs, and may stop
+// another runtime's.)
+func (l lender) Borrow(req onpyrunner.RunRequest) judge.Runner {
 	var unready []Runner
 	defer func() {
 		for _, r := range unready {
@@ -274,7 +271,7 @@ func (l lender) Borrow(req onpyrunner.RunRequest, left int) judge.Runner {
 	for range cap(l.p.idle) {
 		select {
 		case r := <-l.p.idle:
-			if rd, ok := r.(readier); !ok || left >= coldLend || rd.Ready(req) {
+			if rd, ok := r.(readier); !ok || rd.Ready(req) {
 				return r
 			}
 			unready = append(unready, r)
