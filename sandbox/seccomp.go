@@ -187,7 +187,7 @@ const leafCalls = 8
 func searchTree(nrs []uint32, handlers map[uint32][]bpf.Instruction) ([]bpf.Instruction, error) {
 	if len(nrs) <= leafCalls {
 		var tests, bodies []bpf.Instruction
-		at := make([]int, len(nrs)) // each handler's place among the bodies
+		at := make([]int, len(nrs))       // each handler's place among the bodies
 		rets := map[bpf.Instruction]int{} // the handlers that only return, made once
 		for i, n := range nrs {
 			h := handlers[n]
