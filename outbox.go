@@ -17,6 +17,10 @@ type Outbox interface {
 	// RetryDelivery makes claimed delivery d due again after `after`,
 	// noting why its try failed.
 	RetryDelivery(ctx context.Context, d Delivery, after time.Duration, why string) error
+	// DeferDelivery makes claimed delivery d due again after `after`
+	// without counting the try it was claimed for: it was not tried
+	// (its receiver's host has enough deliveries in flight).
+	DeferDelivery(ctx context.Context, d Delivery, after time.Duration) error
 	// SettleDelivery ends delivery d: made (Delivered), or given up
 	// (DeliveryFailed, with why). Its state is kept as long as its job.
 	SettleDelivery(ctx context.Context, d Delivery, state DeliveryStatus, why string) error

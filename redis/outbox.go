@@ -47,6 +47,12 @@ func (s *Store) RetryDelivery(ctx context.Context, d onpyrunner.Delivery, after 
 		d.JobID, after.Milliseconds(), state, seconds(s.retention(ctx))).Err())
 }
 
+// DeferDelivery implements onpyrunner.Outbox.
+func (s *Store) DeferDelivery(ctx context.Context, d onpyrunner.Delivery, after time.Duration) error {
+	return s.fail(deferDeliveryScript.Run(ctx, s.rdb, []string{s.key("outbox"), s.key("outbox", "tries")},
+		d.JobID, after.Milliseconds()).Err())
+}
+
 // SettleDelivery implements onpyrunner.Outbox.
 func (s *Store) SettleDelivery(ctx context.Context, d onpyrunner.Delivery, st onpyrunner.DeliveryStatus, why string) error {
 	state, err := json.Marshal(onpyrunner.DeliveryState{Status: st, Tries: d.Tries, Error: why})

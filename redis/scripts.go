@@ -206,6 +206,15 @@ end
 return out
 `)
 
+// deferDelivery makes ARGV id of KEYS outbox due in ARGV afterMs and takes
+// back the try its claim counted in KEYS tries, if it is still owed.
+var deferDeliveryScript = goredis.NewScript(clock + `
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], 'XX', nowMs() + tonumber(ARGV[2]), ARGV[1])
+if tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or 0) > 0 then redis.call('HINCRBY', KEYS[2], ARGV[1], -1) end
+return 1
+`)
+
 // retryDelivery makes ARGV id of KEYS outbox due in ARGV afterMs, and
 // sets its KEYS state to ARGV state for ARGV ttlSec, if it is still owed.
 var retryDeliveryScript = goredis.NewScript(clock + `

@@ -45,6 +45,15 @@ func (s *Store) RetryDelivery(ctx context.Context, d onpyrunner.Delivery, after 
 	return nil
 }
 
+// DeferDelivery implements onpyrunner.Outbox.
+func (s *Store) DeferDelivery(ctx context.Context, d onpyrunner.Delivery, after time.Duration) error {
+	if _, err := s.w.ExecContext(ctx, `UPDATE deliveries SET due = ?, tries = max(tries - 1, 0) WHERE job_id = ? AND status = 'pending'`,
+		time.Now().Add(after).UnixMilli(), d.JobID); err != nil {
+		return s.fail(err)
+	}
+	return nil
+}
+
 // SettleDelivery implements onpyrunner.Outbox.
 func (s *Store) SettleDelivery(ctx context.Context, d onpyrunner.Delivery, st onpyrunner.DeliveryStatus, why string) error {
 	if _, err := s.w.ExecContext(ctx, `UPDATE deliveries SET status = ?, error = ?, due = ? WHERE job_id = ?`,

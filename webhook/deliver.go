@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +39,11 @@ type Config struct {
 	FirstRetry time.Duration
 	// Parallel caps the deliveries in flight. Default 16.
 	Parallel int
+	// PerHost caps the deliveries in flight to one host (the callback
+	// URL's host and port), so that a slow receiver cannot hold every
+	// delivery up: one beyond it is put off for a moment, its try not
+	// counted. Default 4.
+	PerHost int
 	// Observe, when set, hears of each try's outcome (an Outcome) and,
 	// for one delivered, the time since the job ended.
 	Observe func(o Outcome, sinceEnd time.Duration)
@@ -77,6 +83,9 @@ type Deliverer struct {
 	jobs   Jobs
 	outbox onpyrunner.Outbox
 	client *http.Client
+
+	mu    sync.Mutex
+	hosts map[string]int // the deliveries in flight to each host
 }
 
 // New returns a Deliverer of outbox's deliveries of jobs.
@@ -92,6 +101,9 @@ func New(jobs Jobs, outbox onpyrunner.Outbox, cfg Config) *Deliverer {
 	}
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 16
+	}
+	if cfg.PerHost <= 0 {
+		cfg.PerHost = 4
 	}
 	if cfg.Observe == nil {
 		cfg.Observe = func(Outcome, time.Duration) {}
@@ -111,7 +123,7 @@ func New(jobs Jobs, outbox onpyrunner.Outbox, cfg Config) *Deliverer {
 		MaxIdleConnsPerHost:   4,
 		IdleConnTimeout:       30 * time.Second,
 	}
-	return &Deliverer{cfg: cfg, jobs: jobs, outbox: outbox, client: &http.Client{
+	return &Deliverer{cfg: cfg, jobs: jobs, outbox: outbox, hosts: map[string]int{}, client: &http.Client{
 		Transport: tr,
 		Timeout:   cfg.Timeout,
 		// A redirect is a failed try: following it would take the body
@@ -159,8 +171,44 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	return nil
 }
 
+// pause is how long a delivery to a host with PerHost deliveries in
+// flight is put off.
+func (d *Deliverer) pause() time.Duration { return min(time.Second, d.cfg.FirstRetry) }
+
+// take counts a delivery to host in flight, unless PerHost are already;
+// it says whether it did.
+func (d *Deliverer) take(host string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.hosts[host] >= d.cfg.PerHost {
+		return false
+	}
+	d.hosts[host]++
+	return true
+}
+
+// give ends a delivery to host that take counted.
+func (d *Deliverer) give(host string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.hosts[host]--; d.hosts[host] <= 0 {
+		delete(d.hosts, host)
+	}
+}
+
+// hostOf is the host and port of a callback URL ("" for one that does not
+// parse: its try fails on its own).
+func hostOf(callback string) string {
+	u, err := url.Parse(callback)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Host)
+}
+
 // deliver makes one try of dv and settles it: made, given up, or due
-// again after its backoff.
+// again after its backoff; or puts it off, untried, when its host has
+// PerHost deliveries in flight.
 func (d *Deliverer) deliver(run context.Context, dv onpyrunner.Delivery) {
 	try, cancel := context.WithTimeout(run, d.lease())
 	defer cancel()
@@ -168,6 +216,16 @@ func (d *Deliverer) deliver(run context.Context, dv onpyrunner.Delivery) {
 	out, after, why := Gone, time.Duration(0), "the job is no longer kept"
 	switch {
 	case err == nil:
+		host := hostOf(j.CallbackURL)
+		if !d.take(host) {
+			ctx, cancelDefer := context.WithTimeout(context.WithoutCancel(run), 5*time.Second)
+			defer cancelDefer()
+			if err := d.outbox.DeferDelivery(ctx, dv, d.pause()); err != nil {
+				d.cfg.Logger.Warn("webhook: put off a delivery (its lease brings it back)", "job", dv.JobID, "err", err)
+			}
+			return
+		}
+		defer d.give(host)
 		out, after, why = d.post(try, j, dv.Tries)
 	case !onpyrunner.HasCode(err, onpyrunner.CodeNotFound):
 		out, why = Retried, err.Error()

@@ -231,3 +231,38 @@ func TestStopInFlight(t *testing.T) {
 		t.Fatalf("the stopped try was settled: %v", r.outcomes)
 	}
 }
+
+// TestPerHost: a receiver that never answers holds PerHost deliveries at
+// once, not every one the deliverer may make: a delivery to another host
+// is made meanwhile, and those put off count no tries.
+func TestPerHost(t *testing.T) {
+	stuck := webhooktest.New(t, 0, 0, 0, 0, 0, 0)
+	fine := webhooktest.New(t)
+	r := newRig(t, webhook.Config{AllowPrivate: true, Timeout: time.Minute, Parallel: 4, PerHost: 2, FirstRetry: 50 * time.Millisecond})
+	var held []*onpyrunner.Job
+	for range 6 {
+		held = append(held, r.end(t, stuck.URL))
+	}
+	stuck.Next(t, 20*time.Second)
+	stuck.Next(t, 20*time.Second)
+	j := r.end(t, fine.URL)
+	if d := fine.Next(t, 20*time.Second); d.Job.ID != j.ID {
+		t.Fatalf("delivered %s, want %s", d.Job.ID, j.ID)
+	}
+	time.Sleep(200 * time.Millisecond) // four pauses: a third would have come
+	if n := stuck.Count(); n != 2 {
+		t.Fatalf("%d deliveries in flight to one host, want 2", n)
+	}
+	// Each was claimed every pause (50 ms), and put off: had those counted,
+	// each would be at 4 tries or more by now; one may be claimed this
+	// moment.
+	for _, h := range held {
+		st, err := r.store.DeliveryOf(t.Context(), h.ID)
+		if err != nil || st == nil {
+			t.Fatal(st, err)
+		}
+		if st.Tries > 1 {
+			t.Fatalf("a held delivery counts %d tries", st.Tries)
+		}
+	}
+}

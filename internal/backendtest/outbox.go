@@ -16,6 +16,7 @@ var outboxTests = []test{
 	{"OutboxOwed", Config{}, testOutboxOwed},
 	{"OutboxLease", Config{}, testOutboxLease},
 	{"OutboxWakes", Config{}, testOutboxWakes},
+	{"OutboxDefer", Config{}, testOutboxDefer},
 }
 
 func outbox(t testing.TB, s onpyrunner.Store) onpyrunner.Outbox {
@@ -42,6 +43,44 @@ func due(t testing.TB, o onpyrunner.Outbox) []onpyrunner.Delivery {
 	}
 	slices.SortFunc(ds, func(a, b onpyrunner.Delivery) int { return strings.Compare(a.JobID, b.JobID) })
 	return ds
+}
+
+// testOutboxDefer: a deferred delivery is due after its wait with the try
+// it was claimed for not counted; one settled stays settled.
+func testOutboxDefer(t *testing.T, s onpyrunner.Store) {
+	o := outbox(t, s)
+	j := submit(t, s, callbackJob())
+	c := claimAs(t, s, j)
+	c.Status, c.Result = onpyrunner.Completed, &onpyrunner.Result{Verdict: onpyrunner.OK}
+	finish(t, s, c)
+	ds := awaitDue(t, o, j.ID)
+	if err := o.DeferDelivery(bounded(t, wait), ds[0], time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if ds := due(t, o); len(ds) != 0 {
+		t.Fatalf("deferred for an hour, due now: %v", ds)
+	}
+	if st := deliveryOf(t, o, j.ID); st == nil || st.Status != onpyrunner.DeliveryPending || st.Tries != 0 {
+		t.Fatalf("deferred before any try: state %+v, want pending after 0 tries", st)
+	}
+	if err := o.DeferDelivery(bounded(t, wait), ds[0], 0); err != nil {
+		t.Fatal(err)
+	}
+	if ds = awaitDue(t, o, j.ID); ds[0].Tries != 1 {
+		t.Fatalf("claimed after a deferral: tries %d, want 1", ds[0].Tries)
+	}
+	if err := o.SettleDelivery(bounded(t, wait), ds[0], onpyrunner.Delivered, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.DeferDelivery(bounded(t, wait), ds[0], 0); err != nil {
+		t.Fatal(err)
+	}
+	if ds := due(t, o); len(ds) != 0 {
+		t.Fatalf("settled, then deferred, and due: %v", ds)
+	}
+	if st := deliveryOf(t, o, j.ID); st == nil || *st != (onpyrunner.DeliveryState{Status: onpyrunner.Delivered, Tries: 1}) {
+		t.Fatalf("settled, then deferred: state %+v, want delivered after 1 try", st)
+	}
 }
 
 // testOutboxOwed: a job with a callback that completes, fails, or is
