@@ -34,6 +34,17 @@ func callbackJob() *onpyrunner.Job {
 	return j
 }
 
+// completedWithCallback is a job with a callback that has completed: it
+// is owed a delivery.
+func completedWithCallback(t testing.TB, s onpyrunner.Store) *onpyrunner.Job {
+	t.Helper()
+	j := submit(t, s, callbackJob())
+	c := claimAs(t, s, j)
+	c.Status, c.Result = onpyrunner.Completed, &onpyrunner.Result{Verdict: onpyrunner.OK}
+	finish(t, s, c)
+	return j
+}
+
 // due claims every due delivery, held for a minute, sorted by job id.
 func due(t testing.TB, o onpyrunner.Outbox) []onpyrunner.Delivery {
 	t.Helper()
@@ -49,10 +60,7 @@ func due(t testing.TB, o onpyrunner.Outbox) []onpyrunner.Delivery {
 // it was claimed for not counted; one settled stays settled.
 func testOutboxDefer(t *testing.T, s onpyrunner.Store) {
 	o := outbox(t, s)
-	j := submit(t, s, callbackJob())
-	c := claimAs(t, s, j)
-	c.Status, c.Result = onpyrunner.Completed, &onpyrunner.Result{Verdict: onpyrunner.OK}
-	finish(t, s, c)
+	j := completedWithCallback(t, s)
 	ds := awaitDue(t, o, j.ID)
 	if err := o.DeferDelivery(bounded(t, wait), ds[0], time.Hour); err != nil {
 		t.Fatal(err)
@@ -136,10 +144,7 @@ func testOutboxOwed(t *testing.T, s onpyrunner.Store) {
 // it ran is owed its delivery after CanceledDeliveryDelay.
 func testOutboxLease(t *testing.T, s onpyrunner.Store) {
 	o := outbox(t, s)
-	j := submit(t, s, callbackJob())
-	c := claimAs(t, s, j)
-	c.Status, c.Result = onpyrunner.Completed, &onpyrunner.Result{Verdict: onpyrunner.OK}
-	finish(t, s, c)
+	j := completedWithCallback(t, s)
 	ds, err := o.ClaimDeliveries(bounded(t, wait), 10, 50*time.Millisecond)
 	if err != nil || len(ds) != 1 {
 		t.Fatalf("ClaimDeliveries: %v, %v; want one", ds, err)
