@@ -365,7 +365,10 @@ func TestByteBudget(t *testing.T) {
 	if e, ok := errors.AsType[*onpyrunner.Error](err); !ok || e.Code != onpyrunner.CodeUnavailable || !strings.Contains(e.Message, "byte budget") {
 		t.Fatalf("a submission past the budget: %v, want unavailable: byte budget", err)
 	}
-	if st, err := s.Stats(t.Context()); err != nil || st.StoredBytes < 4<<20 || st.StoredBytes > 8<<20 {
-		t.Errorf("Stats: %+v %v, want between 4 and 8 MiB stored", st, err)
+	// Redis's used memory, which may pass maxmemory by the last write it
+	// took (it checks before a command, not after) and by the query
+	// buffers of 256 KiB inputs, which it shrinks only now and then.
+	if st, err := s.Stats(t.Context()); err != nil || st.StoredBytes < 4<<20 || st.StoredBytes > 9<<20 {
+		t.Errorf("Stats: %+v %v, want between 4 and 9 MiB stored (maxmemory 8 MiB)", st, err)
 	}
 }
