@@ -134,7 +134,8 @@ func (j *judged) name(i int) string {
 	return strconv.Itoa(i + 1)
 }
 
-// show judges the next test's run res and adds it to the sum; it says whether the tests after it are skipped now.
+// show judges the next test's run res and adds it to the sum; it says
+// whether the tests after it are skipped now.
 func (j *judged) show(res *onpyrunner.Result) bool {
 	t, sum := j.jg.Tests[j.shown], j.res
 	tr := onpyrunner.TestResult{Name: j.name(j.shown), Verdict: res.Verdict, ExitCode: res.ExitCode, Signal: res.Signal,

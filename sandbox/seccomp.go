@@ -146,15 +146,15 @@ func filterProgram() ([]bpf.RawInstruction, error) {
 	// handlers: what each call named here gets, by its number.
 	handlers := map[uint32][]bpf.Instruction{}
 	ruled := map[uint32]bool{}
-	for _, name := range append(slices.Clone(denied), "clone3") {
+	answer := func(name string, action uint32) {
 		if n, ok := info.SyscallNames[name]; ok {
-			action := retErrno(unix.EPERM)
-			if name == "clone3" {
-				action = retErrno(unix.ENOSYS)
-			}
 			handlers[uint32(n)] = []bpf.Instruction{bpf.RetConstant{Val: action}}
 		}
 	}
+	for _, name := range denied {
+		answer(name, retErrno(unix.EPERM))
+	}
+	answer("clone3", retErrno(unix.ENOSYS))
 	for _, r := range rules {
 		n, ok := info.SyscallNames[r.call]
 		if !ok {

@@ -142,7 +142,6 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	slots := make(chan struct{}, d.cfg.Parallel)
 	var inFlight sync.WaitGroup
 	defer inFlight.Wait()
-	poll := min(time.Second, d.cfg.FirstRetry)
 	for ctx.Err() == nil {
 		free := cap(slots) - len(slots)
 		if free == 0 {
@@ -165,15 +164,22 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			})
 		}
 		if len(ds) < free {
-			d.outbox.AwaitDeliveries(ctx, poll)
+			d.outbox.AwaitDeliveries(ctx, d.tick())
 		}
 	}
 	return nil
 }
 
-// pause is how long a delivery to a host with PerHost deliveries in
-// flight is put off.
-func (d *Deliverer) pause() time.Duration { return min(time.Second, d.cfg.FirstRetry) }
+// tick is the deliverer's short wait: the longest it goes without looking
+// for deliveries due, and how long one to a host with PerHost deliveries
+// in flight is put off.
+func (d *Deliverer) tick() time.Duration { return min(time.Second, d.cfg.FirstRetry) }
+
+// storeContext bounds what the store hears of a try, even when Run (run)
+// is ending.
+func storeContext(run context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(run), 5*time.Second)
+}
 
 // take counts a delivery to host in flight, unless PerHost are already;
 // it says whether it did.
@@ -218,9 +224,9 @@ func (d *Deliverer) deliver(run context.Context, dv onpyrunner.Delivery) {
 	case err == nil:
 		host := hostOf(j.CallbackURL)
 		if !d.take(host) {
-			ctx, cancelDefer := context.WithTimeout(context.WithoutCancel(run), 5*time.Second)
+			ctx, cancelDefer := storeContext(run)
 			defer cancelDefer()
-			if err := d.outbox.DeferDelivery(ctx, dv, d.pause()); err != nil {
+			if err := d.outbox.DeferDelivery(ctx, dv, d.tick()); err != nil {
 				d.cfg.Logger.Warn("webhook: put off a delivery (its lease brings it back)", "job", dv.JobID, "err", err)
 			}
 			return
@@ -233,8 +239,7 @@ func (d *Deliverer) deliver(run context.Context, dv onpyrunner.Delivery) {
 	if out != Delivered && run.Err() != nil {
 		return // stopped by Run's end: its lease brings it back
 	}
-	// What the store hears of the try, even when Run is ending.
-	ctx, cancelSettle := context.WithTimeout(context.WithoutCancel(run), 5*time.Second)
+	ctx, cancelSettle := storeContext(run)
 	defer cancelSettle()
 	if out != Delivered {
 		d.settle(ctx, dv, out, after, why)
