@@ -36,6 +36,7 @@ type pool struct {
 	store  *sqlite.Store
 	cancel func()        // ends the pool's context: shutdown begins
 	stop   func()        // cancel, and wait for the pool to drain
+	wp     *worker.Pool
 	made   atomic.Int32  // runners made
 	closed atomic.Int32  // runners closed
 	done   chan struct{} // closed when Run has returned
@@ -69,6 +70,7 @@ func startPoolWith(t *testing.T, wrap func(onpyrunner.Store) onpyrunner.Store, s
 		p.made.Add(1)
 		return fakeRunner{run: run, closed: &p.closed}
 	}})
+	p.wp = wp
 	go func() { defer close(p.done); _ = wp.Run(ctx) }()
 	var once sync.Once
 	p.cancel = cancel
@@ -352,6 +354,14 @@ func TestTestsBorrowIdleSlots(t *testing.T) {
 		Options: onpyrunner.Options{Judging: onpyrunner.Judging{Tests: []onpyrunner.Test{
 			{Input: "open:1 wait:2 wait:last", ExpectedOutput: "ok"},
 			{Input: "open:2 wait:1 open:second", ExpectedOutput: "ok"}}}}}
+	// Only a runner idle when a test starts is lent (the next try comes
+	// when a test ends, and test 1 ends only once test 2 has run), so both
+	// slots must wait for a job first.
+	for deadline := time.Now().Add(30 * time.Second); p.wp.IdleRunners() < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 2 slots idle", p.wp.IdleRunners())
+		}
+	}
 	if err := p.store.Submit(t.Context(), j); err != nil {
 		t.Fatal(err)
 	}
