@@ -5,6 +5,7 @@ package sandbox
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -57,3 +58,31 @@ func Pid1Program(uid int) []byte {
 // architecture that has none: the zygote makes each step's system call
 // from Python and clones its own pid 1s (tests only).
 func NewPortableSlot(s *Sandbox) (*Slot, error) { return s.newSlot("python", true) }
+
+// ZygoteMemory is what the kernel counts of a warm slot's idle zygote, in
+// KiB: VmRSS, and AnonHugePages (tests only).
+func ZygoteMemory(sl *Slot) (rss, huge int64, err error) {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	if sl.z == nil {
+		return 0, 0, os.ErrNotExist
+	}
+	pid := strconv.Itoa(sl.z.cmd.Process.Pid)
+	if kids, err := os.ReadFile("/proc/" + pid + "/task/" + pid + "/children"); err == nil && len(strings.Fields(string(kids))) > 0 {
+		pid = strings.Fields(string(kids))[0] // the zygote, where the init forked it
+	}
+	read := func(file, key string) int64 {
+		b, err2 := os.ReadFile("/proc/" + pid + "/" + file)
+		if err2 != nil {
+			err = err2
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == key+":" {
+				n, _ := strconv.ParseInt(f[1], 10, 64)
+				return n
+			}
+		}
+		return 0
+	}
+	return read("status", "VmRSS"), read("smaps_rollup", "AnonHugePages"), err
+}

@@ -4,6 +4,7 @@ package sandbox_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/onpyrunner/onpyrunner"
@@ -66,5 +67,41 @@ func TestSlotCountersPerRun(t *testing.T) {
 		if res.Verdict != step.verdict || !step.check(res) {
 			t.Errorf("run %d: verdict %s (want %s), %d KB, %d ms CPU, stderr %q", i, res.Verdict, step.verdict, res.MemoryKB, res.TimeMs, res.Stderr)
 		}
+	}
+}
+
+// TestZygoteHugePages: a PyPy zygote maps what it holds whole (its
+// read-only data, 16 MiB, at least) in huge pages, and its runs work on
+// them: the data and code it moved into them are what they were (a run
+// imports, computes, and fails as it should). It logs each runtime's
+// idle zygote's resident memory.
+func TestZygoteHugePages(t *testing.T) {
+	sandboxFor(t)
+	if rooted == nil {
+		t.Skip("no runtime built")
+	}
+	for _, rt := range rooted.Runtimes() {
+		t.Run(rt.Name, func(t *testing.T) {
+			sl, err := rooted.NewSlot(rt.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sl.Close()
+			code := "import json, decimal\nprint(json.dumps(sum(decimal.Decimal(i) / 7 for i in range(2000)) > 0))\n1 / 0"
+			for range 3 {
+				res, err := sl.Run(context.Background(), sandbox.Spec{Runtime: rt.Name, Code: []byte(code)})
+				if err != nil || res.Stdout != "true\n" || res.ExitCode != 1 || !strings.Contains(res.Stderr, "ZeroDivisionError") {
+					t.Fatalf("%+v %v", res, err)
+				}
+			}
+			rss, huge, err := sandbox.ZygoteMemory(sl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: idle zygote VmRSS %d KiB, %d KiB of it in huge pages", rt.Name, rss, huge)
+			if huge > rss || (rt.Language == "pypy" && huge < 16<<10) {
+				t.Errorf("%d KiB in huge pages of %d KiB", huge, rss)
+			}
+		})
 	}
 }

@@ -59,7 +59,10 @@ func (sl *Slot) warmSetup(p policy) zygoteSetup {
 	z := zygoteSetup{ListenerFD: listener, Pid1: pid1Steps(programUID), Detach: detachSteps(), Runner: stepRunner(),
 		Filter: filterBase64(sl.s.filter), Landlock: sl.s.landlock, Argv0: sl.rt.Binary, CPU: sl.cpu,
 		Syscalls: map[string]uintptr{"clone": unix.SYS_CLONE, "landlock_create_ruleset": unix.SYS_LANDLOCK_CREATE_RULESET,
-			"landlock_add_rule": unix.SYS_LANDLOCK_ADD_RULE, "unshare": unix.SYS_UNSHARE, "setns": unix.SYS_SETNS}}
+			"landlock_add_rule": unix.SYS_LANDLOCK_ADD_RULE, "unshare": unix.SYS_UNSHARE, "setns": unix.SYS_SETNS,
+			// hugify's
+			"process_vm_readv": unix.SYS_PROCESS_VM_READV, "mprotect": unix.SYS_MPROTECT, "mremap": unix.SYS_MREMAP,
+			"rt_sigprocmask": unix.SYS_RT_SIGPROCMASK}}
 	z.Program = procSteps("/proc", sl.s.masks)
 	z.ProcEnd = len(z.Program)
 	z.Program = append(append(z.Program, p.join()...), call("setsid", unix.SYS_SETSID))

@@ -585,6 +585,86 @@ def warm_up():
     exec(compile("print(1, end='')\nx = [i for i in range(3)]\n", "<warm-up>", "exec"), {"print": lambda *a, **k: None})
 
 
+HUGE = 2 << 20  # a huge page's size
+MADV_COLLAPSE, MREMAP_MAYMOVE_FIXED, SIG_SETMASK = 25, 3, 2
+
+
+def mappings():
+    """The zygote's private readable mappings, from /proc: (start, end,
+    perms, path)."""
+    for line in read_file("/.slot/proc/self/maps").decode().splitlines():
+        f = line.split()
+        if f[1][0] == "r" and f[1][3] == "p":
+            start, end = (int(x, 16) for x in f[0].split("-"))
+            yield start, end, f[1], f[5] if len(f) > 5 else ""
+
+
+def hugify():
+    """Backs each 2 MiB of the zygote's memory that it has wholly mapped
+    with a huge page: of its own (heap, arenas) and of the private
+    mappings of its files (the interpreter's code and data), the latter
+    replaced by an anonymous copy first. A fork copies one page table entry
+    for it instead of 512, a run finds the code mapped and its exit drops
+    as few entries (a run's write to a huge page maps that one in small
+    pages, for the run alone). Only what the zygote had mapped whole: a
+    run then has mapped nothing that its own use would not have mapped
+    anyway, beyond what the zygote's own work did (the package doc's
+    parity of memory)."""
+    for m in ("mmap", "mremap"):
+        getattr(libc, m).restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    if libc.madvise(None, 0, MADV_COLLAPSE) != 0:
+        return  # no huge pages to be had (before Linux 6.1): copies would cost forks more
+    pagemap = os.open("/.slot/proc/self/pagemap", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        for start, end, perms, path in list(mappings()):
+            if path not in ("", "[heap]") and not path.startswith("/"):
+                continue  # the stack, the vdso
+            for at in range((start + HUGE - 1) & ~(HUGE - 1), end & ~(HUGE - 1), HUGE):
+                entries = os.pread(pagemap, HUGE // 4096 * 8, at // 4096 * 8)
+                if len(entries) == HUGE // 512 and all(b & 0x80 for b in entries[7::8]):  # each page present
+                    if not path.startswith("/") or anonymize(at, at + HUGE, perms):
+                        libc.madvise(at, HUGE, MADV_COLLAPSE)  # where the kernel can: else small pages stay
+    finally:
+        os.close(pagemap)
+
+
+def anonymize(start, end, perms):
+    """Replaces a private file mapping by an anonymous copy of it, in calls
+    that the step runner makes with signals held off: the interpreter
+    writes to its data, and a write between the copy and the move would
+    be lost. Says whether it did."""
+    n = end - start
+    tmp = libc.mmap(None, n, 3, 0x22, -1, 0)  # PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS
+    if not RUNNER or tmp in (None, ctypes.c_void_p(-1).value):
+        return False
+    iov = (ctypes.c_uint64 * 4)(tmp, n, start, n)
+    masks = (ctypes.c_uint64 * 2)((1 << 64) - 1, 0)  # all; what was held before
+    at, m = ctypes.addressof(iov), ctypes.addressof(masks)
+    prot = sum(bit for c, bit in zip(perms, (1, 2, 4)) if c != "-")
+    copy = ("copy", "process_vm_readv", (os.getpid(), at, 1, at + 16, 1, 0))
+    moved = False
+    try:
+        t = steps(copy)  # first on its own: every page of it can be read
+        t.run()
+        if t.result(0) == n:
+            t = steps(("hold signals", "rt_sigprocmask", (SIG_SETMASK, m, m + 8, 8)), copy,
+                      ("protect", "mprotect", (tmp, n, prot)), ("move", "mremap", (tmp, n, n, MREMAP_MAYMOVE_FIXED, start)))
+            try:
+                t.run()
+                moved = True
+            finally:
+                if t.failed > 0:
+                    steps(("release signals", "rt_sigprocmask", (SIG_SETMASK, m + 8, 0, 8))).run()
+    except OSError:
+        pass
+    if not moved:
+        libc.munmap(tmp, n)
+    return moved
+
+
 def serve(sock):
     sock.set_inheritable(False)  # never to the pid 1s it spawns
     try:
@@ -603,6 +683,7 @@ def serve(sock):
     gc.collect()
     freeze()  # keep the forks' pages shared
     libc.malloc_trim(0)  # and as few as can be
+    hugify()  # after all else: what it maps whole now is what forks share
     sock.send(b'{"ready":true}')
     fd_size = array.array("i").itemsize
     while True:
