@@ -34,9 +34,9 @@ func (f fakeRunner) Close() error { f.closed.Add(1); return nil }
 // pool is a worker pool on a real embedded store, with fake runners.
 type pool struct {
 	store  *sqlite.Store
-	cancel func() // ends the pool's context: shutdown begins
-	stop   func() // cancel, and wait for the pool to drain
-	wp     *worker.Pool
+	cancel func()        // ends the pool's context: shutdown begins
+	stop   func()        // cancel, and wait for the pool to drain
+	wp     *worker.Pool  // the pool under test
 	made   atomic.Int32  // runners made
 	closed atomic.Int32  // runners closed
 	done   chan struct{} // closed when Run has returned
