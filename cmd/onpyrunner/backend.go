@@ -122,26 +122,9 @@ func newWorkers(ctx context.Context, b *backend, f backendFlags, slots int, drai
 	})
 	if b.redis != nil {
 		w.parts = append(w.parts, func(ctx context.Context) error {
-			t := time.NewTicker(runtimesEvery)
-			defer t.Stop()
-			failing := "" // the error last logged: a lasting one is logged once
-			for {
-				err := b.redis.PublishRuntimes(ctx, w.runtimes, 3*runtimesEvery)
-				switch {
-				case ctx.Err() != nil:
-				case err != nil && err.Error() != failing:
-					failing = err.Error()
-					log.Warn("publish runtimes (logged again only when the error changes)", "err", err)
-				case err == nil && failing != "":
-					failing = ""
-					log.Info("publish runtimes: working again")
-				}
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-t.C:
-				}
-			}
+			return publishing(ctx, runtimesEvery, "publish runtimes", log, func(ctx context.Context) error {
+				return b.redis.PublishRuntimes(ctx, w.runtimes, 3*runtimesEvery)
+			})
 		})
 	}
 	return w, nil

@@ -134,6 +134,11 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	parts := b.parts
 	if cfg.Webhooks {
 		parts = append(parts, f.webhooks.deliverer(b.store, m, log))
+		if b.redis != nil {
+			parts = append(parts, func(ctx context.Context) error {
+				return watchSigners(ctx, b.redis, webhook.Fingerprint([]byte(f.webhooks.secret)), signersEvery, log)
+			})
+		}
 	}
 	if f.slots > 0 {
 		w, err := newWorkers(ctx, b, f.backendFlags, f.slots, f.drain, m, log)
