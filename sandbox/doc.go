@@ -171,21 +171,24 @@
 //     that shares that memory, and no run does (copy-on-write, no shared
 //     writable mapping, no descriptor to another run).
 //   - Each 2 MiB of the zygote's memory that it has wholly mapped is
-//     backed by a huge page (hugify in zygote.py): of its own memory, and
-//     of the private mappings of its files, each such piece replaced by an
-//     anonymous copy of the same bytes first (PyPy's read-only data, 16
-//     MiB, and some of its code and data: 24 MiB of a PyPy zygote; no 2
-//     MiB of CPython's is whole). A run may read and write what it could
-//     before, copy-on-write as before: its write maps that huge page in
-//     small pages, for the run alone. A fork copies one page table entry
-//     for each instead of 512, the run finds that code mapped, and its
-//     exit drops as few: PyPy's warm print(1) runs about a tenth faster.
-//     Only what the zygote had mapped whole, so that a run has mapped
-//     nothing its own use would not have, beyond the zygote's own work:
-//     memory counts as before (backing the whole of PyPy's code made runs
-//     a quarter faster, but its runs then counted less memory than cold
-//     ones by the part of its code they ran, up to 4 MiB). The copies are
-//     each zygote's own: memory the page cache shared between slots.
+//     backed by a huge page (hugify in zygote.py): of its own memory,
+//     and of the private mappings of its files, each such piece
+//     replaced by an anonymous copy of the same bytes first (PyPy's
+//     read-only data, 16 MiB, and some of its code: 24 MiB of a PyPy
+//     zygote stays in huge pages; no 2 MiB of CPython's is whole). A
+//     run may read and write what it could before, copy-on-write as
+//     before: its write maps that huge page in small pages, for the run
+//     alone (and one the zygote writes to while a run lives goes back
+//     to small pages for good: most of its heap and data). A fork
+//     copies one page table entry for each instead of 512, the run
+//     finds that code mapped, and its exit drops as few: PyPy's warm
+//     print(1) runs about a tenth faster. Only what the zygote had
+//     mapped whole, so that a run has mapped nothing its own use would
+//     not have, beyond the zygote's own work: memory counts as before
+//     (backing the whole of PyPy's code made runs a quarter faster, but
+//     its runs then counted less memory than cold ones by the part of
+//     its code they ran, up to 4 MiB). The copies are each zygote's
+//     own: memory the page cache shared between slots.
 //   - At exit C waits for threads, runs atexit, finalizes the program's own
 //     objects and flushes the standard streams, but skips tearing down the
 //     zygote's objects (that would copy every shared page): an object
