@@ -21,13 +21,18 @@ type Lender interface {
 	Borrow(req onpyrunner.RunRequest) Runner
 	// Return gives back a runner that Borrow lent.
 	Return(Runner)
+	// Freed hears, now and then, that a runner may have become idle: a
+	// test waiting for a runner tries Borrow again then, as it does
+	// whenever a test ends.
+	Freed() <-chan struct{}
 }
 
 // Run runs req once per test of jg, each with its test's input as stdin,
 // compares each output with the expected one, and sums the job up in one
 // Result (onpyrunner.Result's Passed and the fields after it). The tests
 // start in order on r; where lend (which may be nil) lends an idle
-// runner, the next one starts there at once. Whatever ran where, the
+// runner, the next one starts there at once (tried whenever a test ends
+// or lend says a runner is freed). Whatever ran where, the
 // result is the one of running them one after another: onTest, when set,
 // hears of each test in order, as soon as it and those before it have
 // ended, and with StopOnFirstFailure every test after the first failure
@@ -80,7 +85,16 @@ func Run(ctx context.Context, r Runner, lend Lender, req onpyrunner.RunRequest, 
 		if running == 0 {
 			break
 		}
-		e := <-ends
+		var freed <-chan struct{}
+		if lend != nil && failure == nil && next < j.stopAt {
+			freed = lend.Freed()
+		}
+		var e ended
+		select {
+		case e = <-ends:
+		case <-freed:
+			continue
+		}
 		running--
 		stops[e.i]()
 		if e.lent {

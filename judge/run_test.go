@@ -74,9 +74,20 @@ func (r *runner) Run(ctx context.Context, req onpyrunner.RunRequest) (*onpyrunne
 
 // lender lends its runners, counting those out.
 type lender struct {
-	mu   sync.Mutex
-	idle []judge.Runner
-	out  int
+	mu    sync.Mutex
+	idle  []judge.Runner
+	out   int
+	freed chan struct{}
+}
+
+func (l *lender) Freed() <-chan struct{} { return l.freed }
+
+// give adds r to the idle runners, and says so.
+func (l *lender) give(r judge.Runner) {
+	l.mu.Lock()
+	l.idle = append(l.idle, r)
+	l.mu.Unlock()
+	l.freed <- struct{}{}
 }
 
 func (l *lender) Borrow(onpyrunner.RunRequest) judge.Runner {
@@ -110,7 +121,7 @@ func judgeWith(t *testing.T, extra int, jg onpyrunner.Judging) (*onpyrunner.Resu
 	t.Helper()
 	s := &script{done: map[string]chan struct{}{}}
 	var lend judge.Lender
-	l := &lender{}
+	l := &lender{freed: make(chan struct{}, 1)}
 	for range extra {
 		l.idle = append(l.idle, &runner{s: s})
 	}
@@ -183,5 +194,26 @@ func TestRunError(t *testing.T) {
 	_, _, _, err := judgeWith(t, 2, onpyrunner.Judging{Tests: tests("wait never", "", "fail", "", "say c", "c")})
 	if err == nil || !strings.Contains(err.Error(), "no runtime") {
 		t.Fatalf("err %v", err)
+	}
+}
+
+func TestRunBorrowsFreedRunner(t *testing.T) {
+	// No runner is idle as the tests start; one freed while test 1 runs
+	// (which waits for test 2) is borrowed at once, before any test ends.
+	s := &script{done: map[string]chan struct{}{}}
+	l := &lender{freed: make(chan struct{}, 1)}
+	go func() {
+		<-s.ch("1")
+		l.give(&runner{s: s})
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	jg := onpyrunner.Judging{Tests: tests("done 1;wait 2;say a", "a", "done 2;say b", "b")}
+	res, err := judge.Run(ctx, &runner{s: s}, l, onpyrunner.RunRequest{}, jg, nil)
+	if ctx.Err() != nil {
+		t.Fatal("test 2 waited for test 1 to end: the freed runner was not borrowed")
+	}
+	if err != nil || *res.Passed != 2 || l.out != 0 {
+		t.Errorf("%+v %v, %d lent runners not given back", res, err, l.out)
 	}
 }

@@ -52,13 +52,14 @@ type Config struct {
 
 // Pool is a fixed set of worker slots. Each slot makes a runner as it
 // starts; the runners of slots that wait for a job are idle, and a running
-// job's tests borrow them (lender): a job of many tests on an idle worker
-// runs on all its slots. A slot that claims a job while its runner is lent
+// job's tests borrow them (lender), as soon as they are idle: a job of
+// many tests on an idle worker runs on all its slots. A slot that claims a job while its runner is lent
 // takes the next idle one: it waits at most for one test's run.
 type Pool struct {
 	store onpyrunner.Store
 	cfg   Config
-	idle  chan Runner // the runners not in use
+	idle  chan Runner   // the runners not in use
+	freed chan struct{} // told when a runner joins idle (judge.Lender's Freed)
 }
 
 // New returns a pool that takes jobs from store and runs each with its
@@ -76,7 +77,7 @@ func New(store onpyrunner.Store, cfg Config) *Pool {
 	if cfg.AttachTimeout <= 0 {
 		cfg.AttachTimeout = 30 * time.Second
 	}
-	return &Pool{store: store, cfg: cfg, idle: make(chan Runner, cfg.Slots)}
+	return &Pool{store: store, cfg: cfg, idle: make(chan Runner, cfg.Slots), freed: make(chan struct{}, 1)}
 }
 
 // Run runs the slots until ctx ends, then drains: running jobs get
@@ -99,7 +100,7 @@ func (p *Pool) slot(ctx, runCtx context.Context) {
 	runner := p.cfg.NewRunner()
 	defer func() { runner.Close() }() // one of the pool's, once no job uses it
 	for {
-		p.idle <- runner
+		p.free(runner)
 		j, err := p.store.Claim(ctx)
 		runner = <-p.idle
 		if err != nil {
@@ -283,4 +284,20 @@ func (l lender) Borrow(req onpyrunner.RunRequest) judge.Runner {
 }
 
 // Return gives back a runner that Borrow lent.
-func (l lender) Return(r judge.Runner) { l.p.idle <- r.(Runner) }
+func (l lender) Return(r judge.Runner) { l.p.free(r.(Runner)) }
+
+// Freed is told when a runner joins the idle ones (one of the jobs whose
+// tests wait for a runner hears it).
+func (l lender) Freed() <-chan struct{} { return l.p.freed }
+
+// free makes r idle, and says so to a job whose tests wait for a runner.
+// (Borrow puts back the runners it would not lend without a word: their
+// lanes stay unready, and a word would have the test try them again at
+// once.)
+func (p *Pool) free(r Runner) {
+	p.idle <- r
+	select {
+	case p.freed <- struct{}{}:
+	default:
+	}
+}

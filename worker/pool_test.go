@@ -42,6 +42,10 @@ type pool struct {
 	done   chan struct{} // closed when Run has returned
 }
 
+// runnerMade, when set, hears of each runner the next pool makes, as the
+// n-th, before its slot may use it.
+var runnerMade func(n int32)
+
 func startPool(t *testing.T, slots int, drain time.Duration,
 	run func(ctx context.Context, req onpyrunner.RunRequest) (*onpyrunner.Result, error)) *pool {
 	t.Helper()
@@ -67,10 +71,11 @@ func startPoolWith(t *testing.T, wrap func(onpyrunner.Store) onpyrunner.Store, s
 		ws = wrap(store)
 	}
 	wp := worker.New(ws, worker.Config{Slots: slots, Drain: drain, Logger: slog.New(slog.NewTextHandler(logs, nil)), NewRunner: func() worker.Runner {
-		p.made.Add(1)
+		if n := p.made.Add(1); runnerMade != nil {
+			runnerMade(n)
+		}
 		return fakeRunner{run: run, closed: &p.closed}
 	}})
-	p.wp = wp
 	go func() { defer close(p.done); _ = wp.Run(ctx) }()
 	var once sync.Once
 	p.cancel = cancel
@@ -319,7 +324,9 @@ func TestSlowStoreDoesNotHoldOutput(t *testing.T) {
 }
 
 // TestTestsBorrowIdleSlots: a job's tests run on the idle slots' runners
-// too (tests 1 and 2 each wait for the other to start), and a job claimed
+// too (tests 1 and 2 each wait for the other to start; the second slot
+// makes its runner only once test 1 runs, and it is lent as soon as it is
+// idle), and a job claimed
 // meanwhile gets a runner as soon as a lent one is back, while the first
 // job's test 1 still runs.
 func TestTestsBorrowIdleSlots(t *testing.T) {
@@ -333,6 +340,12 @@ func TestTestsBorrowIdleSlots(t *testing.T) {
 		}
 		return gates[k]
 	}
+	runnerMade = func(n int32) {
+		if n == 2 {
+			<-gate("1")
+		}
+	}
+	defer func() { runnerMade = nil }()
 	p := startPool(t, 2, time.Second, func(ctx context.Context, req onpyrunner.RunRequest) (*onpyrunner.Result, error) {
 		in, _ := io.ReadAll(req.Stdin)
 		for _, step := range strings.Fields(string(in)) {
@@ -354,14 +367,6 @@ func TestTestsBorrowIdleSlots(t *testing.T) {
 		Options: onpyrunner.Options{Judging: onpyrunner.Judging{Tests: []onpyrunner.Test{
 			{Input: "open:1 wait:2 wait:last", ExpectedOutput: "ok"},
 			{Input: "open:2 wait:1 open:second", ExpectedOutput: "ok"}}}}}
-	// Only a runner idle when a test starts is lent (the next try comes
-	// when a test ends, and test 1 ends only once test 2 has run), so both
-	// slots must wait for a job first.
-	for deadline := time.Now().Add(30 * time.Second); p.wp.IdleRunners() < 2; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of 2 slots idle", p.wp.IdleRunners())
-		}
-	}
 	if err := p.store.Submit(t.Context(), j); err != nil {
 		t.Fatal(err)
 	}
