@@ -202,11 +202,11 @@ func searchTree(nrs []uint32, handlers map[uint32][]bpf.Instruction) ([]bpf.Inst
 			bodies = append(bodies, h...)
 		}
 		for i, n := range nrs {
-			skip := len(nrs) - 1 - i + 1 + at[i] // the tests after this one, the allow, the bodies before its
-			if skip > 255 {
-				return nil, fmt.Errorf("seccomp: a jump of %d instructions", skip)
+			skip, err := jump(len(nrs) - 1 - i + 1 + at[i]) // the tests after this one, the allow, the bodies before its
+			if err != nil {
+				return nil, err
 			}
-			tests = append(tests, bpf.JumpIf{Cond: bpf.JumpEqual, Val: n, SkipTrue: uint8(skip)})
+			tests = append(tests, bpf.JumpIf{Cond: bpf.JumpEqual, Val: n, SkipTrue: skip})
 		}
 		return append(append(tests, bpf.RetConstant{Val: retAllow}), bodies...), nil
 	}
@@ -219,11 +219,21 @@ func searchTree(nrs []uint32, handlers map[uint32][]bpf.Instruction) ([]bpf.Inst
 	if err != nil {
 		return nil, err
 	}
-	if len(below) > 255 {
-		return nil, fmt.Errorf("seccomp: a jump of %d instructions", len(below))
+	skip, err := jump(len(below))
+	if err != nil {
+		return nil, err
 	}
-	node := bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: nrs[mid], SkipTrue: uint8(len(below))}
+	node := bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: nrs[mid], SkipTrue: skip}
 	return append(append([]bpf.Instruction{node}, below...), above...), nil
+}
+
+// jump is a conditional jump over n instructions, as BPF counts it (at
+// most 255).
+func jump(n int) (uint8, error) {
+	if n > 255 {
+		return 0, fmt.Errorf("seccomp: a jump of %d instructions", n)
+	}
+	return uint8(n), nil
 }
 
 // assemble is the rule as instructions that end in its action and jump

@@ -177,16 +177,26 @@ def function(addr, nargs, ret="long"):
     return ctypes.CFUNCTYPE(getattr(ctypes, "c_" + ret), *[ctypes.c_long] * nargs)(addr)
 
 
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+
+
+def anon_pages(n):
+    """The address of n fresh bytes of private memory, readable and
+    writable, or None."""
+    addr = libc.mmap(None, n, 3, 0x22, -1, 0)  # PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS
+    return None if addr in (None, ctypes.c_void_p(-1).value) else addr
+
+
 def load_runner(code):
     """The step runner (steprunner_amd64.go) as a function, or None where there is
     none."""
     if not code:
         return None
     code = base64.b64decode(code)
-    libc.mmap.restype = ctypes.c_void_p
-    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
-    addr = libc.mmap(None, 4096, 3, 0x22, -1, 0)  # PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS
-    if addr in (None, ctypes.c_void_p(-1).value):
+    addr = anon_pages(4096)
+    if addr is None:
         return None
     ctypes.memmove(addr, code, len(code))
     check(libc.mprotect(ctypes.c_void_p(addr), 4096, 5), "mprotect")  # PROT_READ|PROT_EXEC
@@ -610,10 +620,6 @@ def hugify():
     run then has mapped nothing that its own use would not have mapped
     anyway, beyond what the zygote's own work did (the package doc's
     parity of memory)."""
-    for m in ("mmap", "mremap"):
-        getattr(libc, m).restype = ctypes.c_void_p
-    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
-    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
     libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     if libc.madvise(None, 0, MADV_COLLAPSE) != 0:
         return  # no huge pages to be had (before Linux 6.1): copies would cost forks more
@@ -637,8 +643,8 @@ def anonymize(start, end, perms):
     writes to its data, and a write between the copy and the move would
     be lost. Says whether it did."""
     n = end - start
-    tmp = libc.mmap(None, n, 3, 0x22, -1, 0)  # PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS
-    if not RUNNER or tmp in (None, ctypes.c_void_p(-1).value):
+    tmp = anon_pages(n) if RUNNER else None
+    if tmp is None:
         return False
     iov = (ctypes.c_uint64 * 4)(tmp, n, start, n)
     masks = (ctypes.c_uint64 * 2)((1 << 64) - 1, 0)  # all; what was held before

@@ -52,9 +52,10 @@ type Config struct {
 
 // Pool is a fixed set of worker slots. Each slot makes a runner as it
 // starts; the runners of slots that wait for a job are idle, and a running
-// job's tests borrow them (lender), as soon as they are idle: a job of
-// many tests on an idle worker runs on all its slots. A slot that claims a job while its runner is lent
-// takes the next idle one: it waits at most for one test's run.
+// job's tests borrow them (lender) as soon as they are: a job of many
+// tests on an idle worker runs on all its slots. A slot that claims a job
+// while its runner is lent takes the next idle one: it waits at most for
+// one test's run.
 type Pool struct {
 	store onpyrunner.Store
 	cfg   Config
